@@ -1,0 +1,84 @@
+/**
+ * One error hierarchy for the whole API. Middleware and handlers throw these; `renderProblem`
+ * (src/api/problem.ts) is the only place that turns them into responses.
+ */
+import type { FieldError } from "../schemas/errors";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly errors?: FieldError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends ApiError {
+  constructor(errors: FieldError[], detail?: string) {
+    super(
+      400,
+      "VALIDATION_FAILED",
+      "Validation failed",
+      detail ?? `The request has ${errors.length} invalid field${errors.length === 1 ? "" : "s"}.`,
+      errors,
+    );
+  }
+}
+
+export class MalformedJsonError extends ApiError {
+  constructor() {
+    super(400, "MALFORMED_JSON", "Malformed JSON", "The request body is not valid JSON.");
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  constructor(detail = "Missing or invalid API key.") {
+    super(401, "UNAUTHORIZED", "Unauthorized", detail, undefined, { "WWW-Authenticate": 'Bearer realm="stepline"' });
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  constructor(detail: string) {
+    super(403, "FORBIDDEN", "Forbidden", detail);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  constructor(code: string, detail: string) {
+    super(404, code, "Not found", detail);
+  }
+}
+
+export class ConflictError extends ApiError {
+  constructor(code: string, detail: string) {
+    super(409, code, "Conflict", detail);
+  }
+}
+
+export class PayloadTooLargeError extends ApiError {
+  constructor(limitBytes: number) {
+    super(413, "PAYLOAD_TOO_LARGE", "Payload too large", `The request body exceeds ${limitBytes} bytes.`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends ApiError {
+  constructor(received: string) {
+    super(
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+      "Unsupported media type",
+      `Request bodies must be JSON (Content-Type: application/json); received ${received || "no Content-Type"}.`,
+    );
+  }
+}
+
+export class InternalError extends ApiError {
+  constructor() {
+    super(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred. Quote the request id when reporting it.");
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Opaque keyset cursors: the position after the last row of a page, base64url-encoded JSON.
+ * Each listing validates its own cursor shape, so a cursor from another listing is a clean 400.
+ */
+import type { z } from "@hono/zod-openapi";
+import { base64url } from "../lib/digest";
+import { ValidationError } from "./errors";
+
+export function encodeCursor(position: unknown): string {
+  return base64url(new TextEncoder().encode(JSON.stringify(position)));
+}
+
+export function decodeCursor<T extends z.ZodTypeAny>(cursor: string | undefined, shape: T): z.infer<T> | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const b64 = cursor.replaceAll("-", "+").replaceAll("_", "/");
+    const json = new TextDecoder().decode(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    const parsed = shape.safeParse(JSON.parse(json));
+    if (parsed.success) return parsed.data as z.infer<T>;
+  } catch {
+    // fall through: any undecodable cursor is the same client error
+  }
+  throw new ValidationError([{ path: "/cursor", in: "query", message: "The cursor is not valid for this listing." }]);
+}
+
+/**
+ * Cuts a `limit + 1` row fetch into a page: when the extra row exists there is a next page,
+ * positioned after the last row kept.
+ */
+export function toPage<R, I>(rows: R[], limit: number, toItem: (row: R) => I, positionOf: (row: R) => unknown) {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return {
+    items: kept.map(toItem),
+    next_cursor: rows.length > limit && last !== undefined ? encodeCursor(positionOf(last)) : null,
+  };
+}
+
+export function isoTime(ms: number): string;
+export function isoTime(ms: number | null): string | null;
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Parses an RFC 3339 query value to epoch ms (the schema has already checked the format). */
+export function parseTime(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Date.parse(value);
+}

@@ -1,0 +1,40 @@
+import { createRoute } from "@hono/zod-openapi";
+import { ApiKey, ApiKeyIdParam, ApiKeyPage, CreateApiKeyBody, CreatedApiKey, ListApiKeysQuery } from "../../../schemas/api-keys";
+import { guard } from "../../middleware/guard";
+import { jsonContent, jsonRequest, problems } from "../../openapi";
+import { SECURITY } from "../../router";
+
+const tags = ["API keys"];
+
+export const createApiKey = createRoute({
+  method: "post",
+  path: "/api-keys",
+  tags,
+  summary: "Create an API key (the secret is shown once)",
+  security: SECURITY,
+  middleware: guard({ permission: "api_keys:manage", action: "api_key.create" }),
+  request: { body: jsonRequest(CreateApiKeyBody) },
+  responses: { 201: jsonContent(CreatedApiKey, "The key, with its secret"), ...problems(400, 401, 403, 413, 415) },
+});
+
+export const listApiKeys = createRoute({
+  method: "get",
+  path: "/api-keys",
+  tags,
+  summary: "List API keys (never their secrets)",
+  security: SECURITY,
+  middleware: guard({ permission: "api_keys:manage", action: "api_key.list" }),
+  request: { query: ListApiKeysQuery },
+  responses: { 200: jsonContent(ApiKeyPage, "A page of keys, newest first"), ...problems(400, 401, 403) },
+});
+
+export const revokeApiKey = createRoute({
+  method: "delete",
+  path: "/api-keys/{id}",
+  tags,
+  summary: "Revoke an API key (effective on the next request)",
+  security: SECURITY,
+  middleware: guard({ permission: "api_keys:manage", action: "api_key.revoke" }),
+  request: { params: ApiKeyIdParam },
+  responses: { 200: jsonContent(ApiKey, "The revoked key"), ...problems(401, 403, 404) },
+});

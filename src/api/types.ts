@@ -1,0 +1,20 @@
+import type { Principal } from "./permissions";
+
+/** What a request carries through the middleware chain. */
+export interface AppVariables {
+  requestId: string;
+  /** Set once the caller is authenticated. */
+  principal?: Principal;
+  /** Audit action of the matched route (set by `guard` even when the caller is then denied). */
+  auditAction?: string;
+  /** Audit target when it is not the `{id}` path parameter (e.g. the id of a created resource). */
+  auditTarget?: string;
+  /** Extra, secret-free detail for the audit row. */
+  auditDetail?: Record<string, unknown>;
+  maxBodyBytes?: number;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: AppVariables;
+}

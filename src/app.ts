@@ -1,0 +1,58 @@
+/**
+ * createApp(): every router under /v1, the OpenAPI document, the docs page, and the one place
+ * errors become problem+json.
+ */
+import { Scalar } from "@scalar/hono-api-reference";
+import { NotFoundError } from "./api/errors";
+import { auditTrail } from "./api/middleware/audit";
+import { boundedJsonBody } from "./api/middleware/body";
+import { requestId } from "./api/middleware/request-id";
+import { requestLog } from "./api/middleware/request-log";
+import { renderProblem } from "./api/problem";
+import { createRouter } from "./api/router";
+import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
+import { auditRouter } from "./api/routes/audit/audit.index";
+import { metaRouter } from "./api/routes/meta/meta.index";
+import { workflowsRouter } from "./api/routes/workflows/workflows.index";
+
+export const API_INFO = {
+  title: "Stepline API",
+  version: "0.1.0",
+  description:
+    "Durable workflow executions on Cloudflare's edge. Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`. " +
+    "Errors are RFC 9457 problem details with a stable `code`.",
+};
+
+export function createApp() {
+  const app = createRouter();
+
+  app.use("*", requestId, requestLog);
+  app.use("/v1/*", boundedJsonBody, auditTrail);
+
+  app.route("/", metaRouter);
+  app.route("/v1", workflowsRouter);
+  app.route("/v1", apiKeysRouter);
+  app.route("/v1", auditRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key as a bearer token.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyHeader", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "An API key in the X-API-Key header.",
+  });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: API_INFO,
+    servers: [{ url: new URL(c.req.url).origin }],
+  }));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Stepline API reference" }));
+
+  app.notFound((c) => renderProblem(new NotFoundError("ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`), c));
+  app.onError((err, c) => renderProblem(err, c));
+  return app;
+}

@@ -1,0 +1,114 @@
+/** D1 repository for the audit log (append-only). */
+export const AUDIT_RESULTS = ["success", "failure", "denied"] as const;
+export type AuditResult = (typeof AUDIT_RESULTS)[number];
+
+export interface AuditEntry {
+  id: string;
+  seq: number;
+  time: number;
+  tenant: string | null;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  result: AuditResult;
+  status: number;
+  requestId: string;
+  detail: Record<string, unknown> | null;
+}
+
+interface AuditRow {
+  seq: number;
+  id: string;
+  time: number;
+  tenant: string | null;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  result: AuditResult;
+  status: number;
+  request_id: string;
+  detail: string | null;
+}
+
+function toEntry(row: AuditRow): AuditEntry {
+  return {
+    id: row.id,
+    seq: row.seq,
+    time: row.time,
+    tenant: row.tenant,
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    result: row.result,
+    status: row.status,
+    requestId: row.request_id,
+    detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+  };
+}
+
+export async function insertAudit(db: D1Database, e: Omit<AuditEntry, "seq">): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO audit_log (id, time, tenant, actor, action, target, result, status, request_id, detail)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+    )
+    .bind(
+      e.id,
+      e.time,
+      e.tenant,
+      e.actor,
+      e.action,
+      e.target,
+      e.result,
+      e.status,
+      e.requestId,
+      e.detail === null ? null : JSON.stringify(e.detail),
+    )
+    .run();
+}
+
+export interface AuditQuery {
+  tenant: string;
+  /** Also return rows of callers that could not be identified (tenant NULL): platform admins only. */
+  includeUnidentified: boolean;
+  actor?: string;
+  action?: string;
+  result?: AuditResult;
+  target?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+  /** Keyset position: seq of the last row of the previous page (newest first). */
+  beforeSeq?: number;
+}
+
+export async function listAudit(db: D1Database, q: AuditQuery): Promise<AuditEntry[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT seq, id, time, tenant, actor, action, target, result, status, request_id, detail FROM audit_log
+       WHERE (tenant = ?1 OR (?2 = 1 AND tenant IS NULL))
+         AND (?3 IS NULL OR actor = ?3)
+         AND (?4 IS NULL OR action = ?4)
+         AND (?5 IS NULL OR result = ?5)
+         AND (?6 IS NULL OR target = ?6)
+         AND (?7 IS NULL OR time >= ?7)
+         AND (?8 IS NULL OR time < ?8)
+         AND (?9 IS NULL OR seq < ?9)
+       ORDER BY seq DESC
+       LIMIT ?10`,
+    )
+    .bind(
+      q.tenant,
+      q.includeUnidentified ? 1 : 0,
+      q.actor ?? null,
+      q.action ?? null,
+      q.result ?? null,
+      q.target ?? null,
+      q.from ?? null,
+      q.to ?? null,
+      q.beforeSeq ?? null,
+      q.limit + 1,
+    )
+    .all<AuditRow>();
+  return results.map(toEntry);
+}
