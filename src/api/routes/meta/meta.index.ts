@@ -7,7 +7,7 @@ import * as routes from "./meta.routes";
 let definitionSchema: Record<string, unknown> | undefined;
 
 function workflowDefinitionJsonSchema(origin: string): Record<string, unknown> {
-  definitionSchema ??= z.toJSONSchema(WorkflowDefinition, { target: "draft-2020-12", io: "input" }) as Record<string, unknown>;
+  definitionSchema ??= z.toJSONSchema(WorkflowDefinition, { target: "draft-2020-12", io: "input", reused: "ref" }) as Record<string, unknown>;
   return { ...definitionSchema, $id: `${origin}/v1/schemas/workflow-definition.json`, title: "Stepline workflow definition" };
 }
 
