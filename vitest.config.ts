@@ -19,6 +19,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/setup.ts"],
       include: ["test/**/*.test.ts"],
+      // The app logs a JSON line per request; show logs only for tests that fail.
+      silent: "passed-only" as const,
     },
   };
 });

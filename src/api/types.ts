@@ -9,6 +9,8 @@ export interface AppVariables {
   auditAction?: string;
   /** Audit target when it is not the `{id}` path parameter (e.g. the id of a created resource). */
   auditTarget?: string;
+  /** Tenant whose log gets the audit row when it is not the caller's (a platform admin acting on another tenant). */
+  auditTenant?: string;
   /** Extra, secret-free detail for the audit row. */
   auditDetail?: Record<string, unknown>;
   maxBodyBytes?: number;

@@ -26,7 +26,7 @@ export const auditTrail = createMiddleware<AppEnv>(async (c, next) => {
     await insertAudit(c.env.DB, {
       id: `aud_${crypto.randomUUID().replaceAll("-", "")}`,
       time: Date.now(),
-      tenant: principal?.tenant ?? null,
+      tenant: c.get("auditTenant") ?? principal?.tenant ?? null,
       actor: principal?.keyId ?? null,
       action,
       target: c.get("auditTarget") ?? null,

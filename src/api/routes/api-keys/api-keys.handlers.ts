@@ -50,6 +50,7 @@ export const create: RouteHandler<typeof createApiKey, AppEnv> = async (c) => {
   };
   await keys.insertApiKey(c.env.DB, record, await sha256Hex(secret));
   c.set("auditTarget", record.id);
+  c.set("auditTenant", record.tenant);
   c.set("auditDetail", { name: record.name, role: record.role, tenant: record.tenant });
   return c.json({ ...toApiKey(record), key: secret }, 201);
 };
@@ -79,6 +80,7 @@ export const revoke: RouteHandler<typeof revokeApiKey, AppEnv> = async (c) => {
   }
   const revoked = await keys.revokeApiKey(c.env.DB, id, Date.now());
   if (!revoked) throw new NotFoundError("API_KEY_NOT_FOUND", `No API key '${id}'.`);
+  c.set("auditTenant", revoked.tenant);
   c.set("auditDetail", { tenant: revoked.tenant });
   return c.json(toApiKey(revoked), 200);
 };
