@@ -12,7 +12,19 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
             STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
+            ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
           },
+          // Every outbound fetch of the Worker under test (test code and engine code alike, whatever the
+          // URL's host) is answered by the local upstream worker: no test traffic leaves the machine.
+          outboundService: "upstream",
+          workers: [
+            {
+              name: "upstream",
+              modules: true,
+              scriptPath: "./test/upstream/worker.mjs",
+              compatibilityDate: "2026-08-15",
+            },
+          ],
         },
       }),
     ],

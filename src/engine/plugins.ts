@@ -1,5 +1,7 @@
 /**
- * Names of the plugins registered in code. Registration refuses a `plugin` step naming anything
- * else. (The handlers themselves arrive with the engine's step-runner registry.)
+ * Names of the plugins registered in code (`./plugins/registry.ts`). Registration refuses a
+ * `plugin` step naming anything else.
  */
-export const PLUGIN_NAMES = ["json.validate", "text.template"] as const;
+import { plugins } from "./plugins/registry";
+
+export const PLUGIN_NAMES: readonly string[] = Object.freeze(Object.keys(plugins));

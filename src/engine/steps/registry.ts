@@ -1,0 +1,16 @@
+/**
+ * Step runners by step type. The Durable Object looks a step's type up here; a type without a
+ * runner fails with `UNSUPPORTED_STEP_TYPE`. (approval, input, llm, map and workflow arrive later.)
+ */
+import { httpRunner } from "./http";
+import { pluginRunner } from "./plugin";
+import { transformRunner } from "./transform";
+import type { StepRunnerRegistry } from "./types";
+import { waitRunner } from "./wait";
+
+export const stepRunners: StepRunnerRegistry = {
+  transform: transformRunner,
+  http: httpRunner,
+  wait: waitRunner,
+  plugin: pluginRunner,
+};

@@ -1,0 +1,11 @@
+/** `transform`: evaluates `expression` over the step's scope; its value is the output (no match → null). */
+import type { TransformStep } from "../../schemas/definition";
+import { evaluateExpression } from "../evaluate";
+import type { StepRunner } from "./types";
+
+export const transformRunner: StepRunner<TransformStep> = {
+  async run(step, ctx) {
+    const output = await evaluateExpression(step.expression, ctx.scope, { location: "expression" });
+    return { kind: "completed", output: output ?? null };
+  },
+};
