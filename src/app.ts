@@ -12,6 +12,7 @@ import { renderProblem } from "./api/problem";
 import { createRouter } from "./api/router";
 import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
+import { executionsRouter } from "./api/routes/executions/executions.index";
 import { metaRouter } from "./api/routes/meta/meta.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
@@ -31,6 +32,7 @@ export function createApp() {
 
   app.route("/", metaRouter);
   app.route("/v1", workflowsRouter);
+  app.route("/v1", executionsRouter);
   app.route("/v1", apiKeysRouter);
   app.route("/v1", auditRouter);
 

@@ -1,5 +1,7 @@
-/** Worker entry. */
+/** Worker entry: the HTTP app and the execution Durable Object class. */
 import { createApp } from "./app";
+
+export { ExecutionObject } from "./durable/execution-object";
 
 const app = createApp();
 

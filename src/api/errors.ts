@@ -12,6 +12,8 @@ export class ApiError extends Error {
     detail: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /** RFC 9457 extension members (e.g. `current_status` of a 409). */
+    readonly extensions?: Record<string, unknown>,
   ) {
     super(detail);
     this.name = new.target.name;
@@ -55,8 +57,21 @@ export class NotFoundError extends ApiError {
 }
 
 export class ConflictError extends ApiError {
-  constructor(code: string, detail: string) {
-    super(409, code, "Conflict", detail);
+  constructor(code: string, detail: string, extensions?: Record<string, unknown>) {
+    super(409, code, "Conflict", detail, undefined, undefined, extensions);
+  }
+}
+
+/** An execution is not in a state that allows the request: nothing changed. */
+export class InvalidStateError extends ConflictError {
+  constructor(action: string, currentStatus: string, allowed: readonly string[]) {
+    super("INVALID_STATE", `Cannot ${action} an execution that is ${currentStatus}.`, { current_status: currentStatus, allowed_actions: allowed });
+  }
+}
+
+export class UnprocessableError extends ApiError {
+  constructor(code: string, detail: string, errors?: FieldError[]) {
+    super(422, code, "Unprocessable content", detail, errors);
   }
 }
 

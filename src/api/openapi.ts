@@ -9,7 +9,8 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: "Conflicts with the current state",
   413: "Body too large",
   415: "Body is not JSON",
-  422: "Unprocessable",
+  422: "Unprocessable (e.g. an Idempotency-Key reused with another body)",
+  504: "Timed out",
 };
 
 /** Problem responses for a route, documented with the problem+json schema. */

@@ -38,6 +38,7 @@ export function renderProblem(err: unknown, c: Context<AppEnv>): Response {
     code: e.code,
     request_id: c.get("requestId") ?? "",
     ...(e.errors ? { errors: e.errors } : {}),
+    ...e.extensions,
   };
   const headers = new Headers({ "content-type": PROBLEM_CONTENT_TYPE, ...e.headers });
   return new Response(JSON.stringify(body), { status: e.status, headers });

@@ -26,6 +26,8 @@ export const Problem = z
     code: z.string().openapi({ example: "VALIDATION_FAILED" }),
     request_id: z.string(),
     errors: z.array(FieldError).optional(),
+    current_status: z.string().optional().openapi({ description: "On INVALID_STATE: the execution's status now." }),
+    allowed_actions: z.array(z.string()).optional().openapi({ description: "On INVALID_STATE: what that status allows." }),
   })
   .openapi("Problem");
 export type Problem = z.infer<typeof Problem>;

@@ -57,6 +57,16 @@ describe("OpenAPI document", () => {
         "GET /v1/api-keys",
         "DELETE /v1/api-keys/{id}",
         "GET /v1/audit",
+        "POST /v1/executions",
+        "GET /v1/executions",
+        "GET /v1/executions/{id}",
+        "GET /v1/executions/{id}/result",
+        "GET /v1/executions/{id}/steps",
+        "GET /v1/executions/{id}/events",
+        "POST /v1/executions/{id}/cancel",
+        "POST /v1/executions/{id}/pause",
+        "POST /v1/executions/{id}/resume",
+        "POST /v1/executions/{id}/retry",
       ].sort(),
     );
     // Every /v1 route except the public schema requires a key and documents its problems.
@@ -68,7 +78,7 @@ describe("OpenAPI document", () => {
       }
     }
     expect(Object.keys(res.body.components.schemas)).toEqual(
-      expect.arrayContaining(["WorkflowDefinition", "WorkflowVersion", "Problem", "FieldError", "ApiKey", "AuditEntry"]),
+      expect.arrayContaining(["WorkflowDefinition", "WorkflowVersion", "Problem", "FieldError", "ApiKey", "AuditEntry", "Execution", "Step", "Event"]),
     );
   });
 });

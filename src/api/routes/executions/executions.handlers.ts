@@ -1,0 +1,169 @@
+import { z, type RouteHandler } from "@hono/zod-openapi";
+import { executionRpc } from "../../../durable/execution-object";
+import { canonicalJson } from "../../../engine/canonical-json";
+import { sha256Hex } from "../../../lib/digest";
+import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
+import * as index from "../../../store/executions";
+import { InvalidStateError, NotFoundError, UnprocessableError } from "../../errors";
+import { principalOf } from "../../middleware/guard";
+import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
+import type { AppEnv } from "../../types";
+import type {
+  cancelExecution,
+  getExecution,
+  getExecutionResult,
+  listExecutionEvents,
+  listExecutionSteps,
+  listExecutions,
+  pauseExecution,
+  resumeExecution,
+  retryExecution,
+  startExecution,
+} from "./executions.routes";
+import { assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
+
+const TERMINAL = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
+}
+
+/** The execution's Durable Object; ids that cannot exist are 404 without waking an object. */
+function executionStub(env: Env, id: string) {
+  if (!EXECUTION_ID_PATTERN.test(id)) throw notFound(id);
+  return executionRpc(env, id);
+}
+
+function located(id: string): string {
+  return `/v1/executions/${id}`;
+}
+
+export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const body = c.req.valid("json");
+  const { wait } = c.req.valid("query");
+  const key = c.req.valid("header")["idempotency-key"];
+  const resolved = await resolveDefinition(c.env.DB, p, body);
+  assertRunnable(resolved.definition);
+  const input = body.input ?? {};
+  assertValidInput(resolved.definition, input);
+
+  const id = await executionIdFor(p.tenant, key);
+  c.set("auditTarget", id);
+  const stub = executionStub(c.env, id);
+  const result = await stub.create({
+    id,
+    tenant: p.tenant,
+    workflowId: resolved.workflowId,
+    workflowVersion: resolved.workflowVersion,
+    definitionHash: resolved.hash,
+    definition: resolved.definition,
+    input,
+    labels: body.labels ?? {},
+    requestHash: key === undefined ? null : await sha256Hex(canonicalJson(body)),
+  });
+  if (result.kind === "existing") {
+    if (!result.sameRequest) {
+      throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.");
+    }
+    c.header("Idempotent-Replayed", "true");
+    c.header("Location", located(id));
+    return c.json(result.execution, 200);
+  }
+  c.set("auditDetail", { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion });
+  c.header("Location", located(id));
+  if (wait !== undefined && wait > 0) {
+    const ended = await stub.waitForEnd(p.tenant, wait * 1000);
+    if (ended && TERMINAL.has(ended.status)) return c.json(ended, 200);
+    return c.json(ended ?? result.execution, 202);
+  }
+  return c.json(result.execution, 202);
+};
+
+const Position = z.object({ c: z.number().int(), i: z.string() });
+
+function toSummary(r: index.ExecutionIndexRow): ExecutionSummary {
+  return {
+    id: r.id,
+    workflow_id: r.workflowId,
+    workflow_version: r.workflowVersion,
+    status: r.status,
+    labels: r.labels,
+    created_at: isoTime(r.createdAt),
+    ...(r.startedAt !== null ? { started_at: isoTime(r.startedAt) } : {}),
+    ...(r.endedAt !== null ? { ended_at: isoTime(r.endedAt) } : {}),
+    ...(r.errorCode !== null ? { error_code: r.errorCode } : {}),
+  };
+}
+
+export const list: RouteHandler<typeof listExecutions, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const q = c.req.valid("query");
+  const position = decodeCursor(q.cursor, Position);
+  const colon = q.label?.indexOf(":") ?? -1;
+  const rows = await index.listExecutions(c.env.DB, {
+    tenant: p.tenant,
+    workflowId: q.workflow_id,
+    status: q.status,
+    label: q.label !== undefined ? { key: q.label.slice(0, colon), value: q.label.slice(colon + 1) } : undefined,
+    createdAfter: parseTime(q.created_after),
+    createdBefore: parseTime(q.created_before),
+    before: position && { createdAt: position.c, id: position.i },
+    limit: q.limit,
+  });
+  return c.json(toPage(rows, q.limit, toSummary, (r) => ({ c: r.createdAt, i: r.id })), 200);
+};
+
+export const get: RouteHandler<typeof getExecution, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const execution = await executionStub(c.env, id).get(p.tenant);
+  if (!execution) throw notFound(id);
+  return c.json(execution, 200);
+};
+
+export const result: RouteHandler<typeof getExecutionResult, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const e = await executionStub(c.env, id).get(p.tenant);
+  if (!e) throw notFound(id);
+  if (!TERMINAL.has(e.status)) throw new InvalidStateError("read the result of", e.status, ["cancel", "pause"]);
+  return c.json({ id: e.id, status: e.status, ...(e.output !== undefined ? { output: e.output } : {}), ...(e.error ? { error: e.error } : {}) }, 200);
+};
+
+export const steps: RouteHandler<typeof listExecutionSteps, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const items = await executionStub(c.env, id).steps(p.tenant);
+  if (!items) throw notFound(id);
+  return c.json({ items }, 200);
+};
+
+export const events: RouteHandler<typeof listExecutionEvents, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const { after, limit } = c.req.valid("query");
+  const page = await executionStub(c.env, id).events(p.tenant, { after, limit });
+  if (!page) throw notFound(id);
+  const last = page.items[page.items.length - 1]?.seq ?? after;
+  return c.json({ items: page.items, next_after: last, terminal: page.terminal }, 200);
+};
+
+function commandHandler(command: "cancel" | "pause" | "resume" | "retry") {
+  const handler: RouteHandler<typeof cancelExecution, AppEnv> = async (c) => {
+    const p = principalOf(c);
+    const { id } = c.req.valid("param");
+    const outcome = await executionStub(c.env, id).command(p.tenant, command);
+    if (!outcome.ok) {
+      if (outcome.reason === "not_found") throw notFound(id);
+      throw new InvalidStateError(command, outcome.status, outcome.allowed);
+    }
+    return c.json(outcome.execution, 200);
+  };
+  return handler;
+}
+
+export const cancel = commandHandler("cancel");
+export const pause: RouteHandler<typeof pauseExecution, AppEnv> = commandHandler("pause");
+export const resume: RouteHandler<typeof resumeExecution, AppEnv> = commandHandler("resume");
+export const retry: RouteHandler<typeof retryExecution, AppEnv> = commandHandler("retry");

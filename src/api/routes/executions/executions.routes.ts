@@ -1,0 +1,117 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  EventPage,
+  EventsQuery,
+  Execution,
+  ExecutionIdParam,
+  ExecutionPage,
+  ExecutionResult,
+  ListExecutionsQuery,
+  StartExecutionBody,
+  StartExecutionQuery,
+  StepList,
+} from "../../../schemas/executions";
+import { guard } from "../../middleware/guard";
+import { jsonContent, jsonRequest, problems } from "../../openapi";
+import { SECURITY } from "../../router";
+
+const tags = ["Executions"];
+const read = guard({ permission: "executions:read", action: "execution.read" });
+
+export const startExecution = createRoute({
+  method: "post",
+  path: "/executions",
+  tags,
+  summary: "Start an execution of a registered or inline workflow",
+  description:
+    "Answers 202 with `Location` at once, or with `?wait=N` holds the response until the execution ends (200 with its status, output or error) " +
+    "or N seconds pass (202). An `Idempotency-Key` header (kept per tenant) makes retries safe: the same key and body return the same execution " +
+    "(`Idempotent-Replayed: true`); the same key with another body is 422.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:operate", action: "execution.start" }),
+  request: {
+    body: jsonRequest(StartExecutionBody),
+    query: StartExecutionQuery,
+    headers: z.object({
+      "idempotency-key": z.string().min(1).max(255).optional().openapi({ description: "Deduplicates starts (per tenant)." }),
+    }),
+  },
+  responses: {
+    202: jsonContent(Execution, "Started (or still running when the wait ended)"),
+    200: jsonContent(Execution, "Ended within the wait, or an idempotent replay"),
+    ...problems(400, 401, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+export const listExecutions = createRoute({
+  method: "get",
+  path: "/executions",
+  tags,
+  summary: "List executions, newest first (from the index)",
+  security: SECURITY,
+  middleware: read,
+  request: { query: ListExecutionsQuery },
+  responses: { 200: jsonContent(ExecutionPage, "A page of executions"), ...problems(400, 401, 403) },
+});
+
+export const getExecution = createRoute({
+  method: "get",
+  path: "/executions/{id}",
+  tags,
+  summary: "An execution: status, timestamps, waiting_for, output or error",
+  security: SECURITY,
+  middleware: read,
+  request: { params: ExecutionIdParam },
+  responses: { 200: jsonContent(Execution, "The execution"), ...problems(401, 403, 404) },
+});
+
+export const getExecutionResult = createRoute({
+  method: "get",
+  path: "/executions/{id}/result",
+  tags,
+  summary: "Output or error of an ended execution (409 while it runs)",
+  security: SECURITY,
+  middleware: read,
+  request: { params: ExecutionIdParam },
+  responses: { 200: jsonContent(ExecutionResult, "The result"), ...problems(401, 403, 404, 409) },
+});
+
+export const listExecutionSteps = createRoute({
+  method: "get",
+  path: "/executions/{id}/steps",
+  tags,
+  summary: "Every step: status, attempts with timings, output, error",
+  security: SECURITY,
+  middleware: read,
+  request: { params: ExecutionIdParam },
+  responses: { 200: jsonContent(StepList, "The steps, in definition order"), ...problems(401, 403, 404) },
+});
+
+export const listExecutionEvents = createRoute({
+  method: "get",
+  path: "/executions/{id}/events",
+  tags,
+  summary: "A page of the event log after `after`",
+  security: SECURITY,
+  middleware: read,
+  request: { params: ExecutionIdParam, query: EventsQuery },
+  responses: { 200: jsonContent(EventPage, "Events in seq order"), ...problems(400, 401, 403, 404) },
+});
+
+function commandRoute(command: "cancel" | "pause" | "resume" | "retry", summary: string) {
+  return createRoute({
+    method: "post",
+    path: `/executions/{id}/${command}`,
+    tags,
+    summary,
+    security: SECURITY,
+    middleware: guard({ permission: "executions:operate", action: `execution.${command}` }),
+    request: { params: ExecutionIdParam },
+    responses: { 200: jsonContent(Execution, "The execution after the request"), ...problems(401, 403, 404, 409) },
+  });
+}
+
+export const cancelExecution = commandRoute("cancel", "Cancel: in-flight requests are aborted (409 when already ended)");
+export const pauseExecution = commandRoute("pause", "Pause between steps (running steps finish)");
+export const resumeExecution = commandRoute("resume", "Resume a paused execution");
+export const retryExecution = commandRoute("retry", "Re-run a failed or timed-out execution from its failed steps");

@@ -1,0 +1,845 @@
+/**
+ * The execution engine inside the Durable Object: it owns the execution's state, applies every
+ * transition as ONE SQLite transaction (state + events + outbox row together), and drives steps.
+ *
+ * Invariants (see ARCHITECTURE.md beside this file):
+ * - Transitions are checked against the pure tables in src/engine/state-machine.ts; an illegal
+ *   request changes nothing.
+ * - The in-memory mirror (`this.state`) is only a cache of SQLite: it is rebuilt from storage
+ *   after an eviction, and dropped if a transaction throws.
+ * - Steps are at-least-once, transitions exactly-once: a step found `running` with no attempt in
+ *   flight in this instance was cut off (eviction, crash, alarm that threw) and is re-attempted.
+ * - Fast steps run back to back in one invocation; sleeps, retry backoff, deadlines and failed
+ *   index flushes are rows in `timers` behind the single alarm.
+ */
+import { StepError, toStepError, type ErrorInfo } from "../engine/errors";
+import { evaluateExpression, maskSecrets } from "../engine/evaluate";
+import { executionTimeoutMs, resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "../engine/retry";
+import { compilePlan, planNext, type CompiledPlan } from "../engine/scheduler";
+import {
+  allowedExecutionCommands,
+  isTerminalExecution,
+  transitionExecution,
+  transitionStep,
+  type ExecutionCommand,
+  type StepCommand,
+} from "../engine/state-machine";
+import type { ExpressionScope, SecretResolver, StepContext, StepOutcome, StepRunner, StepRunnerRegistry } from "../engine/steps/types";
+import { DEFAULT_PARALLELISM } from "../engine/limits";
+import type { Step, WorkflowDefinition } from "../schemas/definition";
+import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
+import type { ExecutionIndexRow } from "../store/executions";
+import { EventLog } from "./event-log";
+import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepRecord } from "./execution-store";
+import { Outbox } from "./outbox";
+import { ensureSchema } from "./sqlite-schema";
+import { Timers } from "./timers";
+
+/** Larger values are left out of events (the step trace still has them). */
+const MAX_EVENT_VALUE_BYTES = 16 * 1024;
+/** An alarm invocation yields (re-arming the alarm) after this long, so one execution cannot hog its object. */
+const MAX_DRIVE_MS = 30_000;
+/** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
+const EXTRA_INTERRUPTED_ATTEMPTS = 2;
+const MAX_FLUSH_BACKOFF_MS = 60_000;
+
+export interface EngineDeps {
+  sql: SqlStorage;
+  storage: DurableObjectStorage;
+  env: Env;
+  runners: StepRunnerRegistry;
+  fetch: typeof fetch;
+  now: () => number;
+  random: () => number;
+}
+
+export interface CreateRequest {
+  id: string;
+  tenant: string;
+  workflowId: string;
+  workflowVersion: number;
+  definitionHash: string;
+  definition: WorkflowDefinition;
+  input: unknown;
+  labels: Record<string, string>;
+  requestHash: string | null;
+}
+
+export type CreateResult =
+  | { kind: "created"; execution: Execution }
+  | { kind: "existing"; execution: Execution; sameRequest: boolean };
+
+export type CommandResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
+
+interface LoadedState {
+  execution: ExecutionRecord;
+  steps: Map<string, StepRecord>;
+  defs: Map<string, Step>;
+  plan: CompiledPlan;
+}
+
+interface InFlight {
+  attempt: number;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+type EventSpec = { type: EventType; stepId?: string; data?: Record<string, unknown> };
+
+function iso(ms: number): string;
+function iso(ms: number | null): string | undefined;
+function iso(ms: number | null): string | undefined {
+  return ms === null ? undefined : new Date(ms).toISOString();
+}
+
+/** Values too large for an event are replaced by a marker; the full value is in the step trace. */
+function eventValue(value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  const text = JSON.stringify(value);
+  return text.length <= MAX_EVENT_VALUE_BYTES ? { output: value } : { output_truncated: true, output_bytes: text.length };
+}
+
+class AttemptSecrets implements SecretResolver {
+  readonly used = new Set<string>();
+  constructor(private readonly env: Env) {}
+  get(name: string): string | undefined {
+    // Only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is.
+    const value = (this.env as unknown as Record<string, unknown>)[`SECRET_${name}`];
+    if (typeof value !== "string") return undefined;
+    if (value.length > 0) this.used.add(value);
+    return value;
+  }
+}
+
+export class ExecutionEngine {
+  readonly store: ExecutionStore;
+  readonly events: EventLog;
+  readonly timers: Timers;
+  readonly outbox: Outbox;
+  private state: LoadedState | null = null;
+  private readonly inflight = new Map<string, InFlight>();
+  private driving: Promise<void> | null = null;
+  private flushFailures = 0;
+  private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
+
+  constructor(private readonly deps: EngineDeps) {
+    ensureSchema(deps.sql);
+    this.store = new ExecutionStore(deps.sql);
+    this.events = new EventLog(deps.sql);
+    this.timers = new Timers(deps.sql);
+    this.outbox = new Outbox(deps.sql);
+  }
+
+  // ------------------------------------------------------------------ state
+
+  private load(): LoadedState | null {
+    if (this.state) return this.state;
+    const execution = this.store.loadExecution();
+    if (!execution) return null;
+    const steps = new Map(this.store.loadSteps().map((s) => [s.id, s]));
+    const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
+    this.state = { execution, steps, defs, plan: compilePlan(execution.definition.steps) };
+    return this.state;
+  }
+
+  private owned(tenant: string): LoadedState | null {
+    const s = this.load();
+    return s && s.execution.tenant === tenant ? s : null;
+  }
+
+  /**
+   * Runs `fn` as one SQLite transaction. Events appended inside are published to live listeners
+   * only after the commit. If it throws, storage rolls back and the cache is dropped.
+   */
+  private tx<T>(fn: (emit: (e: EventSpec) => void) => T): T {
+    const appended: ExecutionEvent[] = [];
+    const now = this.deps.now();
+    try {
+      const result = this.deps.storage.transactionSync(() =>
+        fn((e) => appended.push(this.events.append(now, e.type, e.stepId ?? null, e.data ?? {}))),
+      );
+      if (appended.length > 0) for (const l of this.listeners) l(appended);
+      return result;
+    } catch (err) {
+      this.state = null;
+      throw err;
+    }
+  }
+
+  /** Execution-level transition inside a transaction: status, patch, version, index row. */
+  private moveExecution(s: LoadedState, command: ExecutionCommand, patch: Partial<ExecutionRecord> = {}): boolean {
+    const t = transitionExecution(s.execution.status, command);
+    if (!t.ok) return false;
+    const now = this.deps.now();
+    Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
+    if (isTerminalExecution(t.to)) {
+      s.execution.endedAt = now;
+      s.execution.waitingFor = null;
+    }
+    this.store.saveExecution(s.execution);
+    this.outbox.enqueue(this.indexRow(s.execution), now);
+    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
+    if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
+    return true;
+  }
+
+  private moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
+    const t = transitionStep(step.status, command);
+    if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${step.status} --${command}-->`);
+    Object.assign(step, patch, { status: t.to });
+    this.store.saveStep(step);
+  }
+
+  private indexRow(e: ExecutionRecord): ExecutionIndexRow {
+    return {
+      tenant: e.tenant,
+      id: e.id,
+      workflowId: e.workflowId,
+      workflowVersion: e.workflowVersion,
+      status: e.status,
+      labels: e.labels,
+      errorCode: e.error?.code ?? null,
+      costUsd: 0,
+      createdAt: e.createdAt,
+      startedAt: e.startedAt,
+      endedAt: e.endedAt,
+      stateVersion: e.stateVersion,
+    };
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  toExecution(e: ExecutionRecord): Execution {
+    return {
+      id: e.id,
+      workflow_id: e.workflowId,
+      workflow_version: e.workflowVersion,
+      definition_hash: e.definitionHash,
+      status: e.status,
+      ...(e.waitingFor ? { waiting_for: e.waitingFor } : {}),
+      input: e.input,
+      ...(e.output !== undefined ? { output: e.output } : {}),
+      ...(e.error ? { error: e.error } : {}),
+      labels: e.labels,
+      attempt: e.attempt,
+      created_at: iso(e.createdAt),
+      ...(e.startedAt !== null ? { started_at: iso(e.startedAt) } : {}),
+      ...(e.endedAt !== null ? { ended_at: iso(e.endedAt) } : {}),
+    };
+  }
+
+  snapshot(tenant: string): Execution | null {
+    const s = this.owned(tenant);
+    return s ? this.toExecution(s.execution) : null;
+  }
+
+  trace(tenant: string): StepTrace[] | null {
+    const s = this.owned(tenant);
+    if (!s) return null;
+    const byStep = new Map<string, AttemptRecord[]>();
+    for (const a of this.store.loadAttempts()) {
+      const list = byStep.get(a.stepId) ?? [];
+      list.push(a);
+      byStep.set(a.stepId, list);
+    }
+    return [...s.steps.values()].map((st) => {
+      const def = s.defs.get(st.id)!;
+      return {
+        id: st.id,
+        type: def.type,
+        ...(def.name ? { name: def.name } : {}),
+        status: st.status,
+        attempts: (byStep.get(st.id) ?? []).map((a) => ({
+          attempt: a.attempt,
+          status: a.status,
+          started_at: iso(a.startedAt),
+          ...(a.endedAt !== null ? { ended_at: iso(a.endedAt) } : {}),
+          ...(a.output !== undefined ? { output: a.output } : {}),
+          ...(a.error ? { error: a.error } : {}),
+        })),
+        ...(st.startedAt !== null ? { started_at: iso(st.startedAt) } : {}),
+        ...(st.endedAt !== null ? { ended_at: iso(st.endedAt) } : {}),
+        ...(st.nextAttemptAt !== null ? { next_attempt_at: iso(st.nextAttemptAt) } : {}),
+        ...(st.output !== undefined ? { output: st.output } : {}),
+        ...(st.error ? { error: st.error } : {}),
+      };
+    });
+  }
+
+  eventPage(tenant: string, after: number, limit: number): { items: ExecutionEvent[]; terminal: boolean } | null {
+    const s = this.owned(tenant);
+    if (!s) return null;
+    const items = this.events.after(after, limit);
+    const last = items[items.length - 1]?.seq ?? after;
+    return { items, terminal: isTerminalExecution(s.execution.status) && last >= this.events.lastSeq() };
+  }
+
+  /** Live listener for new events (after commit, in seq order). Returns the unsubscribe function. */
+  subscribe(listener: (events: ExecutionEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves when the execution is terminal or after `ms`, with its snapshot. */
+  async waitForEnd(tenant: string, ms: number): Promise<Execution | null> {
+    const s = this.owned(tenant);
+    if (!s) return null;
+    if (!isTerminalExecution(s.execution.status) && ms > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.waiters.add(done);
+      });
+    }
+    return this.snapshot(tenant);
+  }
+
+  private notifyIfEnded(s: LoadedState): void {
+    if (!isTerminalExecution(s.execution.status)) return;
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /**
+   * Creates the execution, or returns the existing one (an idempotent replay, or a reuse of the
+   * key with another request when `sameRequest` is false). Runs before any await, so concurrent
+   * duplicates are serialised by the object's single thread and only one creates.
+   */
+  create(req: CreateRequest): CreateResult {
+    const existing = this.load();
+    if (existing) {
+      return {
+        kind: "existing",
+        execution: this.toExecution(existing.execution),
+        sameRequest: existing.execution.requestHash === req.requestHash,
+      };
+    }
+    const now = this.deps.now();
+    const execution: ExecutionRecord = {
+      id: req.id,
+      tenant: req.tenant,
+      workflowId: req.workflowId,
+      workflowVersion: req.workflowVersion,
+      definitionHash: req.definitionHash,
+      definition: req.definition,
+      input: req.input,
+      labels: req.labels,
+      requestHash: req.requestHash,
+      status: "running",
+      pausedFrom: null,
+      waitingFor: null,
+      output: undefined,
+      error: null,
+      attempt: 1,
+      createdAt: now,
+      startedAt: now,
+      endedAt: null,
+      deadlineAt: now + executionTimeoutMs(req.definition),
+      stateVersion: 1,
+    };
+    const steps = req.definition.steps.map(
+      (d, idx): StepRecord => ({
+        id: d.id,
+        idx,
+        status: "pending",
+        attempts: 0,
+        output: undefined,
+        error: null,
+        startedAt: null,
+        endedAt: null,
+        nextAttemptAt: null,
+      }),
+    );
+    this.tx((emit) => {
+      this.store.insertExecution(execution);
+      for (const st of steps) this.store.insertStep(st);
+      this.timers.set("execution_timeout", execution.deadlineAt!);
+      this.outbox.enqueue(this.indexRow(execution), now);
+      this.timers.set("outbox_flush", now + 1_000);
+      emit({ type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } });
+      emit({ type: "execution.started", data: { attempt: 1 } });
+    });
+    this.state = null; // reload through the one loading path
+    return { kind: "created", execution: this.snapshot(req.tenant)! };
+  }
+
+  /** cancel | pause | resume | retry, requested by a user. */
+  command(tenant: string, command: "cancel" | "pause" | "resume" | "retry"): CommandResult {
+    const s = this.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    const check = transitionExecution(s.execution.status, command);
+    if (!check.ok) return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
+    const now = this.deps.now();
+    switch (command) {
+      case "cancel":
+        this.tx((emit) => {
+          this.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: "The execution was cancelled." }, emit);
+          this.moveExecution(s, "cancel");
+          emit({ type: "execution.cancelled", data: {} });
+        });
+        this.abortAll(new StepError("CANCELLED", "The execution was cancelled."));
+        break;
+      case "pause":
+        this.tx((emit) => {
+          this.moveExecution(s, "pause", { pausedFrom: s.execution.status });
+          emit({ type: "execution.paused", data: {} });
+        });
+        break;
+      case "resume":
+        this.tx((emit) => {
+          this.moveExecution(s, "resume", { pausedFrom: null });
+          emit({ type: "execution.resumed", data: {} });
+        });
+        break;
+      case "retry":
+        this.tx((emit) => {
+          for (const st of s.steps.values()) {
+            if (st.status === "failed" || st.status === "cancelled") this.moveStep(st, "redrive", { error: null, endedAt: null, nextAttemptAt: null });
+          }
+          const deadlineAt = now + executionTimeoutMs(s.execution.definition);
+          this.moveExecution(s, "retry", { attempt: s.execution.attempt + 1, error: null, endedAt: null, output: undefined, deadlineAt });
+          // A redrive re-enters through `queued`; with no concurrency limit to wait for, it is admitted at once.
+          this.moveExecution(s, "admit");
+          this.timers.set("execution_timeout", deadlineAt);
+          emit({ type: "execution.started", data: { attempt: s.execution.attempt } });
+        });
+        break;
+    }
+    this.notifyIfEnded(s);
+    return { ok: true, execution: this.toExecution(s.execution) };
+  }
+
+  /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
+  private endOpenSteps(s: LoadedState, _why: "cancelled", error: ErrorInfo, emit: (e: EventSpec) => void): void {
+    const now = this.deps.now();
+    for (const st of s.steps.values()) {
+      if (st.status !== "pending" && st.status !== "running" && st.status !== "waiting") continue;
+      if (st.status === "running" || st.status === "waiting") {
+        this.store.finishAttempt(st.id, st.attempts, "cancelled", now, undefined, { ...error, step_id: st.id, attempt: st.attempts });
+        emit({ type: "step.cancelled", stepId: st.id, data: { attempt: st.attempts, error } });
+      }
+      this.moveStep(st, "cancel", { endedAt: now, nextAttemptAt: null });
+      this.timers.clear("step_retry", st.id);
+      this.timers.clear("step_wake", st.id);
+    }
+  }
+
+  private abortAll(reason: StepError): void {
+    for (const f of this.inflight.values()) f.controller.abort(reason);
+  }
+
+  // ------------------------------------------------------------------ driving
+
+  /** The alarm's work (and start-up catch-up): run what is due, drive steps, re-arm the alarm. */
+  async run(): Promise<void> {
+    if (this.driving) return this.driving;
+    this.driving = this.drive().finally(() => {
+      this.driving = null;
+    });
+    return this.driving;
+  }
+
+  private async drive(): Promise<void> {
+    const started = this.deps.now();
+    try {
+      for (;;) {
+        const s = this.load();
+        if (!s) return;
+        this.fireDueTimers(s);
+        const status = s.execution.status;
+        if (status !== "running" && !(status === "paused" && this.inflight.size > 0)) break;
+        if (status === "running") {
+          this.recoverInterrupted(s);
+          const progressed = await this.schedule(s);
+          if (progressed) continue;
+        }
+        if (this.inflight.size === 0) {
+          if (s.execution.status === "running") this.settleWaiting(s);
+          break;
+        }
+        if (this.deps.now() - started > MAX_DRIVE_MS) break;
+        await this.nextSettlement();
+      }
+    } finally {
+      await this.flushOutbox();
+      await this.rearm();
+    }
+  }
+
+  /** Waits for the next attempt to settle or the next timer to come due, whichever is first. */
+  private async nextSettlement(): Promise<void> {
+    const waits: Promise<unknown>[] = [...this.inflight.values()].map((f) => f.done);
+    const due = this.timers.earliest();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (due !== null) waits.push(new Promise((r) => (timer = setTimeout(r, Math.max(0, due - this.deps.now())))));
+    await Promise.race(waits);
+    if (timer) clearTimeout(timer);
+  }
+
+  private fireDueTimers(s: LoadedState): void {
+    const now = this.deps.now();
+    for (const timer of this.timers.due(now)) {
+      switch (timer.kind) {
+        case "execution_timeout":
+          this.timeOut(s);
+          break;
+        case "step_wake":
+          this.wake(s, timer.stepId!);
+          break;
+        case "step_retry":
+          this.timers.clear("step_retry", timer.stepId);
+          break;
+        case "outbox_flush":
+          break; // the flush at the end of every drive handles it
+      }
+    }
+  }
+
+  private timeOut(s: LoadedState): void {
+    if (isTerminalExecution(s.execution.status)) return;
+    const error: ErrorInfo = { code: "EXECUTION_TIMEOUT", message: "The execution ran past its timeout_seconds." };
+    this.tx((emit) => {
+      this.endOpenSteps(s, "cancelled", error, emit);
+      this.moveExecution(s, "time_out", { error });
+      emit({ type: "execution.timed_out", data: { error } });
+    });
+    this.abortAll(new StepError("EXECUTION_TIMEOUT", error.message));
+    this.notifyIfEnded(s);
+  }
+
+  private wake(s: LoadedState, stepId: string): void {
+    const st = s.steps.get(stepId);
+    this.timers.clear("step_wake", stepId);
+    if (!st || st.status !== "waiting") return;
+    const now = this.deps.now();
+    this.tx((emit) => {
+      this.store.finishAttempt(st.id, st.attempts, "completed", now, st.output, null);
+      this.moveStep(st, "complete", { endedAt: now });
+      emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(st.output) } });
+      if (s.execution.status === "waiting") {
+        this.moveExecution(s, "wake", { waitingFor: null });
+      }
+    });
+  }
+
+  /** A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. */
+  private recoverInterrupted(s: LoadedState): void {
+    for (const st of s.steps.values()) {
+      if (st.status !== "running" || this.inflight.has(st.id)) continue;
+      const def = s.defs.get(st.id)!;
+      const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
+      const error: ErrorInfo = {
+        code: "INTERRUPTED",
+        message: "The attempt was interrupted (the object restarted while it ran).",
+        step_id: st.id,
+        attempt: st.attempts,
+      };
+      const now = this.deps.now();
+      const giveUp = st.attempts >= policy.max_attempts + EXTRA_INTERRUPTED_ATTEMPTS;
+      this.tx((emit) => {
+        this.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
+        if (giveUp) {
+          this.moveStep(st, "fail", { error, endedAt: now });
+          emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error } });
+        } else {
+          this.moveStep(st, "interrupt", { nextAttemptAt: null });
+          emit({ type: "step.retrying", stepId: st.id, data: { attempt: st.attempts, error, retry_at: iso(now) } });
+        }
+      });
+    }
+  }
+
+  /**
+   * One scheduling round: fail, skip, finish, or start ready steps. Returns true when it changed
+   * something that warrants planning again right away.
+   */
+  private async schedule(s: LoadedState): Promise<boolean> {
+    const now = this.deps.now();
+    const plan = planNext(s.plan, s.steps, { now, parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
+    if (plan.failedBy) {
+      this.failExecution(s, plan.failedBy);
+      return false;
+    }
+    if (plan.skip.length > 0) {
+      this.tx((emit) => {
+        for (const id of plan.skip) {
+          this.moveStep(s.steps.get(id)!, "skip", { endedAt: now });
+          emit({ type: "step.skipped", stepId: id, data: { reason: "needs_skipped" } });
+        }
+      });
+      return true;
+    }
+    if (plan.done) {
+      await this.finish(s, plan.done);
+      return false;
+    }
+    let progressed = false;
+    for (const id of plan.start) {
+      if (s.execution.status !== "running") break;
+      if (await this.startStep(s, id)) progressed = true;
+    }
+    return progressed;
+  }
+
+  private scope(s: LoadedState): ExpressionScope {
+    const steps: ExpressionScope["steps"] = {};
+    for (const st of s.steps.values()) steps[st.id] = { output: st.output, status: st.status };
+    return {
+      input: s.execution.input,
+      steps,
+      execution: {
+        id: s.execution.id,
+        workflow_id: s.execution.workflowId,
+        workflow_version: s.execution.workflowVersion,
+        attempt: s.execution.attempt,
+        started_at: iso(s.execution.startedAt) ?? null,
+      },
+    };
+  }
+
+  /** Evaluates `if`, then starts an attempt. Returns true when the step was skipped or ended at once. */
+  private async startStep(s: LoadedState, id: string): Promise<boolean> {
+    const st = s.steps.get(id)!;
+    const def = s.defs.get(id)!;
+    if (def.if !== undefined) {
+      let run: boolean;
+      try {
+        run = Boolean(await evaluateExpression(def.if, this.scope(s)));
+      } catch (err) {
+        this.beginAttempt(st);
+        this.settle(s, id, st.attempts, { ok: false, error: toStepError(err, "EXPRESSION_ERROR") }, new Set());
+        return true;
+      }
+      if (s.execution.status !== "running" || st.status !== "pending") return false;
+      if (!run) {
+        this.tx((emit) => {
+          this.moveStep(st, "skip", { endedAt: this.deps.now() });
+          emit({ type: "step.skipped", stepId: id, data: { reason: "condition_false" } });
+        });
+        return true;
+      }
+    }
+    const attempt = this.beginAttempt(st);
+    const runner = this.deps.runners[def.type] as StepRunner | undefined;
+    if (!runner) {
+      const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
+      this.settle(s, id, attempt, { ok: false, error }, new Set());
+      return true;
+    }
+    const controller = new AbortController();
+    const timeoutMs = stepTimeoutMs(def, s.execution.definition.sla_class);
+    // Human waits (approval, input) have no attempt timeout here: their expiry is a timer.
+    const timeout =
+      timeoutMs === null
+        ? undefined
+        : setTimeout(
+            () => controller.abort(new StepError("STEP_TIMEOUT", `The attempt ran past ${Math.round(timeoutMs / 1000)} s.`, { retryable: true })),
+            timeoutMs,
+          );
+    const secrets = new AttemptSecrets(this.deps.env);
+    const ctx: StepContext = {
+      executionId: s.execution.id,
+      stepId: id,
+      attempt,
+      scope: this.scope(s),
+      signal: controller.signal,
+      fetch: this.deps.fetch,
+      secrets,
+      allowedPrivateHosts: (this.deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+      now: this.deps.now,
+    };
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+    });
+    const done = Promise.race([runner.run(def, ctx), aborted])
+      .then(
+        (outcome): { ok: true; outcome: StepOutcome } => ({ ok: true, outcome }),
+        (err: unknown): { ok: false; error: StepError } => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
+      )
+      .then((result) => {
+        if (timeout !== undefined) clearTimeout(timeout);
+        this.inflight.delete(id);
+        const current = this.load();
+        if (current) this.settle(current, id, attempt, result, secrets.used);
+      });
+    this.inflight.set(id, { attempt, controller, done });
+    return false;
+  }
+
+  /** pending → running with a new attempt row and a step.started event. */
+  private beginAttempt(st: StepRecord): number {
+    const now = this.deps.now();
+    const attempt = st.attempts + 1;
+    this.tx((emit) => {
+      this.moveStep(st, "start", { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: null, error: null });
+      this.store.insertAttempt(st.id, attempt, now);
+      emit({ type: "step.started", stepId: st.id, data: { attempt } });
+    });
+    return attempt;
+  }
+
+  /** Applies the result of an attempt, unless the step moved on meanwhile (cancel, timeout). */
+  private settle(
+    s: LoadedState,
+    id: string,
+    attempt: number,
+    result: { ok: true; outcome: StepOutcome } | { ok: false; error: StepError },
+    secretValues: ReadonlySet<string>,
+  ): void {
+    const st = s.steps.get(id);
+    if (!st || st.status !== "running" || st.attempts !== attempt) return;
+    const def = s.defs.get(id)!;
+    const now = this.deps.now();
+    if (result.ok) {
+      const outcome = result.outcome;
+      const output = maskSecrets(outcome.output, secretValues);
+      if (outcome.kind === "sleep") {
+        this.tx((emit) => {
+          this.moveStep(st, "wait", { output });
+          this.timers.set("step_wake", outcome.until, id);
+          emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "sleep", until: iso(outcome.until) } });
+        });
+        return;
+      }
+      this.tx((emit) => {
+        this.store.finishAttempt(id, attempt, "completed", now, output, null);
+        this.moveStep(st, "complete", { output, endedAt: now });
+        emit({ type: "step.completed", stepId: id, data: { attempt, ...eventValue(output) } });
+      });
+      return;
+    }
+    const err = result.error;
+    const error: ErrorInfo = maskSecrets({ ...err.toInfo(), step_id: id, attempt }, secretValues);
+    const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
+    if (shouldRetry(policy, err, attempt)) {
+      const retryAt = now + retryDelayMs(policy, attempt, this.deps.random, err.retryAfterMs);
+      this.tx((emit) => {
+        this.store.finishAttempt(id, attempt, "failed", now, undefined, error);
+        this.moveStep(st, "schedule_retry", { error, nextAttemptAt: retryAt });
+        this.timers.set("step_retry", retryAt, id);
+        emit({ type: "step.retrying", stepId: id, data: { attempt, error, retry_at: iso(retryAt) } });
+      });
+      return;
+    }
+    this.tx((emit) => {
+      this.store.finishAttempt(id, attempt, "failed", now, undefined, error);
+      this.moveStep(st, "fail", { error, endedAt: now });
+      emit({ type: "step.failed", stepId: id, data: { attempt, error, tolerated: def.on_error === "continue" } });
+    });
+  }
+
+  private failExecution(s: LoadedState, stepId: string): void {
+    if (s.execution.status !== "running") return;
+    const st = s.steps.get(stepId)!;
+    const error: ErrorInfo = st.error ?? { code: "STEP_FAILED", message: `Step '${stepId}' failed.`, step_id: stepId, attempt: st.attempts };
+    this.tx((emit) => {
+      this.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: `Cancelled because step '${stepId}' failed.` }, emit);
+      this.moveExecution(s, "fail", { error });
+      emit({ type: "execution.failed", data: { error } });
+    });
+    this.abortAll(new StepError("CANCELLED", `Cancelled because step '${stepId}' failed.`));
+    this.notifyIfEnded(s);
+  }
+
+  private async finish(s: LoadedState, outcome: "completed" | "partial" | "failed"): Promise<void> {
+    let output: unknown;
+    const expr = s.execution.definition.output;
+    if (expr !== undefined) {
+      try {
+        output = await evaluateExpression(expr, this.scope(s));
+      } catch (err) {
+        const e = toStepError(err, "EXPRESSION_ERROR");
+        const error: ErrorInfo = { code: e.code, message: `output: ${e.message}` };
+        this.tx((emit) => {
+          this.moveExecution(s, "fail", { error });
+          emit({ type: "execution.failed", data: { error } });
+        });
+        this.notifyIfEnded(s);
+        return;
+      }
+    }
+    if (s.execution.status !== "running") return;
+    const command: ExecutionCommand = outcome === "completed" ? "complete" : outcome === "partial" ? "complete_partial" : "fail";
+    const type: EventType = outcome === "completed" ? "execution.completed" : outcome === "partial" ? "execution.partial" : "execution.failed";
+    this.tx((emit) => {
+      this.moveExecution(s, command, { output });
+      emit({ type, data: eventValue(output) });
+    });
+    this.notifyIfEnded(s);
+  }
+
+  /**
+   * A running execution is `waiting` when nothing is in flight, a step sleeps, and no other step
+   * has a retry scheduled (a branch in backoff keeps the execution `running`).
+   */
+  private shouldWait(s: LoadedState): boolean {
+    if (s.execution.status !== "running" || this.inflight.size > 0) return false;
+    let sleeping = false;
+    for (const st of s.steps.values()) {
+      if (st.status === "waiting") sleeping = true;
+      if (st.status === "pending" && st.nextAttemptAt !== null) return false;
+    }
+    return sleeping;
+  }
+
+  /** Nothing runs and nothing can start: if a step sleeps, the execution is waiting for it. */
+  private settleWaiting(s: LoadedState): void {
+    if (!this.shouldWait(s)) return;
+    const sleeping = [...s.steps.values()].find((st) => st.status === "waiting");
+    if (!sleeping) return;
+    const until = this.timers.due(Number.MAX_SAFE_INTEGER).find((t) => t.kind === "step_wake" && t.stepId === sleeping.id)?.dueAt;
+    const waitingFor: WaitingFor = { kind: "sleep", step_id: sleeping.id, ...(until !== undefined ? { until: iso(until) } : {}) };
+    this.tx((emit) => {
+      if (this.moveExecution(s, "wait", { waitingFor })) emit({ type: "execution.waiting", data: { waiting_for: waitingFor } });
+    });
+  }
+
+  // ------------------------------------------------------------------ index and alarm
+
+  async flushOutbox(): Promise<void> {
+    if (this.outbox.pending() === 0) {
+      this.timers.clear("outbox_flush");
+      return;
+    }
+    const now = this.deps.now();
+    if (await this.outbox.flush(this.deps.env.DB, now)) {
+      this.flushFailures = 0;
+      if (this.outbox.pending() === 0) this.timers.clear("outbox_flush");
+    } else {
+      this.flushFailures += 1;
+      this.timers.set("outbox_flush", now + Math.min(MAX_FLUSH_BACKOFF_MS, 500 * 2 ** (this.flushFailures - 1)));
+    }
+  }
+
+  /** Points the alarm at the earliest timer; a running execution with work left is driven again now. */
+  async rearm(): Promise<void> {
+    const s = this.load();
+    let next = this.timers.earliest();
+    // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.
+    if (s && (this.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) next = this.deps.now();
+    if (next === null) await this.deps.storage.deleteAlarm();
+    else await this.deps.storage.setAlarm(next);
+  }
+
+  /** True when a drive now would change something (so the alarm must fire now, not at a timer). */
+  private hasStartableWork(s: LoadedState): boolean {
+    for (const st of s.steps.values()) {
+      if (st.status === "running" && !this.inflight.has(st.id)) return true; // cut off: recover it
+    }
+    if (this.shouldWait(s)) return true; // e.g. resumed while a step sleeps: settle to `waiting`
+    const plan = planNext(s.plan, s.steps, { now: this.deps.now(), parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
+    return plan.start.length > 0 || plan.skip.length > 0 || plan.done !== null || plan.failedBy !== null;
+  }
+}

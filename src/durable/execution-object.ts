@@ -1,0 +1,98 @@
+/**
+ * ExecutionObject: one Durable Object per execution. A thin shell: it owns the platform entry
+ * points (constructor, RPC methods, alarm) and delegates to ExecutionEngine. RPC arguments are
+ * parsed again here — the Worker is not trusted to have validated them.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { stepRunners } from "../engine/steps/registry";
+import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
+import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
+import { CreateExecutionArgs, EventWindow, Tenant, UserCommand, WaitMs } from "./rpc";
+
+/**
+ * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
+ * carry `unknown` JSON — input, output — into `never`.)
+ */
+export interface ExecutionRpc {
+  create(args: CreateExecutionArgs): Promise<CreateResult>;
+  get(tenant: string): Promise<Execution | null>;
+  steps(tenant: string): Promise<StepTrace[] | null>;
+  events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
+  command(tenant: string, command: UserCommand): Promise<CommandResult>;
+  waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
+}
+
+export function executionRpc(env: Env, id: string): ExecutionRpc {
+  return env.EXECUTIONS.getByName(id) as unknown as ExecutionRpc;
+}
+
+export class ExecutionObject extends DurableObject<Env> implements Record<keyof ExecutionRpc, unknown> {
+  readonly engine: ExecutionEngine;
+  /**
+   * Added to the wall clock. Tests move time forward with it (through runInDurableObject) instead
+   * of sleeping; it is never set in production.
+   */
+  clockSkewMs = 0;
+  /** Test hook: the next N alarm invocations throw (after starting their work), as a crash would. */
+  failNextAlarms = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.engine = new ExecutionEngine({
+      sql: ctx.storage.sql,
+      storage: ctx.storage,
+      env,
+      runners: stepRunners,
+      fetch: (input, init) => fetch(input, init),
+      now: () => Date.now() + this.clockSkewMs,
+      random: Math.random,
+    });
+    // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once.
+    void ctx.blockConcurrencyWhile(() => this.engine.rearm());
+  }
+
+  async create(args: unknown): Promise<CreateResult> {
+    const result = this.engine.create(CreateExecutionArgs.parse(args));
+    if (result.kind === "created") {
+      await this.engine.flushOutbox();
+      await this.engine.rearm();
+    }
+    return result;
+  }
+
+  async get(tenant: unknown): Promise<Execution | null> {
+    return this.engine.snapshot(Tenant.parse(tenant));
+  }
+
+  async steps(tenant: unknown): Promise<StepTrace[] | null> {
+    return this.engine.trace(Tenant.parse(tenant));
+  }
+
+  async events(tenant: unknown, window: unknown): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null> {
+    const { after, limit } = EventWindow.parse(window);
+    return this.engine.eventPage(Tenant.parse(tenant), after, limit);
+  }
+
+  async command(tenant: unknown, command: unknown): Promise<CommandResult> {
+    const result = this.engine.command(Tenant.parse(tenant), UserCommand.parse(command));
+    if (result.ok) {
+      await this.engine.flushOutbox();
+      await this.engine.rearm();
+    }
+    return result;
+  }
+
+  async waitForEnd(tenant: unknown, ms: unknown): Promise<Execution | null> {
+    return this.engine.waitForEnd(Tenant.parse(tenant), WaitMs.parse(ms));
+  }
+
+  override async alarm(): Promise<void> {
+    if (this.failNextAlarms > 0) {
+      this.failNextAlarms -= 1;
+      // Start the work, then fail the invocation with attempts in flight: the platform retries the alarm.
+      void this.engine.run();
+      throw new Error("injected alarm failure");
+    }
+    await this.engine.run();
+  }
+}

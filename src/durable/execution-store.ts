@@ -1,0 +1,204 @@
+/**
+ * Rows of the execution, its steps and their attempts in the Durable Object's SQLite storage.
+ * Plain reads and writes: which transition happens is decided by the engine, never here.
+ */
+import type { ErrorInfo } from "../engine/errors";
+import type { WorkflowDefinition } from "../schemas/definition";
+import type { ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
+
+export interface ExecutionRecord {
+  id: string;
+  tenant: string;
+  workflowId: string;
+  workflowVersion: number;
+  definitionHash: string;
+  definition: WorkflowDefinition;
+  input: unknown;
+  labels: Record<string, string>;
+  requestHash: string | null;
+  status: ExecutionStatus;
+  pausedFrom: ExecutionStatus | null;
+  waitingFor: WaitingFor | null;
+  /** undefined: no output (yet). */
+  output: unknown;
+  error: ErrorInfo | null;
+  attempt: number;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  deadlineAt: number | null;
+  stateVersion: number;
+}
+
+export interface StepRecord {
+  id: string;
+  idx: number;
+  status: StepStatus;
+  attempts: number;
+  output: unknown;
+  error: ErrorInfo | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  nextAttemptAt: number | null;
+}
+
+export type AttemptStatus = "running" | "completed" | "failed" | "cancelled";
+
+export interface AttemptRecord {
+  stepId: string;
+  attempt: number;
+  status: AttemptStatus;
+  startedAt: number;
+  endedAt: number | null;
+  output: unknown;
+  error: ErrorInfo | null;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+const parse = (v: SqlStorageValue | undefined): unknown => (v === null || v === undefined ? undefined : JSON.parse(v as string));
+const num = (v: SqlStorageValue | undefined): number | null => (v === null || v === undefined ? null : (v as number));
+
+export class ExecutionStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  loadExecution(): ExecutionRecord | null {
+    const r = this.sql.exec<Row>("SELECT * FROM execution LIMIT 1").toArray()[0];
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      tenant: r.tenant as string,
+      workflowId: r.workflow_id as string,
+      workflowVersion: r.workflow_version as number,
+      definitionHash: r.definition_hash as string,
+      definition: JSON.parse(r.definition as string) as WorkflowDefinition,
+      input: parse(r.input),
+      labels: JSON.parse(r.labels as string) as Record<string, string>,
+      requestHash: (r.request_hash as string | null) ?? null,
+      status: r.status as ExecutionStatus,
+      pausedFrom: (r.paused_from as ExecutionStatus | null) ?? null,
+      waitingFor: (parse(r.waiting_for) as WaitingFor | undefined) ?? null,
+      output: parse(r.output),
+      error: (parse(r.error) as ErrorInfo | undefined) ?? null,
+      attempt: r.attempt as number,
+      createdAt: r.created_at as number,
+      startedAt: num(r.started_at),
+      endedAt: num(r.ended_at),
+      deadlineAt: num(r.deadline_at),
+      stateVersion: r.state_version as number,
+    };
+  }
+
+  insertExecution(e: ExecutionRecord): void {
+    this.sql.exec(
+      `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash,
+                              status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at, state_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      e.id,
+      e.tenant,
+      e.workflowId,
+      e.workflowVersion,
+      e.definitionHash,
+      JSON.stringify(e.definition),
+      json(e.input) ?? "null",
+      JSON.stringify(e.labels),
+      e.requestHash,
+      e.status,
+      e.pausedFrom,
+      json(e.waitingFor ?? undefined),
+      json(e.output),
+      json(e.error ?? undefined),
+      e.attempt,
+      e.createdAt,
+      e.startedAt,
+      e.endedAt,
+      e.deadlineAt,
+      e.stateVersion,
+    );
+  }
+
+  /** Writes the mutable columns of the execution row. */
+  saveExecution(e: ExecutionRecord): void {
+    this.sql.exec(
+      `UPDATE execution SET status = ?, paused_from = ?, waiting_for = ?, output = ?, error = ?, attempt = ?,
+                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?`,
+      e.status,
+      e.pausedFrom,
+      json(e.waitingFor ?? undefined),
+      json(e.output),
+      json(e.error ?? undefined),
+      e.attempt,
+      e.startedAt,
+      e.endedAt,
+      e.deadlineAt,
+      e.stateVersion,
+    );
+  }
+
+  loadSteps(): StepRecord[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM steps ORDER BY idx")
+      .toArray()
+      .map((r) => ({
+        id: r.id as string,
+        idx: r.idx as number,
+        status: r.status as StepStatus,
+        attempts: r.attempts as number,
+        output: parse(r.output),
+        error: (parse(r.error) as ErrorInfo | undefined) ?? null,
+        startedAt: num(r.started_at),
+        endedAt: num(r.ended_at),
+        nextAttemptAt: num(r.next_attempt_at),
+      }));
+  }
+
+  insertStep(s: StepRecord): void {
+    this.sql.exec("INSERT INTO steps (id, idx, status, attempts) VALUES (?, ?, ?, ?)", s.id, s.idx, s.status, s.attempts);
+  }
+
+  saveStep(s: StepRecord): void {
+    this.sql.exec(
+      "UPDATE steps SET status = ?, attempts = ?, output = ?, error = ?, started_at = ?, ended_at = ?, next_attempt_at = ? WHERE id = ?",
+      s.status,
+      s.attempts,
+      json(s.output),
+      json(s.error ?? undefined),
+      s.startedAt,
+      s.endedAt,
+      s.nextAttemptAt,
+      s.id,
+    );
+  }
+
+  insertAttempt(stepId: string, attempt: number, startedAt: number): void {
+    this.sql.exec("INSERT INTO attempts (step_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)", stepId, attempt, startedAt);
+  }
+
+  finishAttempt(stepId: string, attempt: number, status: AttemptStatus, endedAt: number, output: unknown, error: ErrorInfo | null): void {
+    this.sql.exec(
+      "UPDATE attempts SET status = ?, ended_at = ?, output = ?, error = ? WHERE step_id = ? AND attempt = ?",
+      status,
+      endedAt,
+      json(output),
+      json(error ?? undefined),
+      stepId,
+      attempt,
+    );
+  }
+
+  loadAttempts(): AttemptRecord[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM attempts ORDER BY step_id, attempt")
+      .toArray()
+      .map((r) => ({
+        stepId: r.step_id as string,
+        attempt: r.attempt as number,
+        status: r.status as AttemptStatus,
+        startedAt: r.started_at as number,
+        endedAt: num(r.ended_at),
+        output: parse(r.output),
+        error: (parse(r.error) as ErrorInfo | undefined) ?? null,
+      }));
+  }
+}

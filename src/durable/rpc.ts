@@ -1,0 +1,22 @@
+/** Arguments of the execution Durable Object's RPC methods: parsed again inside the object. */
+import { z } from "@hono/zod-openapi";
+import { WorkflowDefinition } from "../schemas/definition";
+
+export const CreateExecutionArgs = z.object({
+  id: z.string().regex(/^ex_[0-9a-f]{32}$/),
+  tenant: z.string().min(1),
+  workflowId: z.string().min(1),
+  workflowVersion: z.number().int().min(0),
+  definitionHash: z.string().min(1),
+  definition: WorkflowDefinition,
+  input: z.unknown(),
+  labels: z.record(z.string(), z.string()),
+  requestHash: z.string().nullable(),
+});
+export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
+
+export const Tenant = z.string().min(1);
+export const UserCommand = z.enum(["cancel", "pause", "resume", "retry"]);
+export type UserCommand = z.infer<typeof UserCommand>;
+export const EventWindow = z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) });
+export const WaitMs = z.number().int().min(0).max(60_000);

@@ -1,0 +1,208 @@
+/**
+ * Executions, steps and events on the wire. The Event union is one shape everywhere: event-log
+ * row, JSON page, and (later) WebSocket and SSE frames.
+ */
+import { z } from "@hono/zod-openapi";
+import { EXECUTION_STATUSES, STEP_STATUSES } from "../engine/state-machine";
+import { WorkflowDefinition } from "./definition";
+import { PageQuery, Timestamp, page } from "./pages";
+
+export const EXECUTION_ID_PATTERN = /^ex_[0-9a-f]{32}$/;
+
+export const ExecutionStatus = z.enum(EXECUTION_STATUSES);
+export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
+
+export const StepStatus = z.enum(STEP_STATUSES);
+export type StepStatus = z.infer<typeof StepStatus>;
+
+export const ErrorObject = z
+  .object({
+    code: z.string().openapi({ example: "HTTP_STATUS" }),
+    message: z.string(),
+    step_id: z.string().optional(),
+    attempt: z.number().int().optional(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("ExecutionError");
+export type ErrorObject = z.infer<typeof ErrorObject>;
+
+export const Labels = z
+  .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "label keys are 1-64 of A-Z a-z 0-9 _ . -"), z.string().max(256))
+  .refine((l) => Object.keys(l).length <= 20, "at most 20 labels")
+  .openapi({ example: { team: "billing", env: "prod" } });
+export type Labels = z.infer<typeof Labels>;
+
+export const WaitingFor = z
+  .object({
+    kind: z.enum(["sleep", "approval", "answers", "event"]),
+    step_id: z.string().optional(),
+    until: Timestamp.optional(),
+  })
+  .catchall(z.unknown())
+  .openapi("WaitingFor");
+export type WaitingFor = z.infer<typeof WaitingFor>;
+
+export const Execution = z
+  .object({
+    id: z.string().openapi({ example: "ex_8f14e45fceea167a5a36dedd4bea2543" }),
+    workflow_id: z.string(),
+    workflow_version: z.number().int().openapi({ description: "0 for an inline definition." }),
+    definition_hash: z.string(),
+    status: ExecutionStatus,
+    waiting_for: WaitingFor.optional(),
+    plan_hash: z.string().optional(),
+    input: z.unknown(),
+    output: z.unknown().optional(),
+    error: ErrorObject.optional(),
+    labels: z.record(z.string(), z.string()),
+    attempt: z.number().int().openapi({ description: "1, plus one for each retry (redrive) of the execution." }),
+    created_at: Timestamp,
+    started_at: Timestamp.optional(),
+    ended_at: Timestamp.optional(),
+    cost: z.object({ usd: z.number() }).optional(),
+  })
+  .openapi("Execution");
+export type Execution = z.infer<typeof Execution>;
+
+export const StepAttempt = z
+  .object({
+    attempt: z.number().int(),
+    status: z.enum(["running", "completed", "failed", "cancelled"]),
+    started_at: Timestamp,
+    ended_at: Timestamp.optional(),
+    output: z.unknown().optional(),
+    error: ErrorObject.optional(),
+  })
+  .openapi("StepAttempt");
+
+export const StepTrace = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    name: z.string().optional(),
+    status: StepStatus,
+    attempts: z.array(StepAttempt),
+    started_at: Timestamp.optional(),
+    ended_at: Timestamp.optional(),
+    next_attempt_at: Timestamp.optional().openapi({ description: "When a retry is scheduled." }),
+    output: z.unknown().optional(),
+    error: ErrorObject.optional(),
+  })
+  .openapi("Step");
+export type StepTrace = z.infer<typeof StepTrace>;
+
+export const EVENT_TYPES = [
+  "execution.created",
+  "execution.started",
+  "execution.waiting",
+  "execution.paused",
+  "execution.resumed",
+  "execution.completed",
+  "execution.partial",
+  "execution.failed",
+  "execution.cancelled",
+  "execution.timed_out",
+  "execution.rejected",
+  "step.started",
+  "step.completed",
+  "step.failed",
+  "step.retrying",
+  "step.skipped",
+  "step.waiting",
+  "step.cancelled",
+  "approval.requested",
+  "approval.granted",
+  "approval.rejected",
+  "approval.expired",
+  "answers.requested",
+  "answers.received",
+] as const;
+export const EventType = z.enum(EVENT_TYPES);
+export type EventType = z.infer<typeof EventType>;
+
+export const ExecutionEvent = z
+  .object({
+    seq: z.number().int().min(1).openapi({ description: "Gapless and increasing within the execution." }),
+    time: Timestamp,
+    type: EventType,
+    step_id: z.string().optional(),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Event");
+export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
+
+// ---- requests
+
+export const StartExecutionBody = z
+  .union([
+    z.strictObject({
+      workflow_id: z.string().min(1).max(64),
+      version: z.number().int().min(1).optional(),
+      input: z.unknown().optional(),
+      labels: Labels.optional(),
+    }),
+    z.strictObject({
+      definition: WorkflowDefinition,
+      input: z.unknown().optional(),
+      labels: Labels.optional(),
+    }),
+  ])
+  .openapi("StartExecution", {
+    description: "Start a registered workflow (`workflow_id`, optional `version`) or an inline `definition` (validated, not stored).",
+  });
+export type StartExecutionBody = z.infer<typeof StartExecutionBody>;
+
+export const StartExecutionQuery = z.object({
+  wait: z.coerce.number().int().min(0).max(60).optional().openapi({
+    description: "Hold the response up to this many seconds for the execution to end (sync mode).",
+  }),
+});
+
+export const ExecutionIdParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "ex_8f14e45fceea167a5a36dedd4bea2543" }),
+});
+
+export const ListExecutionsQuery = PageQuery.extend({
+  workflow_id: z.string().max(64).optional(),
+  status: ExecutionStatus.optional(),
+  label: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "label filter is key:value")
+    .optional()
+    .openapi({ description: "`key:value`", example: "team:billing" }),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const EventsQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0).openapi({ description: "Return events with seq greater than this." }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const ExecutionSummary = Execution.pick({
+  id: true,
+  workflow_id: true,
+  workflow_version: true,
+  status: true,
+  labels: true,
+  created_at: true,
+  started_at: true,
+  ended_at: true,
+})
+  .extend({ error_code: z.string().optional() })
+  .openapi("ExecutionSummary");
+export type ExecutionSummary = z.infer<typeof ExecutionSummary>;
+
+export const ExecutionPage = page(ExecutionSummary, "ExecutionPage");
+export const StepList = z.object({ items: z.array(StepTrace) }).openapi("StepList");
+export const EventPage = z
+  .object({
+    items: z.array(ExecutionEvent),
+    next_after: z.number().int().openapi({ description: "Pass as `after` to continue." }),
+    terminal: z.boolean().openapi({ description: "The execution has ended; no more events will come." }),
+  })
+  .openapi("EventPage");
+
+export const ExecutionResult = z
+  .object({ id: z.string(), status: ExecutionStatus, output: z.unknown().optional(), error: ErrorObject.optional() })
+  .openapi("ExecutionResult");

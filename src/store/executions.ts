@@ -1,0 +1,147 @@
+/**
+ * D1 index of executions. Written only by the execution Durable Object's outbox flush, with
+ * version-guarded upserts (a row only moves forward); read by listings, which never call a DO.
+ */
+import type { ExecutionStatus } from "../schemas/executions";
+
+export interface ExecutionIndexRow {
+  tenant: string;
+  id: string;
+  workflowId: string;
+  workflowVersion: number;
+  status: ExecutionStatus;
+  labels: Record<string, string>;
+  errorCode: string | null;
+  costUsd: number;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  stateVersion: number;
+}
+
+interface Row {
+  tenant: string;
+  id: string;
+  workflow_id: string;
+  workflow_version: number;
+  status: ExecutionStatus;
+  labels: string;
+  error_code: string | null;
+  cost_usd: number;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  state_version: number;
+}
+
+function toIndexRow(r: Row): ExecutionIndexRow {
+  return {
+    tenant: r.tenant,
+    id: r.id,
+    workflowId: r.workflow_id,
+    workflowVersion: r.workflow_version,
+    status: r.status,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    errorCode: r.error_code,
+    costUsd: r.cost_usd,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    stateVersion: r.state_version,
+  };
+}
+
+/** One batch (one D1 transaction): rows and their labels; stale versions are ignored. */
+export async function upsertExecutionIndex(db: D1Database, rows: readonly ExecutionIndexRow[], now: number): Promise<void> {
+  const statements: D1PreparedStatement[] = [];
+  for (const r of rows) {
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO executions (tenant, id, workflow_id, workflow_version, status, labels, error_code, cost_usd,
+                                   created_at, started_at, ended_at, state_version, updated_at)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+           ON CONFLICT (tenant, id) DO UPDATE SET
+             status = excluded.status, error_code = excluded.error_code, cost_usd = excluded.cost_usd,
+             started_at = excluded.started_at, ended_at = excluded.ended_at,
+             state_version = excluded.state_version, updated_at = excluded.updated_at
+           WHERE excluded.state_version > executions.state_version`,
+        )
+        .bind(
+          r.tenant,
+          r.id,
+          r.workflowId,
+          r.workflowVersion,
+          r.status,
+          JSON.stringify(r.labels),
+          r.errorCode,
+          r.costUsd,
+          r.createdAt,
+          r.startedAt,
+          r.endedAt,
+          r.stateVersion,
+          now,
+        ),
+    );
+    for (const [key, value] of Object.entries(r.labels)) {
+      statements.push(
+        db
+          .prepare("INSERT OR IGNORE INTO execution_labels (tenant, key, value, created_at, execution_id) VALUES (?1, ?2, ?3, ?4, ?5)")
+          .bind(r.tenant, key, value, r.createdAt, r.id),
+      );
+    }
+  }
+  if (statements.length > 0) await db.batch(statements);
+}
+
+export interface ExecutionListQuery {
+  tenant: string;
+  workflowId?: string;
+  status?: ExecutionStatus;
+  label?: { key: string; value: string };
+  createdAfter?: number;
+  createdBefore?: number;
+  limit: number;
+  /** Keyset position: (created_at, id) of the last row of the previous page; newest first. */
+  before?: { createdAt: number; id: string };
+}
+
+const COLUMNS = "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.labels, e.error_code, e.cost_usd, e.created_at, e.started_at, e.ended_at, e.state_version";
+
+/**
+ * Newest first, keyset-paged (no OFFSET): each filter is served by an index whose trailing
+ * columns are (created_at DESC, id DESC); a label filter walks execution_labels instead.
+ */
+export async function listExecutions(db: D1Database, q: ExecutionListQuery): Promise<ExecutionIndexRow[]> {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const bind = (v: string | number): string => {
+    params.push(v);
+    return `?${params.length}`;
+  };
+  // The table that drives the ordering: the label index when filtering by label.
+  const driver = q.label ? "l" : "e";
+  const from = q.label
+    ? "execution_labels l JOIN executions e ON e.tenant = l.tenant AND e.id = l.execution_id"
+    : "executions e";
+  const idCol = q.label ? "l.execution_id" : "e.id";
+  where.push(`${driver}.tenant = ${bind(q.tenant)}`);
+  if (q.label) where.push(`l.key = ${bind(q.label.key)}`, `l.value = ${bind(q.label.value)}`);
+  if (q.workflowId !== undefined) where.push(`e.workflow_id = ${bind(q.workflowId)}`);
+  if (q.status !== undefined) where.push(`e.status = ${bind(q.status)}`);
+  if (q.createdAfter !== undefined) where.push(`${driver}.created_at >= ${bind(q.createdAfter)}`);
+  if (q.createdBefore !== undefined) where.push(`${driver}.created_at < ${bind(q.createdBefore)}`);
+  if (q.before) {
+    const c = bind(q.before.createdAt);
+    where.push(`(${driver}.created_at < ${c} OR (${driver}.created_at = ${c} AND ${idCol} < ${bind(q.before.id)}))`);
+  }
+  const sql = `SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")}
+               ORDER BY ${driver}.created_at DESC, ${idCol} DESC LIMIT ${bind(q.limit + 1)}`;
+  const { results } = await db.prepare(sql).bind(...params).all<Row>();
+  return results.map(toIndexRow);
+}
+
+export async function findExecutionIndex(db: D1Database, tenant: string, id: string): Promise<ExecutionIndexRow | null> {
+  const row = await db.prepare(`SELECT ${COLUMNS} FROM executions e WHERE e.tenant = ?1 AND e.id = ?2`).bind(tenant, id).first<Row>();
+  return row ? toIndexRow(row) : null;
+}
