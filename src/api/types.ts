@@ -14,6 +14,8 @@ export interface AppVariables {
   /** Extra, secret-free detail for the audit row. */
   auditDetail?: Record<string, unknown>;
   maxBodyBytes?: number;
+  /** The request's audit row was handed to the Durable Object that carried it out. */
+  auditHandedOff?: boolean;
 }
 
 export interface AppEnv {

@@ -31,7 +31,7 @@ import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, 
 import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog } from "./event-log";
 import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepRecord } from "./execution-store";
-import { Outbox } from "./outbox";
+import { Outbox, type AuditRow } from "./outbox";
 import { ensureSchema } from "./sqlite-schema";
 import { Timers } from "./timers";
 
@@ -42,6 +42,8 @@ const MAX_DRIVE_MS = 30_000;
 /** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
 const EXTRA_INTERRUPTED_ATTEMPTS = 2;
 const MAX_FLUSH_BACKOFF_MS = 60_000;
+/** A drive still running after this long flushes the index without waiting for its end. */
+const EARLY_FLUSH_MS = 100;
 
 export interface EngineDeps {
   sql: SqlStorage;
@@ -63,6 +65,8 @@ export interface CreateRequest {
   input: unknown;
   labels: Record<string, string>;
   requestHash: string | null;
+  /** The start request's audit row, stored with the execution and flushed to D1 with its index row. */
+  audit: AuditRow | null;
 }
 
 export type CreateResult =
@@ -181,7 +185,7 @@ export class ExecutionEngine {
       s.execution.waitingFor = null;
     }
     this.store.saveExecution(s.execution);
-    this.outbox.enqueue(this.indexRow(s.execution), now);
+    this.outbox.enqueueIndex(this.indexRow(s.execution), now);
     this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     return true;
@@ -363,7 +367,8 @@ export class ExecutionEngine {
       this.store.insertExecution(execution);
       for (const st of steps) this.store.insertStep(st);
       this.timers.set("execution_timeout", execution.deadlineAt!);
-      this.outbox.enqueue(this.indexRow(execution), now);
+      this.outbox.enqueueIndex(this.indexRow(execution), now);
+      if (req.audit) this.outbox.enqueueAudit(req.audit, now);
       this.timers.set("outbox_flush", now + 1_000);
       emit({ type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } });
       emit({ type: "execution.started", data: { attempt: 1 } });
@@ -373,18 +378,22 @@ export class ExecutionEngine {
   }
 
   /** cancel | pause | resume | retry, requested by a user. */
-  command(tenant: string, command: "cancel" | "pause" | "resume" | "retry"): CommandResult {
+  command(tenant: string, command: "cancel" | "pause" | "resume" | "retry", audit: AuditRow | null = null): CommandResult {
     const s = this.owned(tenant);
     if (!s) return { ok: false, reason: "not_found" };
     const check = transitionExecution(s.execution.status, command);
     if (!check.ok) return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
     const now = this.deps.now();
+    const recordAudit = (): void => {
+      if (audit) this.outbox.enqueueAudit(audit, now);
+    };
     switch (command) {
       case "cancel":
         this.tx((emit) => {
           this.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: "The execution was cancelled." }, emit);
           this.moveExecution(s, "cancel");
           emit({ type: "execution.cancelled", data: {} });
+          recordAudit();
         });
         this.abortAll(new StepError("CANCELLED", "The execution was cancelled."));
         break;
@@ -392,12 +401,14 @@ export class ExecutionEngine {
         this.tx((emit) => {
           this.moveExecution(s, "pause", { pausedFrom: s.execution.status });
           emit({ type: "execution.paused", data: {} });
+          recordAudit();
         });
         break;
       case "resume":
         this.tx((emit) => {
           this.moveExecution(s, "resume", { pausedFrom: null });
           emit({ type: "execution.resumed", data: {} });
+          recordAudit();
         });
         break;
       case "retry":
@@ -411,6 +422,7 @@ export class ExecutionEngine {
           this.moveExecution(s, "admit");
           this.timers.set("execution_timeout", deadlineAt);
           emit({ type: "execution.started", data: { attempt: s.execution.attempt } });
+          recordAudit();
         });
         break;
     }
@@ -450,6 +462,9 @@ export class ExecutionEngine {
 
   private async drive(): Promise<void> {
     const started = this.deps.now();
+    // A short drive flushes the index once, at its end (one D1 batch for the whole run); a long one
+    // (a slow request, many steps) also flushes early so listings show the execution meanwhile.
+    const earlyFlush = setTimeout(() => void this.flushOutbox(), EARLY_FLUSH_MS);
     try {
       for (;;) {
         const s = this.load();
@@ -470,6 +485,7 @@ export class ExecutionEngine {
         await this.nextSettlement();
       }
     } finally {
+      clearTimeout(earlyFlush);
       await this.flushOutbox();
       await this.rearm();
     }

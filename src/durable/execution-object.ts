@@ -7,7 +7,8 @@ import { DurableObject } from "cloudflare:workers";
 import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
 import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
-import { CreateExecutionArgs, EventWindow, Tenant, UserCommand, WaitMs } from "./rpc";
+import type { AuditRow } from "./outbox";
+import { AuditRowArgs, CreateExecutionArgs, EventWindow, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -18,7 +19,7 @@ export interface ExecutionRpc {
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
   events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
-  command(tenant: string, command: UserCommand): Promise<CommandResult>;
+  command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
 }
 
@@ -53,10 +54,8 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async create(args: unknown): Promise<CreateResult> {
     const result = this.engine.create(CreateExecutionArgs.parse(args));
-    if (result.kind === "created") {
-      await this.engine.flushOutbox();
-      await this.engine.rearm();
-    }
+    // The index row is durable in the outbox; the drive that starts now flushes it to D1.
+    if (result.kind === "created") await this.engine.rearm();
     return result;
   }
 
@@ -73,11 +72,12 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     return this.engine.eventPage(Tenant.parse(tenant), after, limit);
   }
 
-  async command(tenant: unknown, command: unknown): Promise<CommandResult> {
-    const result = this.engine.command(Tenant.parse(tenant), UserCommand.parse(command));
+  async command(tenant: unknown, command: unknown, audit: unknown = null): Promise<CommandResult> {
+    const result = this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRowArgs.nullable().parse(audit));
     if (result.ok) {
-      await this.engine.flushOutbox();
       await this.engine.rearm();
+      // Off the response's path: a failed flush is retried by the outbox_flush timer.
+      void this.engine.flushOutbox();
     }
     return result;
   }

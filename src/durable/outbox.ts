@@ -1,12 +1,21 @@
 /**
- * Index writes owed to D1. A transition enqueues its index row in the same SQLite transaction;
- * `flush` sends the pending rows to D1 in one batch of version-guarded upserts and removes them
- * only after D1 accepted them. A failed flush stays queued and is retried by timer.
+ * Rows owed to D1: the execution's index row and the audit rows of the requests that changed it.
+ * A transition enqueues them in the same SQLite transaction, so they are durable before the
+ * request is acknowledged; `flush` sends everything pending to D1 in one batch (version-guarded
+ * upserts, idempotent audit inserts) and removes the rows only after D1 accepted them. A failed
+ * flush stays queued and is retried by timer. Flushes never overlap: a flush requested while one
+ * runs waits for it and then sends what is left.
  */
-import { upsertExecutionIndex, type ExecutionIndexRow } from "../store/executions";
+import { auditInsertStatement, type AuditEntry } from "../store/audit";
+import { executionIndexStatements, type ExecutionIndexRow } from "../store/executions";
+
+export type AuditRow = Omit<AuditEntry, "seq">;
+
+type OutboxKind = "execution_index" | "audit";
 
 interface OutboxRow {
   seq: number;
+  kind: OutboxKind;
   payload: string;
   [key: string]: SqlStorageValue;
 }
@@ -14,25 +23,48 @@ interface OutboxRow {
 export class Outbox {
   /** Test hook: make the next N flushes fail as if D1 were unreachable (fault injection, not a mock). */
   failNextFlushes = 0;
+  private running: Promise<boolean> | null = null;
 
   constructor(private readonly sql: SqlStorage) {}
 
   /** Call inside the transition's transaction. */
-  enqueue(row: ExecutionIndexRow, now: number): void {
-    this.sql.exec("INSERT INTO outbox (payload, created_at) VALUES (?, ?)", JSON.stringify(row), now);
+  enqueueIndex(row: ExecutionIndexRow, now: number): void {
+    this.enqueue("execution_index", row, now);
+  }
+
+  /** Call inside the transition's transaction. */
+  enqueueAudit(row: AuditRow, now: number): void {
+    this.enqueue("audit", row, now);
+  }
+
+  private enqueue(kind: OutboxKind, payload: unknown, now: number): void {
+    this.sql.exec("INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)", kind, JSON.stringify(payload), now);
   }
 
   pending(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
   }
 
-  /** Sends everything queued; returns false when D1 refused (rows stay queued). */
+  /** Sends everything queued; resolves false when D1 refused (rows stay queued). */
   async flush(db: D1Database, now: number): Promise<boolean> {
-    const rows = this.sql.exec<OutboxRow>("SELECT seq, payload FROM outbox ORDER BY seq").toArray();
+    while (this.running) await this.running;
+    this.running = this.send(db, now).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async send(db: D1Database, now: number): Promise<boolean> {
+    const rows = this.sql.exec<OutboxRow>("SELECT seq, kind, payload FROM outbox ORDER BY seq").toArray();
     if (rows.length === 0) return true;
     // Only the newest state of each execution matters; older ones would be ignored by the guard anyway.
     const latest = new Map<string, ExecutionIndexRow>();
+    const audits: AuditRow[] = [];
     for (const r of rows) {
+      if (r.kind === "audit") {
+        audits.push(JSON.parse(r.payload) as AuditRow);
+        continue;
+      }
       const row = JSON.parse(r.payload) as ExecutionIndexRow;
       const prev = latest.get(row.id);
       if (!prev || row.stateVersion > prev.stateVersion) latest.set(row.id, row);
@@ -42,12 +74,11 @@ export class Outbox {
         this.failNextFlushes -= 1;
         throw new Error("injected D1 failure");
       }
-      await upsertExecutionIndex(db, [...latest.values()], now);
+      await db.batch([...executionIndexStatements(db, [...latest.values()], now), ...audits.map((a) => auditInsertStatement(db, a))]);
     } catch {
       return false;
     }
-    const maxSeq = rows[rows.length - 1]!.seq;
-    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", maxSeq);
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
     return true;
   }
 }

@@ -2,6 +2,19 @@
 import { z } from "@hono/zod-openapi";
 import { WorkflowDefinition } from "../schemas/definition";
 
+export const AuditRowArgs = z.object({
+  id: z.string(),
+  time: z.number().int(),
+  tenant: z.string().nullable(),
+  actor: z.string().nullable(),
+  action: z.string(),
+  target: z.string().nullable(),
+  result: z.enum(["success", "failure", "denied"]),
+  status: z.number().int(),
+  requestId: z.string(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+});
+
 export const CreateExecutionArgs = z.object({
   id: z.string().regex(/^ex_[0-9a-f]{32}$/),
   tenant: z.string().min(1),
@@ -12,6 +25,7 @@ export const CreateExecutionArgs = z.object({
   input: z.unknown(),
   labels: z.record(z.string(), z.string()),
   requestHash: z.string().nullable(),
+  audit: AuditRowArgs.nullable(),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 

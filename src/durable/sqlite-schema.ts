@@ -69,6 +69,8 @@ const MIGRATIONS: readonly string[] = [
      payload    TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // 2: the outbox also carries audit rows, flushed to D1 in the same batch as index rows.
+  `ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit'));`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

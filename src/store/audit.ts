@@ -46,10 +46,11 @@ function toEntry(row: AuditRow): AuditEntry {
   };
 }
 
-export async function insertAudit(db: D1Database, e: Omit<AuditEntry, "seq">): Promise<void> {
-  await db
+/** The insert of one audit row; `OR IGNORE` on its id makes a replayed flush harmless. */
+export function auditInsertStatement(db: D1Database, e: Omit<AuditEntry, "seq">): D1PreparedStatement {
+  return db
     .prepare(
-      `INSERT INTO audit_log (id, time, tenant, actor, action, target, result, status, request_id, detail)
+      `INSERT OR IGNORE INTO audit_log (id, time, tenant, actor, action, target, result, status, request_id, detail)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
     )
     .bind(
@@ -63,8 +64,11 @@ export async function insertAudit(db: D1Database, e: Omit<AuditEntry, "seq">): P
       e.status,
       e.requestId,
       e.detail === null ? null : JSON.stringify(e.detail),
-    )
-    .run();
+    );
+}
+
+export async function insertAudit(db: D1Database, e: Omit<AuditEntry, "seq">): Promise<void> {
+  await auditInsertStatement(db, e).run();
 }
 
 export interface AuditQuery {
@@ -78,8 +82,11 @@ export interface AuditQuery {
   from?: number;
   to?: number;
   limit: number;
-  /** Keyset position: seq of the last row of the previous page (newest first). */
-  beforeSeq?: number;
+  /**
+   * Keyset position: (time, seq) of the last row of the previous page. Newest first by `time`:
+   * rows handed to an execution's outbox reach D1 after later rows, so insertion order is not it.
+   */
+  before?: { time: number; seq: number };
 }
 
 export async function listAudit(db: D1Database, q: AuditQuery): Promise<AuditEntry[]> {
@@ -93,9 +100,9 @@ export async function listAudit(db: D1Database, q: AuditQuery): Promise<AuditEnt
          AND (?6 IS NULL OR target = ?6)
          AND (?7 IS NULL OR time >= ?7)
          AND (?8 IS NULL OR time < ?8)
-         AND (?9 IS NULL OR seq < ?9)
-       ORDER BY seq DESC
-       LIMIT ?10`,
+         AND (?9 IS NULL OR time < ?9 OR (time = ?9 AND seq < ?10))
+       ORDER BY time DESC, seq DESC
+       LIMIT ?11`,
     )
     .bind(
       q.tenant,
@@ -106,7 +113,8 @@ export async function listAudit(db: D1Database, q: AuditQuery): Promise<AuditEnt
       q.target ?? null,
       q.from ?? null,
       q.to ?? null,
-      q.beforeSeq ?? null,
+      q.before?.time ?? null,
+      q.before?.seq ?? null,
       q.limit + 1,
     )
     .all<AuditRow>();

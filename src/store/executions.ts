@@ -53,6 +53,12 @@ function toIndexRow(r: Row): ExecutionIndexRow {
 
 /** One batch (one D1 transaction): rows and their labels; stale versions are ignored. */
 export async function upsertExecutionIndex(db: D1Database, rows: readonly ExecutionIndexRow[], now: number): Promise<void> {
+  const statements = executionIndexStatements(db, rows, now);
+  if (statements.length > 0) await db.batch(statements);
+}
+
+/** The version-guarded upserts of `rows` (and their labels), for a caller's batch. */
+export function executionIndexStatements(db: D1Database, rows: readonly ExecutionIndexRow[], now: number): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
   for (const r of rows) {
     statements.push(
@@ -91,7 +97,7 @@ export async function upsertExecutionIndex(db: D1Database, rows: readonly Execut
       );
     }
   }
-  if (statements.length > 0) await db.batch(statements);
+  return statements;
 }
 
 export interface ExecutionListQuery {

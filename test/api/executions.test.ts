@@ -1,5 +1,9 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, expectProblem, tenantWithKeys } from "../helpers/api";
+import type { ExecutionObject } from "../../src/durable/execution-object";
+import { sha256Hex } from "../../src/lib/digest";
+import { call, eventually, expectProblem, tenantWithKeys } from "../helpers/api";
 import {
   chain,
   eventsOf,
@@ -125,6 +129,27 @@ describe("Idempotency-Key", () => {
     expect(theirs.body.id).not.toBe(first.body.id);
   });
 
+  it("a key older than 24 h has expired: reusing it starts a new execution", async () => {
+    const t = await tenantWithKeys("exidemold");
+    await register(t.operator, chain("daily", 1));
+    const key = "nightly-run";
+    const firstId = `ex_${(await sha256Hex(`idempotency\n${t.tenant}\n${key}`)).slice(0, 32)}`;
+    // The first execution's object runs 25 hours behind: its key is already past the 24 h window.
+    await runInDurableObject(env.EXECUTIONS.getByName(firstId), (o) => {
+      (o as unknown as ExecutionObject).clockSkewMs = -25 * 3600 * 1000;
+    });
+    const body = { workflow_id: "daily", input: { n: 1 } };
+    const first = await start(t.operator, body, { idempotencyKey: key });
+    expect(first.body.id).toBe(firstId);
+    const second = await start(t.operator, body, { idempotencyKey: key });
+    expect(second.status).toBe(202);
+    expect(second.body.id).not.toBe(firstId);
+    const third = await start(t.operator, body, { idempotencyKey: key });
+    expect(third.status).toBe(200);
+    expect(third.headers.get("idempotent-replayed")).toBe("true");
+    expect(third.body.id).toBe(second.body.id);
+  });
+
   it("concurrent duplicates create exactly one execution", async () => {
     const t = await tenantWithKeys("exrace");
     await register(t.operator, chain("racy", 3));
@@ -134,8 +159,10 @@ describe("Idempotency-Key", () => {
     expect(results.filter((r) => r.status === 202)).toHaveLength(1);
     expect(results.filter((r) => r.status === 200)).toHaveLength(9);
     await waitForStatus(t.viewer, results[0]!.body.id, ["completed"]);
-    const listed = await call<Page<ExecutionBody>>("GET", "/v1/executions?workflow_id=racy", { key: t.viewer });
-    expect(listed.body.items).toHaveLength(1);
+    await eventually(async () => {
+      const listed = await call<Page<ExecutionBody>>("GET", "/v1/executions?workflow_id=racy", { key: t.viewer });
+      expect(listed.body.items.map((e) => [e.id, e.status])).toEqual([[results[0]!.body.id, "completed"]]);
+    });
     const events = await eventsOf(t.viewer, results[0]!.body.id);
     expect(events.filter((e) => e.type === "execution.created")).toHaveLength(1);
   });
@@ -294,8 +321,15 @@ describe("GET /v1/executions", () => {
     const sleeper = await start(t.operator, { definition: { id: "sleeper", steps: [{ id: "nap", type: "wait", seconds: 3600 }] } });
     await waitForStatus(t.viewer, sleeper.body.id, ["waiting"]);
 
-    const all = await call<Page<{ id: string; status: string }>>("GET", "/v1/executions?limit=100", { key: t.viewer });
-    expect(all.body.items.map((e) => e.id)).toEqual([sleeper.body.id, ...ids.slice().reverse()]);
+    // The index converges asynchronously (flushed after each transition): wait for it once.
+    const all = await eventually(async () => {
+      const res = await call<Page<{ id: string; status: string }>>("GET", "/v1/executions?limit=100", { key: t.viewer });
+      expect(res.body.items.map((e) => [e.id, e.status])).toEqual([
+        [sleeper.body.id, "waiting"],
+        ...ids.slice().reverse().map((id) => [id, "completed"]),
+      ]);
+      return res;
+    });
 
     const completed = await call<Page<{ id: string }>>("GET", "/v1/executions?status=completed", { key: t.viewer });
     expect(completed.body.items.map((e) => e.id)).toEqual(ids.slice().reverse());
@@ -330,10 +364,19 @@ describe("GET /v1/executions", () => {
     const t = await tenantWithKeys("exaudit");
     const res = await start(t.operator, { definition: { id: "aud", steps: [{ id: "nap", type: "wait", seconds: 3600 }] } });
     await call("POST", `/v1/executions/${res.body.id}/cancel`, { key: t.operator });
-    const audit = await call<Page<{ action: string; target: string; result: string }>>("GET", "/v1/audit?limit=5", { key: t.admin });
-    expect(audit.body.items.filter((e) => e.action.startsWith("execution.")).map((e) => [e.action, e.target, e.result])).toEqual([
-      ["execution.cancel", res.body.id, "success"],
-      ["execution.start", res.body.id, "success"],
-    ]);
+    await call("POST", `/v1/executions/${res.body.id}/cancel`, { key: t.operator }); // 409: recorded as a failure
+    // Rows of requests the execution's object carried out reach D1 with its index flush.
+    await eventually(async () => {
+      const audit = await call<Page<{ action: string; target: string; result: string; status: number }>>("GET", "/v1/audit?limit=10", { key: t.admin });
+      const rows = audit.body.items.filter((e) => e.action.startsWith("execution.")).map((e) => [e.action, e.target, e.result, e.status]);
+      expect(rows).toHaveLength(3);
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          ["execution.cancel", res.body.id, "failure", 409],
+          ["execution.cancel", res.body.id, "success", 200],
+          ["execution.start", res.body.id, "success", 202],
+        ]),
+      );
+    });
   });
 });

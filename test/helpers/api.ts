@@ -89,3 +89,19 @@ export function expectProblem(res: ApiResponse<unknown>, status: number, code: s
   expect(res.text).not.toMatch(/\bat .+\.(ts|js):\d+/); // never a stack trace
   return body;
 }
+
+/**
+ * Retries `check` until it stops throwing, for state that converges asynchronously (the D1 index
+ * is flushed after the execution's transition). Rejects with the last failure after `ms`.
+ */
+export async function eventually<T>(check: () => Promise<T>, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

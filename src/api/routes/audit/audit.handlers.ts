@@ -23,7 +23,7 @@ function toAuditEntry(e: audit.AuditEntry): AuditEntry {
   };
 }
 
-const AuditPosition = z.object({ s: z.number().int() });
+const AuditPosition = z.object({ t: z.number().int(), s: z.number().int() });
 
 export const list: RouteHandler<typeof listAudit, AppEnv> = async (c) => {
   const p = principalOf(c);
@@ -40,8 +40,8 @@ export const list: RouteHandler<typeof listAudit, AppEnv> = async (c) => {
     target: q.target,
     from: parseTime(q.from),
     to: parseTime(q.to),
-    beforeSeq: position?.s,
+    before: position && { time: position.t, seq: position.s },
     limit: q.limit,
   });
-  return c.json(toPage(rows, q.limit, toAuditEntry, (e) => ({ s: e.seq })), 200);
+  return c.json(toPage(rows, q.limit, toAuditEntry, (e) => ({ t: e.time, s: e.seq })), 200);
 };

@@ -1,9 +1,11 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { executionRpc } from "../../../durable/execution-object";
+import { executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
+import type { CreateResult } from "../../../durable/execution-engine";
 import { canonicalJson } from "../../../engine/canonical-json";
 import { sha256Hex } from "../../../lib/digest";
 import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
 import * as index from "../../../store/executions";
+import { auditEntryFor } from "../../audit-entry";
 import { InvalidStateError, NotFoundError, UnprocessableError } from "../../errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
@@ -20,7 +22,7 @@ import type {
   retryExecution,
   startExecution,
 } from "./executions.routes";
-import { assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
+import { IDEMPOTENCY_KEY_TTL_MS, assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
 
 const TERMINAL = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
 
@@ -48,20 +50,30 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   const input = body.input ?? {};
   assertValidInput(resolved.definition, input);
 
-  const id = await executionIdFor(p.tenant, key);
-  c.set("auditTarget", id);
-  const stub = executionStub(c.env, id);
-  const result = await stub.create({
-    id,
-    tenant: p.tenant,
-    workflowId: resolved.workflowId,
-    workflowVersion: resolved.workflowVersion,
-    definitionHash: resolved.hash,
-    definition: resolved.definition,
-    input,
-    labels: body.labels ?? {},
-    requestHash: key === undefined ? null : await sha256Hex(canonicalJson(body)),
-  });
+  const requestHash = key === undefined ? null : await sha256Hex(canonicalJson(body));
+  let id: string;
+  let stub: ExecutionRpc;
+  let result: CreateResult;
+  c.set("auditDetail", { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion });
+  for (let generation = 0; ; generation++) {
+    id = await executionIdFor(p.tenant, key, generation);
+    c.set("auditTarget", id);
+    stub = executionStub(c.env, id);
+    result = await stub.create({
+      id,
+      tenant: p.tenant,
+      workflowId: resolved.workflowId,
+      workflowVersion: resolved.workflowVersion,
+      definitionHash: resolved.hash,
+      definition: resolved.definition,
+      input,
+      labels: body.labels ?? {},
+      requestHash,
+      audit: auditEntryFor(c, 202),
+    });
+    const expired = result.kind === "existing" && Date.parse(result.execution.created_at) < Date.now() - IDEMPOTENCY_KEY_TTL_MS;
+    if (!expired) break;
+  }
   if (result.kind === "existing") {
     if (!result.sameRequest) {
       throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.");
@@ -70,7 +82,7 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
     c.header("Location", located(id));
     return c.json(result.execution, 200);
   }
-  c.set("auditDetail", { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion });
+  c.set("auditHandedOff", true);
   c.header("Location", located(id));
   if (wait !== undefined && wait > 0) {
     const ended = await stub.waitForEnd(p.tenant, wait * 1000);
@@ -153,11 +165,12 @@ function commandHandler(command: "cancel" | "pause" | "resume" | "retry") {
   const handler: RouteHandler<typeof cancelExecution, AppEnv> = async (c) => {
     const p = principalOf(c);
     const { id } = c.req.valid("param");
-    const outcome = await executionStub(c.env, id).command(p.tenant, command);
+    const outcome = await executionStub(c.env, id).command(p.tenant, command, auditEntryFor(c, 200));
     if (!outcome.ok) {
       if (outcome.reason === "not_found") throw notFound(id);
       throw new InvalidStateError(command, outcome.status, outcome.allowed);
     }
+    c.set("auditHandedOff", true);
     return c.json(outcome.execution, 200);
   };
   return handler;

@@ -66,13 +66,19 @@ export function assertValidInput(def: WorkflowDefinition, input: unknown): void 
   }
 }
 
+/** How long an Idempotency-Key is remembered (the IETF draft's and Stripe's 24 hours). */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
 /**
- * The execution id: random, or derived from tenant + Idempotency-Key so that every request with
- * that key (concurrent ones included) is routed to the same Durable Object.
+ * The execution id: random, or derived from tenant + Idempotency-Key (+ a generation) so that
+ * every request with that key — concurrent ones included — is routed to the same Durable Object,
+ * whose single thread lets only one of them create. A key older than IDEMPOTENCY_KEY_TTL_MS has
+ * expired: the caller moves on to the next generation, i.e. a new execution.
  */
-export async function executionIdFor(tenant: string, idempotencyKey: string | undefined): Promise<string> {
+export async function executionIdFor(tenant: string, idempotencyKey: string | undefined, generation = 0): Promise<string> {
   if (idempotencyKey === undefined) return `ex_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`;
-  return `ex_${(await sha256Hex(`idempotency\n${tenant}\n${idempotencyKey}`)).slice(0, 32)}`;
+  const suffix = generation === 0 ? "" : `\n${generation}`;
+  return `ex_${(await sha256Hex(`idempotency\n${tenant}\n${idempotencyKey}${suffix}`)).slice(0, 32)}`;
 }
 
 export function assertRunnable(def: WorkflowDefinition): void {
