@@ -32,6 +32,7 @@ import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog } from "./event-log";
 import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepRecord } from "./execution-store";
 import { Outbox, type AuditRow } from "./outbox";
+import type { CreateExecutionArgs } from "./rpc";
 import { ensureSchema } from "./sqlite-schema";
 import { Timers } from "./timers";
 
@@ -55,19 +56,8 @@ export interface EngineDeps {
   random: () => number;
 }
 
-export interface CreateRequest {
-  id: string;
-  tenant: string;
-  workflowId: string;
-  workflowVersion: number;
-  definitionHash: string;
-  definition: WorkflowDefinition;
-  input: unknown;
-  labels: Record<string, string>;
-  requestHash: string | null;
-  /** The start request's audit row, stored with the execution and flushed to D1 with its index row. */
-  audit: AuditRow | null;
-}
+/** What `create` needs: the RPC arguments, validated by the object (see rpc.ts). */
+export type CreateRequest = CreateExecutionArgs;
 
 export type CreateResult =
   | { kind: "created"; execution: Execution }
