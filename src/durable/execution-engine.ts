@@ -26,7 +26,7 @@ import {
 } from "../engine/state-machine";
 import type { ExpressionScope, SecretResolver, StepContext, StepOutcome, StepRunner, StepRunnerRegistry } from "../engine/steps/types";
 import { DEFAULT_PARALLELISM } from "../engine/limits";
-import type { Step, WorkflowDefinition } from "../schemas/definition";
+import type { Step } from "../schemas/definition";
 import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
 import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog } from "./event-log";
@@ -54,6 +54,8 @@ export interface EngineDeps {
   fetch: typeof fetch;
   now: () => number;
   random: () => number;
+  /** How far `now` runs ahead of the wall clock (non-zero only in tests); alarms are set in wall time. */
+  clockSkewMs?: () => number;
 }
 
 /** What `create` needs: the RPC arguments, validated by the object (see rpc.ts). */
@@ -170,10 +172,9 @@ export class ExecutionEngine {
     if (!t.ok) return false;
     const now = this.deps.now();
     Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
-    if (isTerminalExecution(t.to)) {
-      s.execution.endedAt = now;
-      s.execution.waitingFor = null;
-    }
+    // `waiting_for` describes a waiting execution only: any other status drops it unless set here.
+    if (t.to !== "waiting" && patch.waitingFor === undefined) s.execution.waitingFor = null;
+    if (isTerminalExecution(t.to)) s.execution.endedAt = now;
     this.store.saveExecution(s.execution);
     this.outbox.enqueueIndex(this.indexRow(s.execution), now);
     this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
@@ -836,7 +837,7 @@ export class ExecutionEngine {
     // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.
     if (s && (this.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) next = this.deps.now();
     if (next === null) await this.deps.storage.deleteAlarm();
-    else await this.deps.storage.setAlarm(next);
+    else await this.deps.storage.setAlarm(next - (this.deps.clockSkewMs?.() ?? 0));
   }
 
   /** True when a drive now would change something (so the alarm must fire now, not at a timer). */

@@ -46,6 +46,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       runners: stepRunners,
       fetch: (input, init) => fetch(input, init),
       now: () => Date.now() + this.clockSkewMs,
+      clockSkewMs: () => this.clockSkewMs,
       random: Math.random,
     });
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once.
