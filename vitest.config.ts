@@ -13,6 +13,7 @@ export default defineConfig(async () => {
             ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
             STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
             ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
+            SECRET_API_TOKEN: "tok-stepline-e2e-9f3c7a51d2b84e06",
           },
           // Every outbound fetch of the Worker under test (test code and engine code alike, whatever the
           // URL's host) is answered by the local upstream worker: no test traffic leaves the machine.

@@ -3,30 +3,13 @@
  * boundaries and mid-step, alarms that throw, and D1 outages — with no lost or repeated
  * transition and a contiguous event log.
  */
-import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ExecutionObject } from "../../src/durable/execution-object";
 import { sha256Hex } from "../../src/lib/digest";
 import { call, tenantWithKeys } from "../helpers/api";
+import { advanceAndRunAlarm, inObject, stubOf } from "../helpers/objects";
 import { eventsOf, expectContiguous, start, stepsOf, waitForStatus, type EventBody } from "../helpers/executions";
-
-function stubOf(id: string) {
-  return env.EXECUTIONS.getByName(id);
-}
-
-/** Runs `fn` inside the execution's object (constructing it if needed). */
-function inObject<R>(id: string, fn: (o: ExecutionObject) => R | Promise<R>): Promise<R> {
-  return runInDurableObject(stubOf(id), (instance) => fn(instance as unknown as ExecutionObject));
-}
-
-/** Moves the object's clock forward (instead of sleeping) and runs its alarm. */
-async function advanceAndRunAlarm(id: string, ms: number): Promise<boolean> {
-  await inObject(id, (o) => {
-    o.clockSkewMs += ms;
-  });
-  return runDurableObjectAlarm(stubOf(id));
-}
 
 function countBy(events: EventBody[], type: string): Record<string, number> {
   const out: Record<string, number> = {};
