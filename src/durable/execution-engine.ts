@@ -44,7 +44,7 @@ const MAX_DRIVE_MS = 30_000;
 const EXTRA_INTERRUPTED_ATTEMPTS = 2;
 const MAX_FLUSH_BACKOFF_MS = 60_000;
 /** A drive still running after this long flushes the index without waiting for its end. */
-const EARLY_FLUSH_MS = 100;
+const EARLY_FLUSH_MS = 250;
 
 export interface EngineDeps {
   sql: SqlStorage;

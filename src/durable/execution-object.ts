@@ -55,8 +55,13 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async create(args: unknown): Promise<CreateResult> {
     const result = this.engine.create(CreateExecutionArgs.parse(args));
-    // The index row is durable in the outbox; the drive that starts now flushes it to D1.
-    if (result.kind === "created") await this.engine.rearm();
+    if (result.kind === "created") {
+      // The alarm is armed first, so a crash from here on is recovered by the alarm; then the drive
+      // starts at once rather than after an alarm round-trip (an alarm that fires meanwhile joins it).
+      // The index row is durable in the outbox; the drive flushes it to D1.
+      await this.engine.rearm();
+      void this.engine.run();
+    }
     return result;
   }
 
