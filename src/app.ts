@@ -16,6 +16,9 @@ import { executionsRouter } from "./api/routes/executions/executions.index";
 import { metaRouter } from "./api/routes/meta/meta.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
+/** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
+export const SCALAR_BUNDLE_PATH = "/vendor/scalar/standalone.js";
+
 export const API_INFO = {
   title: "Stepline API",
   version: "0.1.0",
@@ -52,7 +55,8 @@ export function createApp() {
     info: API_INFO,
     servers: [{ url: new URL(c.req.url).origin }],
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Stepline API reference" }));
+  // The reference UI is served from our own static assets (public/vendor/scalar), not a CDN.
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Stepline API reference", cdn: SCALAR_BUNDLE_PATH }));
 
   app.notFound((c) => renderProblem(new NotFoundError("ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path}.`), c));
   app.onError((err, c) => renderProblem(err, c));

@@ -14,6 +14,9 @@ describe("service routes", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/html/);
     expect(res.text).toContain("/openapi.json");
+    // The UI bundle is our own static asset, not a CDN: the page works offline.
+    expect(res.text).toContain('src="/vendor/scalar/standalone.js"');
+    expect(res.text).not.toMatch(/cdn\.jsdelivr|unpkg\.com/);
   });
 
   it("GET /v1/schemas/workflow-definition.json is a 2020-12 JSON Schema of a definition", async () => {
