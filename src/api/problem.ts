@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Problem } from "../schemas/errors";
 import { ApiError, InternalError, MalformedJsonError, PayloadTooLargeError } from "./errors";
-import { log } from "./log";
+import { log } from "../lib/log";
 import type { AppEnv } from "./types";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";

@@ -4,6 +4,7 @@
  * parsed again here — the Worker is not trusted to have validated them.
  */
 import { DurableObject } from "cloudflare:workers";
+import { log } from "../lib/log";
 import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
 import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
@@ -25,6 +26,10 @@ export interface ExecutionRpc {
 
 export function executionRpc(env: Env, id: string): ExecutionRpc {
   return env.EXECUTIONS.getByName(id) as unknown as ExecutionRpc;
+}
+
+function logBackgroundFailure(what: string, err: unknown): void {
+  log("error", `${what} failed in the background`, { error: err instanceof Error ? err.message : String(err) });
 }
 
 export class ExecutionObject extends DurableObject<Env> implements Record<keyof ExecutionRpc, unknown> {
@@ -60,7 +65,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       // starts at once rather than after an alarm round-trip (an alarm that fires meanwhile joins it).
       // The index row is durable in the outbox; the drive flushes it to D1.
       await this.engine.rearm();
-      void this.engine.run();
+      void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)); // the armed alarm retries
     }
     return result;
   }
@@ -83,7 +88,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     if (result.ok) {
       await this.engine.rearm();
       // Off the response's path: a failed flush is retried by the outbox_flush timer.
-      void this.engine.flushOutbox();
+      void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
     }
     return result;
   }

@@ -7,7 +7,7 @@
 import { createMiddleware } from "hono/factory";
 import { insertAudit } from "../../store/audit";
 import { auditEntryFor } from "../audit-entry";
-import { log } from "../log";
+import { log } from "../../lib/log";
 import type { AppEnv } from "../types";
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { log } from "../log";
+import { log } from "../../lib/log";
 import type { AppEnv } from "../types";
 
 /** One structured line per request. */
