@@ -9,7 +9,8 @@ import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
 import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
 import type { AuditRow } from "./outbox";
-import { AuditRowArgs, CreateExecutionArgs, EventWindow, Tenant, UserCommand, WaitMs } from "./rpc";
+import { eventStreamResponse } from "./event-stream";
+import { AuditRowArgs, CreateExecutionArgs, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -22,6 +23,16 @@ export interface ExecutionRpc {
   events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
   command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
+  /** Streams (SSE) — see `eventStreamRequest`. */
+  fetch(request: Request): Promise<Response>;
+}
+
+/** The request the Worker sends the object for an event stream (the caller is already authenticated). */
+export function eventStreamRequest(tenant: string, after: number): Request {
+  const url = new URL(`https://execution${EVENT_STREAM_PATH}`);
+  url.searchParams.set("tenant", tenant);
+  url.searchParams.set("after", String(after));
+  return new Request(url, { headers: { accept: "text/event-stream" } });
 }
 
 export function executionRpc(env: Env, id: string): ExecutionRpc {
@@ -95,6 +106,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async waitForEnd(tenant: unknown, ms: unknown): Promise<Execution | null> {
     return this.engine.waitForEnd(Tenant.parse(tenant), WaitMs.parse(ms));
+  }
+
+  /** Streams only (STYLE: RPC for everything else). The Worker has authenticated the caller. */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === EVENT_STREAM_PATH) {
+      const { tenant, after } = StreamArgs.parse(Object.fromEntries(url.searchParams));
+      return eventStreamResponse(this.engine, tenant, after) ?? new Response(null, { status: 404 });
+    }
+    return new Response(null, { status: 404 });
   }
 
   override async alarm(): Promise<void> {

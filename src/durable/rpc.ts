@@ -34,3 +34,6 @@ export const UserCommand = z.enum(["cancel", "pause", "resume", "retry"]);
 export type UserCommand = z.infer<typeof UserCommand>;
 export const EventWindow = z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) });
 export const WaitMs = z.number().int().min(0).max(60_000);
+
+export const EVENT_STREAM_PATH = "/events/stream";
+export const StreamArgs = z.object({ tenant: z.string().min(1), after: z.coerce.number().int().min(0) });

@@ -1,5 +1,5 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
+import { eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
 import type { CreateResult } from "../../../durable/execution-engine";
 import { canonicalJson } from "../../../engine/canonical-json";
 import { sha256Hex } from "../../../lib/digest";
@@ -151,10 +151,24 @@ export const steps: RouteHandler<typeof listExecutionSteps, AppEnv> = async (c) 
   return c.json({ items }, 200);
 };
 
+/** True when the client asks for Server-Sent Events rather than a JSON page. */
+function wantsEventStream(accept: string | undefined): boolean {
+  return accept !== undefined && /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept);
+}
+
 export const events: RouteHandler<typeof listExecutionEvents, AppEnv> = async (c) => {
   const p = principalOf(c);
   const { id } = c.req.valid("param");
   const { after, limit } = c.req.valid("query");
+  if (wantsEventStream(c.req.header("accept"))) {
+    const lastEventId = c.req.valid("header")["last-event-id"];
+    const from = lastEventId !== undefined ? Number(lastEventId) : after;
+    const stream = await executionStub(c.env, id).fetch(eventStreamRequest(p.tenant, from));
+    if (stream.status === 404) throw notFound(id);
+    // Re-wrapped so its headers are ours to extend (X-Request-Id); the route's types describe only
+    // the JSON bodies, hence the cast.
+    return new Response(stream.body, stream) as never;
+  }
   const page = await executionStub(c.env, id).events(p.tenant, { after, limit });
   if (!page) throw notFound(id);
   const last = page.items[page.items.length - 1]?.seq ?? after;

@@ -91,11 +91,30 @@ export const listExecutionEvents = createRoute({
   method: "get",
   path: "/executions/{id}/events",
   tags,
-  summary: "A page of the event log after `after`",
+  summary: "The event log after `after`: a JSON page, or Server-Sent Events with `Accept: text/event-stream`",
+  description:
+    "With `Accept: text/event-stream` the response is an SSE stream: the log replayed from `after` (or the `Last-Event-ID` header), " +
+    "then live events, each as `id: <seq>`, `event: <type>`, `data: <Event JSON>`; keepalive comments every 15 s; the stream ends " +
+    "after the terminal event. Reconnecting with the last seen id resumes with no gap and no duplicate.",
   security: SECURITY,
   middleware: read,
-  request: { params: ExecutionIdParam, query: EventsQuery },
-  responses: { 200: jsonContent(EventPage, "Events in seq order"), ...problems(400, 401, 403, 404) },
+  request: {
+    params: ExecutionIdParam,
+    query: EventsQuery,
+    headers: z.object({
+      "last-event-id": z.string().regex(/^\d{1,15}$/).optional().openapi({ description: "SSE: resume after this seq (wins over `after`)." }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "Events in seq order",
+      content: {
+        "application/json": { schema: EventPage },
+        "text/event-stream": { schema: z.string().openapi({ description: "SSE frames; `data` is an Event." }) },
+      },
+    },
+    ...problems(400, 401, 403, 404),
+  },
 });
 
 function commandRoute(command: "cancel" | "pause" | "resume" | "retry", summary: string) {

@@ -1,0 +1,101 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, expectProblem, tenantWithKeys } from "../helpers/api";
+import { eventsOf, start, waitForStatus, type EventBody } from "../helpers/executions";
+import { advanceAndRunAlarm } from "../helpers/objects";
+import { SseReader, type SseFrame } from "../helpers/sse";
+
+function openStream(id: string, key: string, headers: Record<string, string> = {}, query = ""): Promise<Response> {
+  return exports.default.fetch(
+    new Request(`http://stepline.test/v1/executions/${id}/events${query}`, {
+      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", ...headers },
+    }),
+  );
+}
+
+const isTerminal = (f: SseFrame) => /^execution\.(completed|partial|failed|cancelled|timed_out|rejected)$/.test(f.event ?? "");
+
+function asEvents(frames: SseFrame[]): EventBody[] {
+  return frames.map((f) => {
+    const e = JSON.parse(f.data!) as EventBody;
+    // The frame's id and event name are the event's own seq and type.
+    expect(f.id).toBe(String(e.seq));
+    expect(f.event).toBe(e.type);
+    return e;
+  });
+}
+
+describe("GET /v1/executions/{id}/events as Server-Sent Events", { timeout: 20_000 }, () => {
+  it("replays an ended execution as id/event/data frames and ends after the terminal event", async () => {
+    const t = await tenantWithKeys("sse-replay");
+    const done = await start(t.operator, { definition: { id: "two", steps: [{ id: "a", type: "transform", expression: "1" }, { id: "b", type: "transform", needs: ["a"], expression: "2" }] } }, { wait: 10 });
+    expect(done.body.status).toBe("completed");
+    const res = await openStream(done.body.id, t.viewer);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("no-cache");
+    expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+    const reader = new SseReader(res);
+    const events = asEvents(await reader.eventsUntil(() => false));
+    expect(reader.done).toBe(true); // the stream closed by itself
+    expect(events).toEqual(await eventsOf(t.viewer, done.body.id)); // the same events as the JSON page
+    expect(events.at(-1)!.type).toBe("execution.completed");
+  });
+
+  it("resumes after Last-Event-ID (or ?after=) with no duplicate; after the end it closes at once", async () => {
+    const t = await tenantWithKeys("sse-resume");
+    const done = await start(t.operator, { definition: { id: "one", steps: [{ id: "a", type: "transform", expression: "1" }] } }, { wait: 10 });
+    const all = await eventsOf(t.viewer, done.body.id);
+    const fromHeader = asEvents(await new SseReader(await openStream(done.body.id, t.viewer, { "last-event-id": "2" })).eventsUntil(() => false));
+    expect(fromHeader.map((e) => e.seq)).toEqual(all.filter((e) => e.seq > 2).map((e) => e.seq));
+    const fromQuery = asEvents(await new SseReader(await openStream(done.body.id, t.viewer, {}, "?after=3")).eventsUntil(() => false));
+    expect(fromQuery.map((e) => e.seq)).toEqual(all.filter((e) => e.seq > 3).map((e) => e.seq));
+    const last = all.at(-1)!.seq;
+    const after = new SseReader(await openStream(done.body.id, t.viewer, { "last-event-id": String(last) }));
+    expect(await after.eventsUntil(() => false)).toEqual([]);
+    expect(after.done).toBe(true);
+  });
+
+  it("replay then live across a sleep and its wake: every seq once, in order, then the end", async () => {
+    const t = await tenantWithKeys("sse-live");
+    const res = await start(t.operator, {
+      definition: {
+        id: "nap-then-go",
+        steps: [
+          { id: "nap", type: "wait", seconds: 600 },
+          { id: "go", type: "transform", needs: ["nap"], expression: "'awake'" },
+        ],
+        output: "steps.go.output",
+      },
+    });
+    const id = res.body.id;
+    await waitForStatus(t.viewer, id, ["waiting"]);
+    const reader = new SseReader(await openStream(id, t.viewer));
+    const replayed = asEvents(await reader.eventsUntil((f) => f.event === "execution.waiting"));
+    // Live: wake the sleep by moving the object's clock; the rest arrives on the open stream.
+    expect(await advanceAndRunAlarm(id, 601_000)).toBe(true);
+    const live = asEvents(await reader.eventsUntil(isTerminal));
+    const seqs = [...replayed, ...live].map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(live.map((e) => [e.type, e.step_id ?? null])).toEqual([
+      ["step.completed", "nap"],
+      ["step.started", "go"],
+      ["step.completed", "go"],
+      ["execution.completed", null],
+    ]);
+    expect(live.at(-1)!.data).toEqual({ output: "awake" });
+    expect(await reader.next()).toBeNull(); // ended after the terminal event
+  });
+
+  it("refuses like the JSON route: 401 without a key, 404 for another tenant, 400 for a bad Last-Event-ID", async () => {
+    const a = await tenantWithKeys("sse-a");
+    const b = await tenantWithKeys("sse-b");
+    const done = await start(a.operator, { definition: { id: "x", steps: [{ id: "a", type: "transform", expression: "1" }] } }, { wait: 10 });
+    const anon = await exports.default.fetch(new Request(`http://stepline.test/v1/executions/${done.body.id}/events`, { headers: { accept: "text/event-stream" } }));
+    expect(anon.status).toBe(401);
+    const cross = await openStream(done.body.id, b.admin);
+    expect(cross.status).toBe(404);
+    expect(((await cross.json()) as { code: string }).code).toBe("EXECUTION_NOT_FOUND");
+    expectProblem(await call("GET", `/v1/executions/${done.body.id}/events`, { key: a.viewer, headers: { accept: "text/event-stream", "last-event-id": "seven" } }), 400, "VALIDATION_FAILED");
+  });
+});
