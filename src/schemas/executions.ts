@@ -206,3 +206,11 @@ export const EventPage = z
 export const ExecutionResult = z
   .object({ id: z.string(), status: ExecutionStatus, output: z.unknown().optional(), error: ErrorObject.optional() })
   .openapi("ExecutionResult");
+
+export const StreamToken = z
+  .object({
+    token: z.string(),
+    expires_at: Timestamp,
+    events_url: z.string().openapi({ description: "The SSE URL with the token, ready for `new EventSource(...)`." }),
+  })
+  .openapi("StreamToken");

@@ -70,6 +70,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/pause",
         "POST /v1/executions/{id}/resume",
         "POST /v1/executions/{id}/retry",
+        "POST /v1/executions/{id}/stream-token",
       ].sort(),
     );
     // Every /v1 route except the public schema requires a key and documents its problems.

@@ -99,3 +99,64 @@ describe("GET /v1/executions/{id}/events as Server-Sent Events", { timeout: 20_0
     expectProblem(await call("GET", `/v1/executions/${done.body.id}/events`, { key: a.viewer, headers: { accept: "text/event-stream", "last-event-id": "seven" } }), 400, "VALIDATION_FAILED");
   });
 });
+
+describe("stream tokens (for browsers' EventSource)", { timeout: 20_000 }, () => {
+  async function tokenFor(key: string, id: string) {
+    const res = await call<{ token: string; expires_at: string; events_url: string }>("POST", `/v1/executions/${id}/stream-token`, { key });
+    expect(res.status, res.text).toBe(201);
+    return res.body;
+  }
+  const anonymous = (path: string, accept = "text/event-stream") =>
+    exports.default.fetch(new Request(`http://stepline.test${path}`, { headers: { accept } }));
+
+  it("a viewer's token opens that execution's stream without headers, and expires in 5 minutes", async () => {
+    const t = await tenantWithKeys("tok-ok");
+    const done = await start(t.operator, { definition: { id: "x", steps: [{ id: "a", type: "transform", expression: "1" }] } }, { wait: 10 });
+    const before = Date.now();
+    const body = await tokenFor(t.viewer, done.body.id);
+    const ttl = Date.parse(body.expires_at) - before;
+    expect(ttl).toBeGreaterThan(4 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(5 * 60_000 + 1_000);
+    expect(body.events_url).toBe(`/v1/executions/${done.body.id}/events?token=${encodeURIComponent(body.token)}`);
+    const res = await anonymous(body.events_url);
+    expect(res.status).toBe(200);
+    const events = asEvents(await new SseReader(res).eventsUntil(() => false));
+    expect(events.map((e) => e.seq)).toEqual((await eventsOf(t.viewer, done.body.id)).map((e) => e.seq));
+  });
+
+  it("401 before any stream for a token of another execution, an altered, garbage or expired token", async () => {
+    const t = await tenantWithKeys("tok-bad");
+    const def = { definition: { id: "x", steps: [{ id: "a", type: "transform", expression: "1" }] } };
+    const a = await start(t.operator, def, { wait: 10 });
+    const b = await start(t.operator, def, { wait: 10 });
+    const { token } = await tokenFor(t.viewer, a.body.id);
+    const refused = async (id: string, tok: string) => {
+      const res = await anonymous(`/v1/executions/${id}/events?token=${encodeURIComponent(tok)}`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+    };
+    await refused(b.body.id, token); // bound to execution a
+    const [payload, signature] = token.split(".");
+    await refused(a.body.id, `${payload}x.${signature}`);
+    await refused(a.body.id, `${payload}.${signature!.slice(0, -2)}AA`);
+    await refused(a.body.id, "not-a-token");
+    await refused(a.body.id, `${payload}.!!not*base64!!`);
+    await refused(a.body.id, `%%%.${signature}`);
+    const { env } = await import("cloudflare:workers");
+    const { signStreamToken } = await import("../../src/api/stream-token");
+    const expired = await signStreamToken(env.STREAM_TOKEN_SECRET, { tenant: t.tenant, role: "viewer", keyId: "k" }, a.body.id, Date.now() - 6 * 60_000);
+    await refused(a.body.id, expired.token);
+  });
+
+  it("is accepted on the stream route only, and only for executions of the caller's tenant", async () => {
+    const t = await tenantWithKeys("tok-scope");
+    const other = await tenantWithKeys("tok-other");
+    const done = await start(t.operator, { definition: { id: "x", steps: [{ id: "a", type: "transform", expression: "1" }] } }, { wait: 10 });
+    const { token } = await tokenFor(t.viewer, done.body.id);
+    for (const path of [`/v1/executions/${done.body.id}`, `/v1/executions/${done.body.id}/steps`, `/v1/executions/${done.body.id}/result`]) {
+      expect((await anonymous(`${path}?token=${encodeURIComponent(token)}`, "application/json")).status).toBe(401);
+    }
+    expectProblem(await call("POST", `/v1/executions/${done.body.id}/stream-token`, { key: other.admin }), 404, "EXECUTION_NOT_FOUND");
+    expectProblem(await call("POST", `/v1/executions/${done.body.id}/stream-token`, { key: null }), 401, "UNAUTHORIZED");
+  });
+});

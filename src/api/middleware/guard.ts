@@ -7,6 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { findApiKeyByHash, touchApiKey } from "../../store/api-keys";
 import { digestsEqual, sha256Hex } from "../../lib/digest";
 import { ForbiddenError, UnauthorizedError } from "../errors";
+import { verifyStreamToken } from "../stream-token";
 import { BOOTSTRAP_KEY_ID, PLATFORM_TENANT, can, type Permission, type Principal } from "../permissions";
 import type { AppEnv } from "../types";
 
@@ -37,6 +38,8 @@ export interface GuardOptions {
   permission: Permission;
   /** Audit action name, e.g. "workflow.register". Reads are not audited unless denied. */
   action: string;
+  /** Stream routes of one execution also accept `?token=` (a stream token for that execution). */
+  streamToken?: boolean;
 }
 
 export function guard(options: GuardOptions) {
@@ -45,8 +48,11 @@ export function guard(options: GuardOptions) {
     const targetId = c.req.param("id");
     if (targetId) c.set("auditTarget", targetId);
     const key = presentedKey(c.req);
-    if (!key) throw new UnauthorizedError("Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
-    const principal = await authenticate(c.env, key, c.executionCtx);
+    const token = options.streamToken ? c.req.query("token") : undefined;
+    let principal: Principal;
+    if (key) principal = await authenticate(c.env, key, c.executionCtx);
+    else if (token) principal = await verifyStreamToken(c.env.STREAM_TOKEN_SECRET, token, c.req.param("id") ?? "", Date.now());
+    else throw new UnauthorizedError("Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
     c.set("principal", principal);
     if (!can(principal.role, options.permission)) {
       throw new ForbiddenError(`The ${principal.role} role may not ${options.action} (needs ${options.permission}).`);

@@ -6,6 +6,7 @@ import { sha256Hex } from "../../../lib/digest";
 import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
+import { signStreamToken } from "../../stream-token";
 import { InvalidStateError, NotFoundError, UnprocessableError } from "../../errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
@@ -20,6 +21,7 @@ import type {
   pauseExecution,
   resumeExecution,
   retryExecution,
+  createStreamToken,
   startExecution,
 } from "./executions.routes";
 import { IDEMPOTENCY_KEY_TTL_MS, assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
@@ -194,3 +196,11 @@ export const cancel = commandHandler("cancel");
 export const pause: RouteHandler<typeof pauseExecution, AppEnv> = commandHandler("pause");
 export const resume: RouteHandler<typeof resumeExecution, AppEnv> = commandHandler("resume");
 export const retry: RouteHandler<typeof retryExecution, AppEnv> = commandHandler("retry");
+
+export const streamToken: RouteHandler<typeof createStreamToken, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  if (!(await executionStub(c.env, id).get(p.tenant))) throw notFound(id);
+  const { token, expiresAt } = await signStreamToken(c.env.STREAM_TOKEN_SECRET, p, id, Date.now());
+  return c.json({ token, expires_at: isoTime(expiresAt), events_url: `/v1/executions/${id}/events?token=${encodeURIComponent(token)}` }, 201);
+};

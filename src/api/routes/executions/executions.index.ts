@@ -12,4 +12,5 @@ export const executionsRouter = createRouter()
   .openapi(routes.cancelExecution, handlers.cancel)
   .openapi(routes.pauseExecution, handlers.pause)
   .openapi(routes.resumeExecution, handlers.resume)
-  .openapi(routes.retryExecution, handlers.retry);
+  .openapi(routes.retryExecution, handlers.retry)
+  .openapi(routes.createStreamToken, handlers.streamToken);

@@ -10,6 +10,7 @@ import {
   StartExecutionBody,
   StartExecutionQuery,
   StepList,
+  StreamToken,
 } from "../../../schemas/executions";
 import { guard } from "../../middleware/guard";
 import { jsonContent, jsonRequest, problems } from "../../openapi";
@@ -97,10 +98,12 @@ export const listExecutionEvents = createRoute({
     "then live events, each as `id: <seq>`, `event: <type>`, `data: <Event JSON>`; keepalive comments every 15 s; the stream ends " +
     "after the terminal event. Reconnecting with the last seen id resumes with no gap and no duplicate.",
   security: SECURITY,
-  middleware: read,
+  middleware: guard({ permission: "executions:read", action: "execution.read", streamToken: true }),
   request: {
     params: ExecutionIdParam,
-    query: EventsQuery,
+    query: EventsQuery.extend({
+      token: z.string().max(1024).optional().openapi({ description: "A stream token (for browsers' EventSource, which cannot send headers)." }),
+    }),
     headers: z.object({
       "last-event-id": z.string().regex(/^\d{1,15}$/).optional().openapi({ description: "SSE: resume after this seq (wins over `after`)." }),
     }),
@@ -134,3 +137,20 @@ export const cancelExecution = commandRoute("cancel", "Cancel: in-flight request
 export const pauseExecution = commandRoute("pause", "Pause between steps (running steps finish)");
 export const resumeExecution = commandRoute("resume", "Resume a paused execution");
 export const retryExecution = commandRoute("retry", "Re-run a failed or timed-out execution from its failed steps");
+
+export const createStreamToken = createRoute({
+  method: "post",
+  path: "/executions/{id}/stream-token",
+  tags,
+  summary: "A short-lived token for browsers to open this execution's event stream (`?token=`)",
+  description:
+    "EventSource and WebSocket cannot send headers. The token is bound to your tenant and this execution, expires after 5 minutes, " +
+    "and is accepted only as `?token=` on this execution's stream routes.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:read", action: "execution.stream_token" }),
+  request: { params: ExecutionIdParam },
+  responses: {
+    201: jsonContent(StreamToken, "The token"),
+    ...problems(401, 403, 404),
+  },
+});
