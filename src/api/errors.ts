@@ -97,3 +97,9 @@ export class InternalError extends ApiError {
     super(500, "INTERNAL_ERROR", "Internal error", "An unexpected error occurred. Quote the request id when reporting it.");
   }
 }
+
+export class UpgradeRequiredError extends ApiError {
+  constructor() {
+    super(426, "UPGRADE_REQUIRED", "Upgrade required", "This route is a WebSocket: send `Upgrade: websocket`.", undefined, { Upgrade: "websocket" });
+  }
+}

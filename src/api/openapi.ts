@@ -10,6 +10,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: "Body too large",
   415: "Body is not JSON",
   422: "Unprocessable (e.g. an Idempotency-Key reused with another body)",
+  426: "Upgrade required (send Upgrade: websocket)",
   504: "Timed out",
 };
 

@@ -9,8 +9,9 @@ import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
 import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
 import type { AuditRow } from "./outbox";
+import { EventSockets } from "./event-sockets";
 import { eventStreamResponse } from "./event-stream";
-import { AuditRowArgs, CreateExecutionArgs, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
+import { AuditRowArgs, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -29,10 +30,19 @@ export interface ExecutionRpc {
 
 /** The request the Worker sends the object for an event stream (the caller is already authenticated). */
 export function eventStreamRequest(tenant: string, after: number): Request {
-  const url = new URL(`https://execution${EVENT_STREAM_PATH}`);
+  return streamRequest(EVENT_STREAM_PATH, tenant, after, { accept: "text/event-stream" });
+}
+
+/** The upgrade request the Worker sends the object for a WebSocket (the caller is already authenticated). */
+export function eventSocketRequest(tenant: string, after: number): Request {
+  return streamRequest(EVENT_SOCKET_PATH, tenant, after, { upgrade: "websocket" });
+}
+
+function streamRequest(path: string, tenant: string, after: number, headers: Record<string, string>): Request {
+  const url = new URL(`https://execution${path}`);
   url.searchParams.set("tenant", tenant);
   url.searchParams.set("after", String(after));
-  return new Request(url, { headers: { accept: "text/event-stream" } });
+  return new Request(url, { headers });
 }
 
 export function executionRpc(env: Env, id: string): ExecutionRpc {
@@ -45,6 +55,7 @@ function logBackgroundFailure(what: string, err: unknown): void {
 
 export class ExecutionObject extends DurableObject<Env> implements Record<keyof ExecutionRpc, unknown> {
   readonly engine: ExecutionEngine;
+  readonly sockets: EventSockets;
   /**
    * Added to the wall clock. Tests move time forward with it (through runInDurableObject) instead
    * of sleeping; it is never set in production.
@@ -65,6 +76,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       clockSkewMs: () => this.clockSkewMs,
       random: Math.random,
     });
+    this.sockets = new EventSockets(ctx, this.engine);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once.
     void ctx.blockConcurrencyWhile(() => this.engine.rearm());
   }
@@ -115,7 +127,22 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       const { tenant, after } = StreamArgs.parse(Object.fromEntries(url.searchParams));
       return eventStreamResponse(this.engine, tenant, after) ?? new Response(null, { status: 404 });
     }
+    if (url.pathname === EVENT_SOCKET_PATH && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const { tenant, after } = StreamArgs.parse(Object.fromEntries(url.searchParams));
+      return this.sockets.accept(tenant, after) ?? new Response(null, { status: 404 });
+    }
     return new Response(null, { status: 404 });
+  }
+
+  /** Clients have nothing to say; a message is just activity. (Sockets stay hibernatable.) */
+  override async webSocketMessage(): Promise<void> {}
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 ? 1000 : code, "closed");
+    } catch {
+      // already closed
+    }
   }
 
   override async alarm(): Promise<void> {

@@ -36,4 +36,5 @@ export const EventWindow = z.object({ after: z.number().int().min(0), limit: z.n
 export const WaitMs = z.number().int().min(0).max(60_000);
 
 export const EVENT_STREAM_PATH = "/events/stream";
+export const EVENT_SOCKET_PATH = "/events/socket";
 export const StreamArgs = z.object({ tenant: z.string().min(1), after: z.coerce.number().int().min(0) });

@@ -71,6 +71,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/resume",
         "POST /v1/executions/{id}/retry",
         "POST /v1/executions/{id}/stream-token",
+        "GET /v1/executions/{id}/ws",
       ].sort(),
     );
     // Every /v1 route except the public schema requires a key and documents its problems.

@@ -1,5 +1,5 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
+import { eventSocketRequest, eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
 import type { CreateResult } from "../../../durable/execution-engine";
 import { canonicalJson } from "../../../engine/canonical-json";
 import { sha256Hex } from "../../../lib/digest";
@@ -7,7 +7,7 @@ import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/ex
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
 import { signStreamToken } from "../../stream-token";
-import { InvalidStateError, NotFoundError, UnprocessableError } from "../../errors";
+import { InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError } from "../../errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
 import type { AppEnv } from "../../types";
@@ -22,6 +22,7 @@ import type {
   resumeExecution,
   retryExecution,
   createStreamToken,
+  openExecutionSocket,
   startExecution,
 } from "./executions.routes";
 import { IDEMPOTENCY_KEY_TTL_MS, assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
@@ -203,4 +204,15 @@ export const streamToken: RouteHandler<typeof createStreamToken, AppEnv> = async
   if (!(await executionStub(c.env, id).get(p.tenant))) throw notFound(id);
   const { token, expiresAt } = await signStreamToken(c.env.STREAM_TOKEN_SECRET, p, id, Date.now());
   return c.json({ token, expires_at: isoTime(expiresAt), events_url: `/v1/executions/${id}/events?token=${encodeURIComponent(token)}` }, 201);
+};
+
+export const socket: RouteHandler<typeof openExecutionSocket, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const { after } = c.req.valid("query");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new UpgradeRequiredError();
+  const res = await executionStub(c.env, id).fetch(eventSocketRequest(p.tenant, after));
+  if (res.status === 404 || !res.webSocket) throw notFound(id);
+  // Re-wrapped so X-Request-Id can be added; the route's types do not describe a 101.
+  return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers }) as never;
 };

@@ -13,4 +13,5 @@ export const executionsRouter = createRouter()
   .openapi(routes.pauseExecution, handlers.pause)
   .openapi(routes.resumeExecution, handlers.resume)
   .openapi(routes.retryExecution, handlers.retry)
-  .openapi(routes.createStreamToken, handlers.streamToken);
+  .openapi(routes.createStreamToken, handlers.streamToken)
+  .openapi(routes.openExecutionSocket, handlers.socket);

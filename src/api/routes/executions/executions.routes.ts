@@ -154,3 +154,27 @@ export const createStreamToken = createRoute({
     ...problems(401, 403, 404),
   },
 });
+
+export const openExecutionSocket = createRoute({
+  method: "get",
+  path: "/executions/{id}/ws",
+  tags,
+  summary: "WebSocket of the execution's events: a snapshot, the log replayed from `?after=`, then live",
+  description:
+    "Send `Upgrade: websocket`. The first message is `{ type: \"snapshot\", execution }`; then every Event after `after` in seq " +
+    "order, replayed then live with no gap and no duplicate. The socket closes with 1000 after the terminal event. Browsers " +
+    "authenticate with `?token=` (see stream-token).",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:read", action: "execution.read", streamToken: true }),
+  request: {
+    params: ExecutionIdParam,
+    query: z.object({
+      after: z.coerce.number().int().min(0).default(0).openapi({ description: "Replay events with seq greater than this." }),
+      token: z.string().max(1024).optional().openapi({ description: "A stream token, for browsers." }),
+    }),
+  },
+  responses: {
+    101: { description: "Switching protocols: the WebSocket" },
+    ...problems(400, 401, 403, 404, 426),
+  },
+});

@@ -1,0 +1,85 @@
+/**
+ * Hibernatable WebSockets of an execution: each socket's cursor (tenant, last seq sent) is kept in
+ * its attachment, so it survives hibernation. Delivery always goes through `catchUp`, which reads
+ * the event log from the socket's cursor: a socket that connects, lags, or wakes from hibernation
+ * receives every event exactly once, in order. The first message is a snapshot of the execution;
+ * the socket closes normally (1000) after the terminal event has been sent.
+ */
+import { TERMINAL_EXECUTION_STATUSES } from "../engine/state-machine";
+import type { ExecutionEngine } from "./execution-engine";
+
+const TERMINAL_EVENT_TYPES = new Set<string>(TERMINAL_EXECUTION_STATUSES.map((s) => `execution.${s}`));
+const PAGE = 1000;
+
+interface Cursor {
+  tenant: string;
+  seq: number;
+}
+
+export class EventSockets {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly engine: ExecutionEngine,
+  ) {
+    // Registered by every instance, including one woken from hibernation for a socket event.
+    engine.subscribe(() => {
+      for (const ws of this.ctx.getWebSockets()) this.catchUp(ws);
+    });
+  }
+
+  /** Accepts a socket that starts after `after`; null when the execution is not the tenant's. */
+  accept(tenant: string, after: number): Response | null {
+    const execution = this.engine.snapshot(tenant);
+    if (!execution) return null;
+    const pair = new WebSocketPair();
+    const client = pair[0];
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ tenant, seq: after } satisfies Cursor);
+    this.send(server, JSON.stringify({ type: "snapshot", execution }));
+    this.catchUp(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Sends the socket every event after its cursor; closes it after the terminal event. */
+  catchUp(ws: WebSocket): void {
+    const cursor = ws.deserializeAttachment() as Cursor | null;
+    if (!cursor) return;
+    for (;;) {
+      const page = this.engine.eventPage(cursor.tenant, cursor.seq, PAGE);
+      if (!page || page.items.length === 0) {
+        if (page?.terminal) this.close(ws);
+        return;
+      }
+      for (const e of page.items) {
+        if (!this.send(ws, JSON.stringify(e))) return;
+        cursor.seq = e.seq;
+        if (TERMINAL_EVENT_TYPES.has(e.type)) {
+          ws.serializeAttachment(cursor);
+          this.close(ws);
+          return;
+        }
+      }
+      ws.serializeAttachment(cursor);
+      if (page.items.length < PAGE) return;
+    }
+  }
+
+  /** A send to a socket that went away must not break delivery to the others. */
+  private send(ws: WebSocket, data: string): boolean {
+    try {
+      ws.send(data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private close(ws: WebSocket): void {
+    try {
+      ws.close(1000, "execution ended");
+    } catch {
+      // already closing
+    }
+  }
+}
