@@ -12,6 +12,7 @@
  * - Fast steps run back to back in one invocation; sleeps, retry backoff, deadlines and failed
  *   index flushes are rows in `timers` behind the single alarm.
  */
+import { checkAnswers, defaultAnswers, type AnswerProblem } from "../engine/answers";
 import { StepError, toStepError, type ErrorInfo } from "../engine/errors";
 import { evaluateExpression, maskSecrets } from "../engine/evaluate";
 import { executionTimeoutMs, resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "../engine/retry";
@@ -64,6 +65,12 @@ export type CreateRequest = CreateExecutionArgs;
 export type CreateResult =
   | { kind: "created"; execution: Execution }
   | { kind: "existing"; execution: Execution; sameRequest: boolean };
+
+export type AnswerResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" | "step_not_found" }
+  | { ok: false; reason: "not_waiting"; status: ExecutionStatus; stepStatus: string }
+  | { ok: false; reason: "invalid_answers"; problems: AnswerProblem[] };
 
 export type CommandResult =
   | { ok: true; execution: Execution }
@@ -421,6 +428,32 @@ export class ExecutionEngine {
     return { ok: true, execution: this.toExecution(s.execution) };
   }
 
+  /** Answers to a waiting input step: validated, then they complete it and the run continues. */
+  answer(tenant: string, stepId: string, given: Record<string, unknown>, audit: AuditRow | null = null): AnswerResult {
+    const s = this.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    const st = s.steps.get(stepId);
+    const def = s.defs.get(stepId);
+    if (!st || !def) return { ok: false, reason: "step_not_found" };
+    const check = transitionExecution(s.execution.status, "answer");
+    if (def.type !== "input" || st.status !== "waiting" || !check.ok) {
+      return { ok: false, reason: "not_waiting", status: s.execution.status, stepStatus: st.status };
+    }
+    const answers = checkAnswers(def.questions, given);
+    if (!answers.ok) return { ok: false, reason: "invalid_answers", problems: answers.problems };
+    const now = this.deps.now();
+    this.tx((emit) => {
+      this.timers.clear("step_wake", stepId);
+      emit({ type: "answers.received", stepId, data: { answers: answers.answers, by: audit?.actor ?? null } });
+      this.store.finishAttempt(stepId, st.attempts, "completed", now, answers.answers, null);
+      this.moveStep(st, "complete", { output: answers.answers, endedAt: now });
+      emit({ type: "step.completed", stepId, data: { attempt: st.attempts, output: answers.answers } });
+      this.moveExecution(s, "answer", s.execution.status === "waiting" ? { waitingFor: null } : {});
+      if (audit) this.outbox.enqueueAudit(audit, now);
+    });
+    return { ok: true, execution: this.toExecution(s.execution) };
+  }
+
   /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
   private endOpenSteps(s: LoadedState, _why: "cancelled", error: ErrorInfo, emit: (e: EventSpec) => void): void {
     const now = this.deps.now();
@@ -523,18 +556,27 @@ export class ExecutionEngine {
     this.notifyIfEnded(s);
   }
 
+  /** A step's wake timer: a sleep ends, or the answers an input step asked for are overdue. */
   private wake(s: LoadedState, stepId: string): void {
     const st = s.steps.get(stepId);
     this.timers.clear("step_wake", stepId);
     if (!st || st.status !== "waiting") return;
+    const def = s.defs.get(stepId)!;
     const now = this.deps.now();
     this.tx((emit) => {
-      this.store.finishAttempt(st.id, st.attempts, "completed", now, st.output, null);
-      this.moveStep(st, "complete", { endedAt: now });
-      emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(st.output) } });
-      if (s.execution.status === "waiting") {
-        this.moveExecution(s, "wake", { waitingFor: null });
+      if (def.type === "input" && def.on_timeout !== "default") {
+        const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: st.id, attempt: st.attempts };
+        this.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
+        this.moveStep(st, "fail", { error, endedAt: now, output: undefined });
+        emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error, tolerated: def.on_error === "continue" } });
+      } else {
+        const output = def.type === "input" ? defaultAnswers(def.questions) : st.output;
+        this.store.finishAttempt(st.id, st.attempts, "completed", now, output, null);
+        this.moveStep(st, "complete", { endedAt: now, output });
+        const marker = def.type === "input" ? { timed_out: true } : {};
+        emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(output), ...marker } });
       }
+      if (s.execution.status === "waiting") this.moveExecution(s, "wake", { waitingFor: null });
     });
   }
 
@@ -711,6 +753,18 @@ export class ExecutionEngine {
     const now = this.deps.now();
     if (result.ok) {
       const outcome = result.outcome;
+      if (outcome.kind === "ask") {
+        // While it waits, the step's output holds the questions asked (prompts rendered).
+        const questions = maskSecrets(outcome.questions, secretValues);
+        const timeout = def.type === "input" ? def.timeout_seconds : undefined;
+        this.tx((emit) => {
+          this.moveStep(st, "wait", { output: { questions } });
+          if (timeout !== undefined) this.timers.set("step_wake", now + timeout * 1000, id);
+          emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "answers" } });
+          emit({ type: "answers.requested", stepId: id, data: { questions, ...(timeout !== undefined ? { expires_at: iso(now + timeout * 1000) } : {}) } });
+        });
+        return;
+      }
       const output = maskSecrets(outcome.output, secretValues);
       if (outcome.kind === "sleep") {
         this.tx((emit) => {
@@ -807,7 +861,11 @@ export class ExecutionEngine {
     const sleeping = [...s.steps.values()].find((st) => st.status === "waiting");
     if (!sleeping) return;
     const until = this.timers.due(Number.MAX_SAFE_INTEGER).find((t) => t.kind === "step_wake" && t.stepId === sleeping.id)?.dueAt;
-    const waitingFor: WaitingFor = { kind: "sleep", step_id: sleeping.id, ...(until !== undefined ? { until: iso(until) } : {}) };
+    const deadline = until !== undefined ? { until: iso(until) } : {};
+    const waitingFor: WaitingFor =
+      s.defs.get(sleeping.id)!.type === "input"
+        ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
+        : { kind: "sleep", step_id: sleeping.id, ...deadline };
     this.tx((emit) => {
       if (this.moveExecution(s, "wait", { waitingFor })) emit({ type: "execution.waiting", data: { waiting_for: waitingFor } });
     });

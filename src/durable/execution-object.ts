@@ -7,11 +7,11 @@ import { DurableObject } from "cloudflare:workers";
 import { log } from "../lib/log";
 import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
-import { ExecutionEngine, type CommandResult, type CreateResult } from "./execution-engine";
+import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult } from "./execution-engine";
 import type { AuditRow } from "./outbox";
 import { EventSockets } from "./event-sockets";
 import { eventStreamResponse } from "./event-stream";
-import { AuditRowArgs, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
+import { AnswersArgs, AuditRowArgs, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -23,6 +23,7 @@ export interface ExecutionRpc {
   steps(tenant: string): Promise<StepTrace[] | null>;
   events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
   command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
+  answer(tenant: string, args: { stepId: string; answers: Record<string, unknown> }, audit: AuditRow | null): Promise<AnswerResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
   /** Streams (SSE) — see `eventStreamRequest`. */
   fetch(request: Request): Promise<Response>;
@@ -111,6 +112,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     if (result.ok) {
       await this.engine.rearm();
       // Off the response's path: a failed flush is retried by the outbox_flush timer.
+      void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
+    }
+    return result;
+  }
+
+  async answer(tenant: unknown, args: unknown, audit: unknown = null): Promise<AnswerResult> {
+    const { stepId, answers } = AnswersArgs.parse(args);
+    const result = this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRowArgs.nullable().parse(audit));
+    if (result.ok) {
+      await this.engine.rearm(); // the run continues
       void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
     }
     return result;

@@ -38,3 +38,4 @@ export const WaitMs = z.number().int().min(0).max(60_000);
 export const EVENT_STREAM_PATH = "/events/stream";
 export const EVENT_SOCKET_PATH = "/events/socket";
 export const StreamArgs = z.object({ tenant: z.string().min(1), after: z.coerce.number().int().min(0) });
+export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });

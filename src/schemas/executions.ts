@@ -214,3 +214,9 @@ export const StreamToken = z
     events_url: z.string().openapi({ description: "The SSE URL with the token, ready for `new EventSource(...)`." }),
   })
   .openapi("StreamToken");
+
+export const AnswersBody = z
+  .strictObject({
+    answers: z.record(z.string().max(64), z.unknown()).openapi({ example: { ok: true } }),
+  })
+  .openapi("Answers");

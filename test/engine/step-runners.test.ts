@@ -76,6 +76,7 @@ function http(request: HttpStep["request"], extra: Partial<HttpStep> = {}): Http
 
 function output(outcome: StepOutcome): { status: number; headers: Record<string, string>; body: Record<string, unknown> } {
   expect(outcome.kind).toBe("completed");
+  if (outcome.kind !== "completed") throw new Error(`expected a completed outcome, got ${outcome.kind}`);
   return outcome.output as { status: number; headers: Record<string, string>; body: Record<string, unknown> };
 }
 

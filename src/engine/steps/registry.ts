@@ -1,8 +1,9 @@
 /**
  * Step runners by step type. The Durable Object looks a step's type up here; a type without a
- * runner fails with `UNSUPPORTED_STEP_TYPE`. (approval, input, llm, map and workflow arrive later.)
+ * runner fails with `UNSUPPORTED_STEP_TYPE`. (approval, llm, map and workflow arrive later.)
  */
 import { httpRunner } from "./http";
+import { inputRunner } from "./input";
 import { pluginRunner } from "./plugin";
 import { transformRunner } from "./transform";
 import type { StepRunnerRegistry } from "./types";
@@ -13,4 +14,5 @@ export const stepRunners: StepRunnerRegistry = {
   http: httpRunner,
   wait: waitRunner,
   plugin: pluginRunner,
+  input: inputRunner,
 };

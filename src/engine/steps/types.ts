@@ -3,7 +3,7 @@
  * respect to storage: they get everything through `StepContext` and return a `StepOutcome`;
  * the Durable Object persists the outcome, schedules timers and emits events.
  */
-import type { Step, StepType } from "../../schemas/definition";
+import type { InputQuestion, Step, StepType } from "../../schemas/definition";
 
 /** What expressions see: `{ input, steps: { <id>: { output, status } }, execution }`. */
 export interface ExpressionScope {
@@ -42,7 +42,9 @@ export interface StepContext {
 export type StepOutcome =
   | { kind: "completed"; output: unknown }
   /** The step sleeps until `until` (epoch ms), then completes with `output` (wait steps). */
-  | { kind: "sleep"; until: number; output: unknown };
+  | { kind: "sleep"; until: number; output: unknown }
+  /** The step waits for people to answer these questions (input steps). */
+  | { kind: "ask"; questions: InputQuestion[] };
 
 /** Runs one attempt of one step type; throws a StepError (see ../errors.ts) on failure. */
 export interface StepRunner<S extends Step = Step> {

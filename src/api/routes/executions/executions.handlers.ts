@@ -7,7 +7,7 @@ import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/ex
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
 import { signStreamToken } from "../../stream-token";
-import { InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError } from "../../errors";
+import { ConflictError, InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError, ValidationError } from "../../errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
 import type { AppEnv } from "../../types";
@@ -21,6 +21,7 @@ import type {
   pauseExecution,
   resumeExecution,
   retryExecution,
+  answerStep,
   createStreamToken,
   openExecutionSocket,
   startExecution,
@@ -215,4 +216,31 @@ export const socket: RouteHandler<typeof openExecutionSocket, AppEnv> = async (c
   if (res.status === 404 || !res.webSocket) throw notFound(id);
   // Re-wrapped so X-Request-Id can be added; the route's types do not describe a 101.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers }) as never;
+};
+
+export const answers: RouteHandler<typeof answerStep, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id, step_id: stepId } = c.req.valid("param");
+  const body = c.req.valid("json");
+  c.set("auditDetail", { step_id: stepId });
+  const outcome = await executionStub(c.env, id).answer(p.tenant, { stepId, answers: body.answers }, auditEntryFor(c, 200));
+  if (!outcome.ok) {
+    switch (outcome.reason) {
+      case "not_found":
+        throw notFound(id);
+      case "step_not_found":
+        throw new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${stepId}'.`);
+      case "not_waiting":
+        throw new ConflictError("INVALID_STATE", `Step '${stepId}' is not waiting for answers (it is ${outcome.stepStatus}; the execution is ${outcome.status}).`, {
+          current_status: outcome.status,
+        });
+      case "invalid_answers":
+        throw new ValidationError(
+          outcome.problems.map((pr) => ({ path: `/answers${pr.path}`, message: pr.message, code: "INVALID_ANSWER", in: "body" as const })),
+          `${outcome.problems.length} answer${outcome.problems.length === 1 ? " is" : "s are"} wrong or missing.`,
+        );
+    }
+  }
+  c.set("auditHandedOff", true);
+  return c.json(outcome.execution, 200);
 };

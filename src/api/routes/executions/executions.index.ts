@@ -14,4 +14,5 @@ export const executionsRouter = createRouter()
   .openapi(routes.resumeExecution, handlers.resume)
   .openapi(routes.retryExecution, handlers.retry)
   .openapi(routes.createStreamToken, handlers.streamToken)
-  .openapi(routes.openExecutionSocket, handlers.socket);
+  .openapi(routes.openExecutionSocket, handlers.socket)
+  .openapi(routes.answerStep, handlers.answers);

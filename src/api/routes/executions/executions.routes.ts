@@ -11,6 +11,7 @@ import {
   StartExecutionQuery,
   StepList,
   StreamToken,
+  AnswersBody,
 } from "../../../schemas/executions";
 import { guard } from "../../middleware/guard";
 import { jsonContent, jsonRequest, problems } from "../../openapi";
@@ -177,4 +178,23 @@ export const openExecutionSocket = createRoute({
     101: { description: "Switching protocols: the WebSocket" },
     ...problems(400, 401, 403, 404, 426),
   },
+});
+
+export const answerStep = createRoute({
+  method: "post",
+  path: "/executions/{id}/steps/{step_id}/answers",
+  tags,
+  summary: "Answer the questions an input step is waiting for",
+  description:
+    "Answers are checked against the questions (400 lists every wrong or missing answer and changes nothing); accepted answers " +
+    "become the step's output and the run continues. A step that is not waiting for answers is 409.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:decide", action: "execution.answer" }),
+  request: {
+    params: ExecutionIdParam.extend({
+      step_id: z.string().min(1).max(64).openapi({ param: { name: "step_id", in: "path" }, example: "confirm" }),
+    }),
+    body: jsonRequest(AnswersBody),
+  },
+  responses: { 200: jsonContent(Execution, "The execution after the answers"), ...problems(400, 401, 403, 404, 409, 413, 415) },
 });
