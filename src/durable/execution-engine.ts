@@ -129,8 +129,15 @@ export class ExecutionEngine {
   private readonly waiters = new Set<() => void>();
   private readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
 
+  /** ALLOWED_PRIVATE_HOSTS, parsed once: the same array every attempt, so the SSRF guard's cache holds. */
+  private readonly allowedPrivateHosts: readonly string[];
+
   constructor(private readonly deps: EngineDeps) {
     ensureSchema(deps.sql);
+    this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
     this.store = new ExecutionStore(deps.sql);
     this.events = new EventLog(deps.sql);
     this.timers = new Timers(deps.sql);
@@ -703,10 +710,7 @@ export class ExecutionEngine {
       signal: controller.signal,
       fetch: this.deps.fetch,
       secrets,
-      allowedPrivateHosts: (this.deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
-        .split(",")
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
+      allowedPrivateHosts: this.allowedPrivateHosts,
       now: this.deps.now,
     };
     const aborted = new Promise<never>((_, reject) => {
