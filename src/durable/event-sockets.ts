@@ -5,10 +5,9 @@
  * receives every event exactly once, in order. The first message is a snapshot of the execution;
  * the socket closes normally (1000) after the terminal event has been sent.
  */
-import { TERMINAL_EXECUTION_STATUSES } from "../engine/state-machine";
+import { isTerminalEvent } from "../engine/state-machine";
 import type { ExecutionEngine } from "./execution-engine";
 
-const TERMINAL_EVENT_TYPES = new Set<string>(TERMINAL_EXECUTION_STATUSES.map((s) => `execution.${s}`));
 const PAGE = 1000;
 
 interface Cursor {
@@ -54,7 +53,7 @@ export class EventSockets {
       for (const e of page.items) {
         if (!this.send(ws, JSON.stringify(e))) return;
         cursor.seq = e.seq;
-        if (TERMINAL_EVENT_TYPES.has(e.type)) {
+        if (isTerminalEvent(e.type)) {
           ws.serializeAttachment(cursor);
           this.close(ws);
           return;

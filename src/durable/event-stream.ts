@@ -4,11 +4,10 @@
  * stream after the terminal event. Frames are `id: <seq>`, `event: <type>`, `data: <event JSON>`
  * (the same Event shape as the JSON page), so EventSource resumes with Last-Event-ID.
  */
-import { TERMINAL_EXECUTION_STATUSES } from "../engine/state-machine";
+import { isTerminalEvent } from "../engine/state-machine";
 import type { ExecutionEvent } from "../schemas/executions";
 import type { ExecutionEngine } from "./execution-engine";
 
-const TERMINAL_EVENT_TYPES = new Set<string>(TERMINAL_EXECUTION_STATUSES.map((s) => `execution.${s}`));
 const REPLAY_PAGE = 1000;
 export const SSE_KEEPALIVE_MS = 15_000;
 
@@ -35,7 +34,7 @@ export function eventStreamResponse(engine: ExecutionEngine, tenant: string, aft
         if (closed || e.seq <= cursor) return; // never a duplicate
         cursor = e.seq;
         controller.enqueue(encoder.encode(sseFrame(e)));
-        if (TERMINAL_EVENT_TYPES.has(e.type)) close();
+        if (isTerminalEvent(e.type)) close();
       };
       // Replay, then subscribe, in one synchronous block: no event can be committed in between,
       // so the stream has no gap between replay and live.

@@ -101,6 +101,13 @@ export function isTerminalExecution(status: ExecutionStatus): status is Terminal
   return TERMINAL_EXECUTION.has(status);
 }
 
+const TERMINAL_EVENT_TYPES = new Set<string>(TERMINAL_EXECUTION_STATUSES.map((st) => `execution.${st}`));
+
+/** True for the event that ends an execution (`execution.completed`, `execution.failed`, …): streams end after it. */
+export function isTerminalEvent(type: string): boolean {
+  return TERMINAL_EVENT_TYPES.has(type);
+}
+
 /** Commands people send through the API (each one can be refused with 409). */
 export const EXECUTION_USER_COMMANDS = ["approve", "reject", "cancel", "pause", "resume", "retry", "answer"] as const;
 

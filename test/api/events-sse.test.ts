@@ -1,7 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { isTerminalEvent } from "../../src/engine/state-machine";
 import { call, expectProblem, tenantWithKeys } from "../helpers/api";
-import { eventsOf, start, waitForStatus, type EventBody } from "../helpers/executions";
+import { NAP_THEN_GO, eventsOf, start, waitForStatus, type EventBody } from "../helpers/executions";
 import { advanceAndRunAlarm } from "../helpers/objects";
 import { SseReader, type SseFrame } from "../helpers/sse";
 
@@ -13,7 +14,7 @@ function openStream(id: string, key: string, headers: Record<string, string> = {
   );
 }
 
-const isTerminal = (f: SseFrame) => /^execution\.(completed|partial|failed|cancelled|timed_out|rejected)$/.test(f.event ?? "");
+const isTerminal = (f: SseFrame) => isTerminalEvent(f.event ?? "");
 
 function asEvents(frames: SseFrame[]): EventBody[] {
   return frames.map((f) => {
@@ -58,16 +59,7 @@ describe("GET /v1/executions/{id}/events as Server-Sent Events", { timeout: 20_0
 
   it("replay then live across a sleep and its wake: every seq once, in order, then the end", async () => {
     const t = await tenantWithKeys("sse-live");
-    const res = await start(t.operator, {
-      definition: {
-        id: "nap-then-go",
-        steps: [
-          { id: "nap", type: "wait", seconds: 600 },
-          { id: "go", type: "transform", needs: ["nap"], expression: "'awake'" },
-        ],
-        output: "steps.go.output",
-      },
-    });
+    const res = await start(t.operator, NAP_THEN_GO);
     const id = res.body.id;
     await waitForStatus(t.viewer, id, ["waiting"]);
     const reader = new SseReader(await openStream(id, t.viewer));

@@ -1,27 +1,18 @@
 import { evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { isTerminalEvent } from "../../src/engine/state-machine";
 import { call, tenantWithKeys } from "../helpers/api";
-import { eventsOf, start, waitForStatus } from "../helpers/executions";
+import { NAP_THEN_GO, eventsOf, start, waitForStatus } from "../helpers/executions";
 import { advanceAndRunAlarm, stubOf } from "../helpers/objects";
 import { asClient, openSocket, type SocketMessage } from "../helpers/socket";
 
-const isTerminal = (m: SocketMessage) => /^execution\.(completed|partial|failed|cancelled|timed_out|rejected)$/.test(m.type);
+const isTerminal = (m: SocketMessage) => isTerminalEvent(m.type);
 
-const napThenGo = {
-  definition: {
-    id: "nap-then-go",
-    steps: [
-      { id: "nap", type: "wait", seconds: 600 },
-      { id: "go", type: "transform", needs: ["nap"], expression: "'awake'" },
-    ],
-    output: "steps.go.output",
-  },
-};
 
 async function sleepingExecution(prefix: string) {
   const t = await tenantWithKeys(prefix);
-  const res = await start(t.operator, napThenGo);
+  const res = await start(t.operator, NAP_THEN_GO);
   await waitForStatus(t.viewer, res.body.id, ["waiting"]);
   return { t, id: res.body.id };
 }

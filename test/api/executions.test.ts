@@ -234,7 +234,11 @@ describe("cancel, pause, resume, retry", () => {
     const res = await start(t.operator, { definition: { id: "sleepy", steps: [{ id: "nap", type: "wait", seconds: 3600 }] } });
     const waiting = await waitForStatus(t.viewer, res.body.id, ["waiting"]);
     expect(waiting.waiting_for).toMatchObject({ kind: "sleep", step_id: "nap" });
-    expectProblem(await call("GET", `/v1/executions/${res.body.id}/result`, { key: t.viewer }), 409, "INVALID_STATE");
+    const early = expectProblem(await call("GET", `/v1/executions/${res.body.id}/result`, { key: t.viewer }), 409, "INVALID_STATE");
+    expect(early).toMatchObject({ current_status: "waiting" });
+    // What a waiting execution allows, from the state machine's table (not a list kept by the route).
+    expect((early as unknown as { allowed_actions: string[] }).allowed_actions).toEqual(expect.arrayContaining(["cancel", "pause"]));
+    expect((early as unknown as { allowed_actions: string[] }).allowed_actions).not.toContain("resume");
     expectProblem(await call("POST", `/v1/executions/${res.body.id}/cancel`, { key: t.viewer }), 403, "FORBIDDEN");
     const cancelled = await call<ExecutionBody>("POST", `/v1/executions/${res.body.id}/cancel`, { key: t.operator });
     expect(cancelled.status).toBe(200);

@@ -94,3 +94,15 @@ export function chain(id: string, n: number, extra: Record<string, unknown> = {}
     ...extra,
   };
 }
+
+/** A workflow that sleeps 10 minutes, then runs one step: for tests that watch an execution live. */
+export const NAP_THEN_GO = {
+  definition: {
+    id: "nap-then-go",
+    steps: [
+      { id: "nap", type: "wait", seconds: 600 },
+      { id: "go", type: "transform", needs: ["nap"], expression: "'awake'" },
+    ],
+    output: "steps.go.output",
+  },
+};

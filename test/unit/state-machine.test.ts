@@ -9,6 +9,7 @@ import {
   EXECUTION_STATUSES,
   EXECUTION_USER_COMMANDS,
   isEndedStep,
+  isTerminalEvent,
   isTerminalExecution,
   STEP_COMMANDS,
   STEP_STATUSES,
@@ -142,6 +143,13 @@ describe("execution state machine", () => {
         expect(transitionExecution(s, "cancel")).toMatchObject({ ok: true, to: "cancelled" });
         expect(transitionExecution(s, "time_out")).toMatchObject({ ok: true, to: "timed_out" });
       }
+    }
+  });
+
+  it("isTerminalEvent: exactly the execution.<terminal status> events", () => {
+    for (const st of EXECUTION_STATUSES) expect(isTerminalEvent(`execution.${st}`)).toBe(isTerminalExecution(st));
+    for (const type of ["step.completed", "step.failed", "execution.started", "execution.waiting", "answers.received"]) {
+      expect(isTerminalEvent(type)).toBe(false);
     }
   });
 

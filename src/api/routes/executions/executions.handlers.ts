@@ -2,6 +2,7 @@ import { z, type RouteHandler } from "@hono/zod-openapi";
 import { eventSocketRequest, eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
 import type { CreateResult } from "../../../durable/execution-engine";
 import { canonicalJson } from "../../../engine/canonical-json";
+import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
 import { sha256Hex } from "../../../lib/digest";
 import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
 import * as index from "../../../store/executions";
@@ -27,8 +28,6 @@ import type {
   startExecution,
 } from "./executions.routes";
 import { IDEMPOTENCY_KEY_TTL_MS, assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
-
-const TERMINAL = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
@@ -90,7 +89,7 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   c.header("Location", located(id));
   if (wait !== undefined && wait > 0) {
     const ended = await stub.waitForEnd(p.tenant, wait * 1000);
-    if (ended && TERMINAL.has(ended.status)) return c.json(ended, 200);
+    if (ended && isTerminalExecution(ended.status)) return c.json(ended, 200);
     return c.json(ended ?? result.execution, 202);
   }
   return c.json(result.execution, 202);
@@ -143,7 +142,7 @@ export const result: RouteHandler<typeof getExecutionResult, AppEnv> = async (c)
   const { id } = c.req.valid("param");
   const e = await executionStub(c.env, id).get(p.tenant);
   if (!e) throw notFound(id);
-  if (!TERMINAL.has(e.status)) throw new InvalidStateError("read the result of", e.status, ["cancel", "pause"]);
+  if (!isTerminalExecution(e.status)) throw new InvalidStateError("read the result of", e.status, allowedExecutionCommands(e.status, "user"));
   return c.json({ id: e.id, status: e.status, ...(e.output !== undefined ? { output: e.output } : {}), ...(e.error ? { error: e.error } : {}) }, 200);
 };
 
