@@ -14,6 +14,8 @@ export interface AppVariables {
   /** Extra, secret-free detail for the audit row. */
   auditDetail?: Record<string, unknown>;
   maxBodyBytes?: number;
+  /** D1 rows the request's queries read, where a route reports it (logged with the request). */
+  d1RowsRead?: number;
   /** The request's audit row was handed to the Durable Object that carried it out. */
   auditHandedOff?: boolean;
 }

@@ -3,6 +3,7 @@
  * `seq` is the SQLite rowid of a table that is never deleted from, so it is gapless and
  * increasing: clients resume from a seq with no gap and no duplicate.
  */
+import type { Sql } from "./metered-sql";
 import type { EventType, ExecutionEvent } from "../schemas/executions";
 
 interface EventRow {
@@ -25,7 +26,7 @@ function toEvent(row: EventRow): ExecutionEvent {
 }
 
 export class EventLog {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Call inside the transition's transaction. */
   append(time: number, type: EventType, stepId: string | null, data: Record<string, unknown>): ExecutionEvent {

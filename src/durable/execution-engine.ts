@@ -35,6 +35,8 @@ import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepReco
 import { Outbox, type AuditRow } from "./outbox";
 import type { CreateExecutionArgs } from "./rpc";
 import { ensureSchema } from "./sqlite-schema";
+import { MeteredSql } from "./metered-sql";
+import { log } from "../lib/log";
 import { Timers } from "./timers";
 
 /** Larger values are left out of events (the step trace still has them). */
@@ -122,6 +124,8 @@ export class ExecutionEngine {
   readonly events: EventLog;
   readonly timers: Timers;
   readonly outbox: Outbox;
+  /** Storage rows this object has written since it started (see `usage`). */
+  private readonly sql: MeteredSql;
   private state: LoadedState | null = null;
   private readonly inflight = new Map<string, InFlight>();
   private driving: Promise<void> | null = null;
@@ -133,15 +137,16 @@ export class ExecutionEngine {
   private readonly allowedPrivateHosts: readonly string[];
 
   constructor(private readonly deps: EngineDeps) {
-    ensureSchema(deps.sql);
+    this.sql = new MeteredSql(deps.sql);
+    ensureSchema(this.sql);
     this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
       .split(",")
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
-    this.store = new ExecutionStore(deps.sql);
-    this.events = new EventLog(deps.sql);
-    this.timers = new Timers(deps.sql);
-    this.outbox = new Outbox(deps.sql);
+    this.store = new ExecutionStore(this.sql);
+    this.events = new EventLog(this.sql);
+    this.timers = new Timers(this.sql);
+    this.outbox = new Outbox(this.sql);
   }
 
   // ------------------------------------------------------------------ state
@@ -885,11 +890,23 @@ export class ExecutionEngine {
     const now = this.deps.now();
     if (await this.outbox.flush(this.deps.env.DB, now)) {
       this.flushFailures = 0;
-      if (this.outbox.pending() === 0) this.timers.clear("outbox_flush");
+      if (this.outbox.pending() === 0) {
+        this.timers.clear("outbox_flush");
+        const execution = this.load()?.execution;
+        if (execution && isTerminalExecution(execution.status)) log("info", "execution.usage", { execution_id: execution.id, ...this.usage() });
+      }
     } else {
       this.flushFailures += 1;
       this.timers.set("outbox_flush", now + Math.min(MAX_FLUSH_BACKOFF_MS, 500 * 2 ** (this.flushFailures - 1)));
     }
+  }
+
+  /**
+   * What this object has written since it started — Durable Object storage rows and D1 rows — the
+   * units both are billed in. (Counted in memory: an object restarted mid-run reports only the rest.)
+   */
+  usage(): { storage_rows_written: number; d1_rows_written: number } {
+    return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten };
   }
 
   /** Points the alarm at the earliest timer; a running execution with work left is driven again now. */

@@ -2,6 +2,7 @@
  * Rows of the execution, its steps and their attempts in the Durable Object's SQLite storage.
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
+import type { Sql } from "./metered-sql";
 import type { ErrorInfo } from "../engine/errors";
 import type { WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
@@ -61,7 +62,7 @@ const parse = (v: SqlStorageValue | undefined): unknown => (v === null || v === 
 const num = (v: SqlStorageValue | undefined): number | null => (v === null || v === undefined ? null : (v as number));
 
 export class ExecutionStore {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   loadExecution(): ExecutionRecord | null {
     const r = this.sql.exec<Row>("SELECT * FROM execution LIMIT 1").toArray()[0];

@@ -6,6 +6,7 @@
  * flush stays queued and is retried by timer. Flushes never overlap: a flush requested while one
  * runs waits for it and then sends what is left.
  */
+import type { Sql } from "./metered-sql";
 import { auditInsertStatement, type AuditEntry } from "../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../store/executions";
 
@@ -23,9 +24,11 @@ interface OutboxRow {
 export class Outbox {
   /** Test hook: make the next N flushes fail as if D1 were unreachable (fault injection, not a mock). */
   failNextFlushes = 0;
+  /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
+  d1RowsWritten = 0;
   private running: Promise<boolean> | null = null;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Call inside the transition's transaction. */
   enqueueIndex(row: ExecutionIndexRow, now: number): void {
@@ -74,7 +77,8 @@ export class Outbox {
         this.failNextFlushes -= 1;
         throw new Error("injected D1 failure");
       }
-      await db.batch([...executionIndexStatements(db, [...latest.values()], now), ...audits.map((a) => auditInsertStatement(db, a))]);
+      const results = await db.batch([...executionIndexStatements(db, [...latest.values()], now), ...audits.map((a) => auditInsertStatement(db, a))]);
+      for (const r of results) this.d1RowsWritten += r.meta.rows_written;
     } catch {
       return false;
     }

@@ -2,6 +2,7 @@
  * The execution Durable Object's SQLite schema. Created idempotently behind a version gate;
  * migrations are additive only. CHECK constraints mirror the TypeScript unions.
  */
+import type { Sql } from "./metered-sql";
 const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','completed','partial','failed','cancelled','timed_out','rejected'`;
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
@@ -75,7 +76,7 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function ensureSchema(sql: SqlStorage): void {
+export function ensureSchema(sql: Sql): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
   const current = row?.version ?? 0;

@@ -2,6 +2,7 @@
  * Many logical timers behind the one physical alarm: rows with a `due_at`. After every change the
  * alarm is re-armed to the earliest row (or deleted when there is none).
  */
+import type { Sql } from "./metered-sql";
 export type TimerKind = "execution_timeout" | "step_retry" | "step_wake" | "outbox_flush";
 
 export interface Timer {
@@ -20,7 +21,7 @@ interface TimerRow {
 }
 
 export class Timers {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: Sql) {}
 
   set(kind: TimerKind, dueAt: number, stepId: string | null = null): void {
     const id = stepId === null ? kind : `${kind}:${stepId}`;

@@ -118,7 +118,7 @@ const COLUMNS = "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.
  * Newest first, keyset-paged (no OFFSET): each filter is served by an index whose trailing
  * columns are (created_at DESC, id DESC); a label filter walks execution_labels instead.
  */
-export async function listExecutions(db: D1Database, q: ExecutionListQuery): Promise<ExecutionIndexRow[]> {
+export async function listExecutions(db: D1Database, q: ExecutionListQuery): Promise<{ rows: ExecutionIndexRow[]; rowsRead: number }> {
   const where: string[] = [];
   const params: (string | number)[] = [];
   const bind = (v: string | number): string => {
@@ -143,8 +143,8 @@ export async function listExecutions(db: D1Database, q: ExecutionListQuery): Pro
   }
   const sql = `SELECT ${COLUMNS} FROM ${from} WHERE ${where.join(" AND ")}
                ORDER BY ${driver}.created_at DESC, ${idCol} DESC LIMIT ${bind(q.limit + 1)}`;
-  const { results } = await db.prepare(sql).bind(...params).all<Row>();
-  return results.map(toIndexRow);
+  const { results, meta } = await db.prepare(sql).bind(...params).all<Row>();
+  return { rows: results.map(toIndexRow), rowsRead: meta.rows_read };
 }
 
 export async function findExecutionIndex(db: D1Database, tenant: string, id: string): Promise<ExecutionIndexRow | null> {

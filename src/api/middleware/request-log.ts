@@ -15,5 +15,6 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
     duration_ms: Date.now() - started,
     tenant: principal?.tenant ?? null,
     key_id: principal?.keyId ?? null,
+    ...(c.get("d1RowsRead") !== undefined ? { d1_rows_read: c.get("d1RowsRead") } : {}),
   });
 });

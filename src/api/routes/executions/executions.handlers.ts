@@ -116,7 +116,7 @@ export const list: RouteHandler<typeof listExecutions, AppEnv> = async (c) => {
   const q = c.req.valid("query");
   const position = decodeCursor(q.cursor, Position);
   const colon = q.label?.indexOf(":") ?? -1;
-  const rows = await index.listExecutions(c.env.DB, {
+  const { rows, rowsRead } = await index.listExecutions(c.env.DB, {
     tenant: p.tenant,
     workflowId: q.workflow_id,
     status: q.status,
@@ -126,6 +126,7 @@ export const list: RouteHandler<typeof listExecutions, AppEnv> = async (c) => {
     before: position && { createdAt: position.c, id: position.i },
     limit: q.limit,
   });
+  c.set("d1RowsRead", rowsRead); // in the request log: what a listing page costs
   return c.json(toPage(rows, q.limit, toSummary, (r) => ({ c: r.createdAt, i: r.id })), 200);
 };
 

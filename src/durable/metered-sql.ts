@@ -1,0 +1,21 @@
+/**
+ * Counts the SQLite rows an object writes — the unit Durable Object storage is billed in — so an
+ * execution can report what it cost to run (the `execution.usage` log line; the benchmark reads it).
+ * A write statement without RETURNING runs to completion inside `exec`, so its cursor's
+ * `rowsWritten` is final when `exec` returns. Reads are not counted: their cursors are consumed
+ * later, and rows read cost a thousandth of rows written.
+ */
+export class MeteredSql {
+  rowsWritten = 0;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
+    const cursor = this.sql.exec<T>(query, ...bindings);
+    this.rowsWritten += cursor.rowsWritten;
+    return cursor;
+  }
+}
+
+/** The part of `SqlStorage` the object's stores use. */
+export type Sql = Pick<SqlStorage, "exec">;
