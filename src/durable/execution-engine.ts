@@ -13,6 +13,14 @@
  *   index flushes are rows in `timers` behind the single alarm.
  */
 import { checkAnswers, defaultAnswers, type AnswerProblem } from "../engine/answers";
+import {
+  checkDecision,
+  executionGateLevel,
+  gateExpiryMs,
+  stepsNeedApproval,
+  type ApprovalGate,
+  type DecisionRequest,
+} from "../engine/approvals";
 import { StepError, toStepError, type ErrorInfo } from "../engine/errors";
 import { evaluateExpression, maskSecrets } from "../engine/evaluate";
 import { executionTimeoutMs, resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "../engine/retry";
@@ -74,6 +82,18 @@ export type AnswerResult =
   | { ok: false; reason: "not_waiting"; status: ExecutionStatus; stepStatus: string }
   | { ok: false; reason: "invalid_answers"; problems: AnswerProblem[] };
 
+/** A decision on an approval gate (POST …/approval), from the API. */
+export interface DecisionArgs extends DecisionRequest {
+  comment?: string | undefined;
+}
+
+export type DecisionResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" | "step_not_found" | "not_waiting" | "plan_hash_mismatch" }
+  | { ok: false; reason: "already_decided"; gate: ApprovalGate }
+  | { ok: false; reason: "step_id_required"; waiting: string[] }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
+
 export type CommandResult =
   | { ok: true; execution: Execution }
   | { ok: false; reason: "not_found" }
@@ -107,6 +127,29 @@ function eventValue(value: unknown): Record<string, unknown> {
   return text.length <= MAX_EVENT_VALUE_BYTES ? { output: value } : { output_truncated: true, output_bytes: text.length };
 }
 
+/** What `waiting_for` says of a pending approval gate (the plan hash only where it is asked for). */
+function gateWaitingFor(gate: ApprovalGate, planHash: string): WaitingFor {
+  return {
+    kind: "approval",
+    ...(gate.step_id ? { step_id: gate.step_id } : {}),
+    until: gate.expires_at,
+    level: gate.level,
+    gate: gate.kind,
+    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
+    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
+  };
+}
+
+function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<string, unknown> {
+  return {
+    kind: gate.kind,
+    level: gate.level,
+    expires_at: gate.expires_at,
+    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
+    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
+  };
+}
+
 class AttemptSecrets implements SecretResolver {
   readonly used = new Set<string>();
   constructor(private readonly env: Env) {}
@@ -138,7 +181,7 @@ export class ExecutionEngine {
 
   constructor(private readonly deps: EngineDeps) {
     this.sql = new MeteredSql(deps.sql);
-    ensureSchema(this.sql);
+    deps.storage.transactionSync(() => ensureSchema(this.sql)); // all of a migration or none of it
     this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
       .split(",")
       .map((h) => h.trim().toLowerCase())
@@ -193,7 +236,11 @@ export class ExecutionEngine {
     Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
     // `waiting_for` describes a waiting execution only: any other status drops it unless set here.
     if (t.to !== "waiting" && patch.waitingFor === undefined) s.execution.waitingFor = null;
-    if (isTerminalExecution(t.to)) s.execution.endedAt = now;
+    if (isTerminalExecution(t.to)) {
+      s.execution.endedAt = now;
+      // A gate nobody decided before the execution ended (cancelled, timed out) is closed, not left pending.
+      for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: iso(now) });
+    }
     this.store.saveExecution(s.execution);
     this.outbox.enqueueIndex(this.indexRow(s.execution), now);
     this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
@@ -235,6 +282,8 @@ export class ExecutionEngine {
       definition_hash: e.definitionHash,
       status: e.status,
       ...(e.waitingFor ? { waiting_for: e.waitingFor } : {}),
+      ...(e.planHash ? { plan_hash: e.planHash } : {}),
+      ...(e.approvals.length > 0 ? { approvals: e.approvals } : {}),
       input: e.input,
       ...(e.output !== undefined ? { output: e.output } : {}),
       ...(e.error ? { error: e.error } : {}),
@@ -338,6 +387,18 @@ export class ExecutionEngine {
       };
     }
     const now = this.deps.now();
+    // Workflow approval level 1 or 2: the execution waits for its gate before anything runs.
+    const gateLevel = executionGateLevel(req.definition.approval);
+    const gate: ApprovalGate | null =
+      gateLevel === null
+        ? null
+        : {
+            kind: "execution",
+            level: gateLevel,
+            status: "pending",
+            requested_at: iso(now),
+            expires_at: iso(now + gateExpiryMs(req.definition.approval!, gateLevel)),
+          };
     const execution: ExecutionRecord = {
       id: req.id,
       tenant: req.tenant,
@@ -348,14 +409,16 @@ export class ExecutionEngine {
       input: req.input,
       labels: req.labels,
       requestHash: req.requestHash,
-      status: "running",
+      planHash: req.planHash,
+      approvals: gate ? [gate] : [],
+      status: gate ? "pending_approval" : "running",
       pausedFrom: null,
-      waitingFor: null,
+      waitingFor: gate ? gateWaitingFor(gate, req.planHash) : null,
       output: undefined,
       error: null,
       attempt: 1,
       createdAt: now,
-      startedAt: now,
+      startedAt: gate ? null : now,
       endedAt: null,
       deadlineAt: now + executionTimeoutMs(req.definition),
       stateVersion: 1,
@@ -381,7 +444,12 @@ export class ExecutionEngine {
       if (req.audit) this.outbox.enqueueAudit(req.audit, now);
       this.timers.set("outbox_flush", now + 1_000);
       emit({ type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } });
-      emit({ type: "execution.started", data: { attempt: 1 } });
+      if (gate) {
+        this.timers.set("approval_expiry", Date.parse(gate.expires_at));
+        emit({ type: "approval.requested", data: approvalRequestedData(gate, req.planHash) });
+      } else {
+        emit({ type: "execution.started", data: { attempt: 1 } });
+      }
     });
     this.state = null; // reload through the one loading path
     return { kind: "created", execution: this.snapshot(req.tenant)! };
@@ -464,6 +532,121 @@ export class ExecutionEngine {
       if (audit) this.outbox.enqueueAudit(audit, now);
     });
     return { ok: true, execution: this.toExecution(s.execution) };
+  }
+
+  /**
+   * A person's decision on an approval gate (see src/engine/approvals.ts for which gate and when it
+   * is refused). Approve opens the gate: the execution starts, the held step may run, or the
+   * approval step completes. Reject ends the execution `rejected`.
+   */
+  decide(tenant: string, req: DecisionArgs, audit: AuditRow | null = null): DecisionResult {
+    const s = this.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    if (req.step_id !== undefined && !s.steps.has(req.step_id)) return { ok: false, reason: "step_not_found" };
+    const check = checkDecision(s.execution.approvals, req, s.execution.planHash);
+    if (!check.ok) return check;
+    const command: ExecutionCommand = req.decision === "approve" ? "approve" : "reject";
+    if (!transitionExecution(s.execution.status, command).ok) {
+      return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
+    }
+    const now = this.deps.now();
+    const gate = s.execution.approvals[check.index]!;
+    const by = audit?.actor ?? null;
+    this.tx((emit) => {
+      Object.assign(gate, { status: req.decision === "approve" ? "approved" : "rejected", decided_at: iso(now), by }, req.comment ? { comment: req.comment } : {});
+      this.timers.clear("approval_expiry", gate.step_id ?? null);
+      const decided = { kind: gate.kind, level: gate.level, by, ...(req.comment ? { comment: req.comment } : {}) };
+      if (req.decision === "approve") {
+        emit({ type: "approval.granted", stepId: gate.step_id, data: decided });
+        this.openGate(s, gate, emit);
+      } else {
+        emit({ type: "approval.rejected", stepId: gate.step_id, data: decided });
+        const error: ErrorInfo = {
+          code: "APPROVAL_REJECTED",
+          message: gate.step_id ? `The approval of step '${gate.step_id}' was rejected.` : "The execution was rejected by an approver.",
+          ...(gate.step_id ? { step_id: gate.step_id } : {}),
+        };
+        this.endRejected(s, "reject", "rejected", error, emit);
+      }
+      if (audit) this.outbox.enqueueAudit(audit, now);
+    });
+    if (req.decision === "reject") this.abortAll(new StepError("CANCELLED", "The execution was rejected."));
+    this.notifyIfEnded(s);
+    return { ok: true, execution: this.toExecution(s.execution) };
+  }
+
+  /** An approved gate lets the work it held proceed. Inside a tx; the gate is already marked. */
+  private openGate(s: LoadedState, gate: ApprovalGate, emit: (e: EventSpec) => void): void {
+    const now = this.deps.now();
+    switch (gate.kind) {
+      case "execution":
+        this.moveExecution(s, "approve");
+        // Admitted at once: nothing (no concurrency limit) makes an approved execution queue.
+        this.moveExecution(s, "admit", { startedAt: now });
+        emit({ type: "execution.started", data: { attempt: s.execution.attempt } });
+        return;
+      case "step":
+        this.moveStep(s.steps.get(gate.step_id!)!, "release");
+        this.moveExecution(s, "approve");
+        return;
+      case "approval_step": {
+        const st = s.steps.get(gate.step_id!)!;
+        const output = { approved: true, by: gate.by ?? null, ...(gate.comment ? { comment: gate.comment } : {}) };
+        this.store.finishAttempt(st.id, st.attempts, "completed", now, output, null);
+        this.moveStep(st, "complete", { output, endedAt: now });
+        emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, output } });
+        this.moveExecution(s, "approve");
+        return;
+      }
+    }
+  }
+
+  /** Ends the execution `rejected` (a person said no, or an approval expired). Inside a tx. */
+  private endRejected(
+    s: LoadedState,
+    command: "reject" | "expire_approval",
+    reason: "rejected" | "approval_expired",
+    error: ErrorInfo,
+    emit: (e: EventSpec) => void,
+  ): void {
+    this.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: "Cancelled because the execution was rejected." }, emit);
+    this.moveExecution(s, command, { error: { ...error, details: { reason } } });
+    emit({ type: "execution.rejected", data: { reason, error: s.execution.error } });
+  }
+
+  /** An approval gate's expiry timer: `on_expiry` decides in place of a person. */
+  private expireGate(s: LoadedState, stepId: string | null): void {
+    const gate = s.execution.approvals.find((g) => g.status === "pending" && (stepId === null ? g.kind === "execution" : g.step_id === stepId));
+    // `on_expiry` is the workflow gate's (registration allows `approve` at level 1 only); an approval step's expiry rejects.
+    const onExpiry = gate?.kind === "execution" ? (s.execution.definition.approval?.on_expiry ?? "reject") : "reject";
+    const now = this.deps.now();
+    this.tx((emit) => {
+      this.timers.clear("approval_expiry", stepId);
+      if (!gate || isTerminalExecution(s.execution.status)) return;
+      Object.assign(gate, { status: onExpiry === "approve" ? "approved" : "expired", decided_at: iso(now), by: null });
+      emit({ type: "approval.expired", stepId: gate.step_id, data: { kind: gate.kind, level: gate.level, action: onExpiry } });
+      if (onExpiry === "approve") {
+        this.openGate(s, gate, emit);
+        return;
+      }
+      const error: ErrorInfo = {
+        code: "APPROVAL_EXPIRED",
+        message: gate.step_id ? `Nobody decided on step '${gate.step_id}' before ${gate.expires_at}.` : `Nobody approved the execution before ${gate.expires_at}.`,
+        ...(gate.step_id ? { step_id: gate.step_id } : {}),
+      };
+      this.endRejected(s, "expire_approval", "approval_expired", error, emit);
+    });
+    this.abortAll(new StepError("CANCELLED", "The execution was rejected."));
+    this.notifyIfEnded(s);
+  }
+
+  /** Opens a pending gate for a step (level 3, or an approval step). Inside a tx. */
+  private requestStepApproval(s: LoadedState, gate: ApprovalGate, emit: (e: EventSpec) => void): void {
+    s.execution.approvals.push(gate);
+    this.store.saveApprovals(s.execution);
+    this.timers.set("approval_expiry", Date.parse(gate.expires_at), gate.step_id!);
+    emit({ type: "step.waiting", stepId: gate.step_id, data: { attempt: s.steps.get(gate.step_id!)!.attempts, kind: "approval" } });
+    emit({ type: "approval.requested", stepId: gate.step_id, data: approvalRequestedData(gate, s.execution.planHash) });
   }
 
   /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
@@ -549,6 +732,9 @@ export class ExecutionEngine {
           break;
         case "step_retry":
           this.timers.clear("step_retry", timer.stepId);
+          break;
+        case "approval_expiry":
+          this.expireGate(s, timer.stepId);
           break;
         case "outbox_flush":
           break; // the flush at the end of every drive handles it
@@ -689,6 +875,16 @@ export class ExecutionEngine {
         return true;
       }
     }
+    const approval = s.execution.definition.approval;
+    if (stepsNeedApproval(approval) && !s.execution.approvals.some((g) => g.kind === "step" && g.step_id === id && g.status === "approved")) {
+      const now = this.deps.now();
+      this.tx((emit) => {
+        this.moveStep(st, "hold");
+        const expiresAt = iso(now + gateExpiryMs(approval!, 3));
+        this.requestStepApproval(s, { kind: "step", step_id: id, level: 3, status: "pending", requested_at: iso(now), expires_at: expiresAt }, emit);
+      });
+      return false;
+    }
     const attempt = this.beginAttempt(st);
     const runner = this.deps.runners[def.type] as StepRunner | undefined;
     if (!runner) {
@@ -697,8 +893,8 @@ export class ExecutionEngine {
       return true;
     }
     const controller = new AbortController();
-    const timeoutMs = stepTimeoutMs(def, s.execution.definition.sla_class);
     // Human waits (approval, input) have no attempt timeout here: their expiry is a timer.
+    const timeoutMs = def.type === "approval" ? null : stepTimeoutMs(def, s.execution.definition.sla_class);
     const timeout =
       timeoutMs === null
         ? undefined
@@ -774,6 +970,17 @@ export class ExecutionEngine {
         });
         return;
       }
+      if (outcome.kind === "approval" && def.type === "approval") {
+        const level = def.level ?? 1;
+        const expiresAt = iso(now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!);
+        const shown = outcome.comment === undefined ? {} : { request_comment: maskSecrets(outcome.comment, secretValues) };
+        this.tx((emit) => {
+          this.moveStep(st, "wait");
+          this.requestStepApproval(s, { kind: "approval_step", step_id: id, level, status: "pending", requested_at: iso(now), expires_at: expiresAt, ...shown }, emit);
+        });
+        return;
+      }
+      if (outcome.kind === "approval") throw new Error(`step '${id}' (${def.type}) asked for an approval`);
       const output = maskSecrets(outcome.output, secretValues);
       if (outcome.kind === "sleep") {
         this.tx((emit) => {
@@ -869,10 +1076,12 @@ export class ExecutionEngine {
     if (!this.shouldWait(s)) return;
     const sleeping = [...s.steps.values()].find((st) => st.status === "waiting");
     if (!sleeping) return;
+    const gate = s.execution.approvals.find((g) => g.status === "pending" && g.step_id === sleeping.id);
     const until = this.timers.due(Number.MAX_SAFE_INTEGER).find((t) => t.kind === "step_wake" && t.stepId === sleeping.id)?.dueAt;
     const deadline = until !== undefined ? { until: iso(until) } : {};
-    const waitingFor: WaitingFor =
-      s.defs.get(sleeping.id)!.type === "input"
+    const waitingFor: WaitingFor = gate
+      ? gateWaitingFor(gate, s.execution.planHash)
+      : s.defs.get(sleeping.id)!.type === "input"
         ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
         : { kind: "sleep", step_id: sleeping.id, ...deadline };
     this.tx((emit) => {

@@ -7,11 +7,11 @@ import { DurableObject } from "cloudflare:workers";
 import { log } from "../lib/log";
 import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
-import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult } from "./execution-engine";
+import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult, type DecisionArgs, type DecisionResult } from "./execution-engine";
 import type { AuditRow } from "./outbox";
 import { EventSockets } from "./event-sockets";
 import { eventStreamResponse } from "./event-stream";
-import { AnswersArgs, AuditRowArgs, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
+import { AnswersArgs, AuditRowArgs, DecisionArgs as DecisionArgsSchema, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -24,6 +24,7 @@ export interface ExecutionRpc {
   events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
   command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
   answer(tenant: string, args: { stepId: string; answers: Record<string, unknown> }, audit: AuditRow | null): Promise<AnswerResult>;
+  decide(tenant: string, args: DecisionArgs, audit: AuditRow | null): Promise<DecisionResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
   /** Streams (SSE) — see `eventStreamRequest`. */
   fetch(request: Request): Promise<Response>;
@@ -123,6 +124,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     if (result.ok) {
       await this.engine.rearm(); // the run continues
       void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
+    }
+    return result;
+  }
+
+  async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
+    const result = this.engine.decide(Tenant.parse(tenant), DecisionArgsSchema.parse(args), AuditRowArgs.nullable().parse(audit));
+    if (result.ok) {
+      await this.engine.rearm();
+      // Approved work starts now rather than after an alarm round-trip; the drive also flushes the index.
+      void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err));
     }
     return result;
   }

@@ -3,6 +3,7 @@
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
 import type { Sql } from "./metered-sql";
+import type { ApprovalGate } from "../engine/approvals";
 import type { ErrorInfo } from "../engine/errors";
 import type { WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
@@ -17,6 +18,10 @@ export interface ExecutionRecord {
   input: unknown;
   labels: Record<string, string>;
   requestHash: string | null;
+  /** See planHashOf (src/engine/approvals.ts). */
+  planHash: string;
+  /** Approval gates, oldest first, with their decisions. */
+  approvals: ApprovalGate[];
   status: ExecutionStatus;
   pausedFrom: ExecutionStatus | null;
   waitingFor: WaitingFor | null;
@@ -77,6 +82,8 @@ export class ExecutionStore {
       input: parse(r.input),
       labels: JSON.parse(r.labels as string) as Record<string, string>,
       requestHash: (r.request_hash as string | null) ?? null,
+      planHash: (r.plan_hash as string | null) ?? "",
+      approvals: JSON.parse((r.approvals as string | null) ?? "[]") as ApprovalGate[],
       status: r.status as ExecutionStatus,
       pausedFrom: (r.paused_from as ExecutionStatus | null) ?? null,
       waitingFor: (parse(r.waiting_for) as WaitingFor | undefined) ?? null,
@@ -94,8 +101,9 @@ export class ExecutionStore {
   insertExecution(e: ExecutionRecord): void {
     this.sql.exec(
       `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash,
-                              status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at, state_version)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                              status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at,
+                              state_version, plan_hash, approvals)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       e.id,
       e.tenant,
       e.workflowId,
@@ -116,6 +124,8 @@ export class ExecutionStore {
       e.endedAt,
       e.deadlineAt,
       e.stateVersion,
+      e.planHash,
+      JSON.stringify(e.approvals),
     );
   }
 
@@ -123,7 +133,7 @@ export class ExecutionStore {
   saveExecution(e: ExecutionRecord): void {
     this.sql.exec(
       `UPDATE execution SET status = ?, paused_from = ?, waiting_for = ?, output = ?, error = ?, attempt = ?,
-                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?`,
+                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?, approvals = ?`,
       e.status,
       e.pausedFrom,
       json(e.waitingFor ?? undefined),
@@ -134,7 +144,13 @@ export class ExecutionStore {
       e.endedAt,
       e.deadlineAt,
       e.stateVersion,
+      JSON.stringify(e.approvals),
     );
+  }
+
+  /** Writes the approval gates alone (a gate opened or decided without a status change). */
+  saveApprovals(e: ExecutionRecord): void {
+    this.sql.exec("UPDATE execution SET approvals = ?", JSON.stringify(e.approvals));
   }
 
   loadSteps(): StepRecord[] {

@@ -25,6 +25,7 @@ export const CreateExecutionArgs = z.object({
   input: z.unknown(),
   labels: z.record(z.string(), z.string()),
   requestHash: z.string().nullable(),
+  planHash: z.string().regex(/^[0-9a-f]{64}$/),
   audit: AuditRowArgs.nullable(),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
@@ -38,4 +39,10 @@ export const WaitMs = z.number().int().min(0).max(60_000);
 export const EVENT_STREAM_PATH = "/events/stream";
 export const EVENT_SOCKET_PATH = "/events/socket";
 export const StreamArgs = z.object({ tenant: z.string().min(1), after: z.coerce.number().int().min(0) });
+export const DecisionArgs = z.object({
+  decision: z.enum(["approve", "reject"]),
+  plan_hash: z.string().max(128).optional(),
+  step_id: z.string().min(1).max(64).optional(),
+  comment: z.string().max(4_000).optional(),
+});
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });

@@ -7,7 +7,7 @@ const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
 /** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE execution (
      id               TEXT PRIMARY KEY,
      tenant           TEXT NOT NULL,
@@ -72,6 +72,20 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // 2: the outbox also carries audit rows, flushed to D1 in the same batch as index rows.
   `ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit'));`,
+  // 3: approvals — the plan hash and the gates on the execution; approval expiry timers (the CHECK
+  // on timers.kind can only change by rebuilding the table).
+  `ALTER TABLE execution ADD COLUMN plan_hash TEXT;
+   ALTER TABLE execution ADD COLUMN approvals TEXT NOT NULL DEFAULT '[]';
+   CREATE TABLE timers_v3 (
+     id      TEXT PRIMARY KEY,
+     kind    TEXT NOT NULL CHECK (kind IN ('execution_timeout','step_retry','step_wake','outbox_flush','approval_expiry')),
+     step_id TEXT,
+     due_at  INTEGER NOT NULL
+   );
+   INSERT INTO timers_v3 (id, kind, step_id, due_at) SELECT id, kind, step_id, due_at FROM timers;
+   DROP TABLE timers;
+   ALTER TABLE timers_v3 RENAME TO timers;
+   CREATE INDEX timers_by_due ON timers (due_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,7 +3,7 @@
  * alarm is re-armed to the earliest row (or deleted when there is none).
  */
 import type { Sql } from "./metered-sql";
-export type TimerKind = "execution_timeout" | "step_retry" | "step_wake" | "outbox_flush";
+export type TimerKind = "execution_timeout" | "step_retry" | "step_wake" | "outbox_flush" | "approval_expiry";
 
 export interface Timer {
   id: string;

@@ -53,9 +53,11 @@
  *
  * ## Step: decisions on edge cases
  *
- * - `hold` (pending → waiting) and `release` (waiting → running) gate a step before its first
+ * - `hold` (pending → waiting) and `release` (waiting → pending) gate a step before its first
  *   attempt: a level-3 approval. A held step is `waiting`, so it does not count against
- *   parallelism and is not proposed again by the scheduler.
+ *   parallelism and is not proposed again by the scheduler. Released, it is `pending` again and
+ *   the scheduler starts it like any ready step (its attempt begins with `start`, so the
+ *   attempt count and `step.started` stay those of a step that was never held).
  * - `fail` is also accepted in `pending`: a step can fail before any attempt (its `if` condition
  *   cannot be evaluated), without a fake attempt.
  * - `schedule_retry` is accepted wherever an attempt can fail (`running`, and `waiting` for a
@@ -256,7 +258,7 @@ export const STEP_TRANSITIONS = {
     fail: "failed",
     schedule_retry: "pending",
     cancel: "cancelled",
-    release: "running",
+    release: "pending",
   },
   completed: {},
   failed: { redrive: "pending" },

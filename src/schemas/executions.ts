@@ -42,6 +42,29 @@ export const WaitingFor = z
   .openapi("WaitingFor");
 export type WaitingFor = z.infer<typeof WaitingFor>;
 
+export const ApprovalGate = z
+  .object({
+    kind: z.enum(["execution", "step", "approval_step"]).openapi({
+      description:
+        "`execution`: the execution may start (workflow approval level 1 or 2). `step`: the step may run (level 3). " +
+        "`approval_step`: the decision of an `approval` step.",
+    }),
+    step_id: z.string().optional(),
+    level: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+    status: z.enum(["pending", "approved", "rejected", "expired", "cancelled"]).openapi({
+      description:
+        "`expired`: nobody decided in time and `on_expiry: reject` applied (an `on_expiry: approve` gate shows `approved` with `by: null`). " +
+        "`cancelled`: the execution ended (cancelled, timed out) before anyone decided.",
+    }),
+    requested_at: Timestamp,
+    expires_at: Timestamp,
+    decided_at: Timestamp.optional(),
+    by: z.string().nullable().optional().openapi({ description: "Key id of the approver; null when no person decided." }),
+    comment: z.string().optional().openapi({ description: "The approver's comment." }),
+    request_comment: z.string().optional().openapi({ description: "What the approver is shown: an approval step's `comment`, rendered." }),
+  })
+  .openapi("ApprovalGate");
+
 export const Execution = z
   .object({
     id: z.string().openapi({ example: "ex_8f14e45fceea167a5a36dedd4bea2543" }),
@@ -50,7 +73,10 @@ export const Execution = z
     definition_hash: z.string(),
     status: ExecutionStatus,
     waiting_for: WaitingFor.optional(),
-    plan_hash: z.string().optional(),
+    plan_hash: z.string().optional().openapi({
+      description: "SHA-256 of the pinned definition plus the input: what a level-2 approver reviews and sends back.",
+    }),
+    approvals: z.array(ApprovalGate).optional().openapi({ description: "Approval gates of the execution, oldest first, with their decisions." }),
     input: z.unknown(),
     output: z.unknown().optional(),
     error: ErrorObject.optional(),
@@ -214,6 +240,16 @@ export const StreamToken = z
     events_url: z.string().openapi({ description: "The SSE URL with the token, ready for `new EventSource(...)`." }),
   })
   .openapi("StreamToken");
+
+export const ApprovalBody = z
+  .strictObject({
+    decision: z.enum(["approve", "reject"]),
+    plan_hash: z.string().max(128).optional().openapi({ description: "Required at level 2: the execution's `plan_hash` that was reviewed." }),
+    step_id: z.string().max(64).optional().openapi({ description: "The step whose approval this is (level 3 and approval steps)." }),
+    comment: z.string().max(4_000).optional(),
+  })
+  .openapi("ApprovalDecision");
+export type ApprovalBody = z.infer<typeof ApprovalBody>;
 
 export const AnswersBody = z
   .strictObject({

@@ -72,6 +72,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/retry",
         "POST /v1/executions/{id}/stream-token",
         "GET /v1/executions/{id}/ws",
+        "POST /v1/executions/{id}/approval",
         "POST /v1/executions/{id}/steps/{step_id}/answers",
       ].sort(),
     );

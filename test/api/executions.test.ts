@@ -91,10 +91,14 @@ describe("POST /v1/executions", () => {
   it("refuses features the engine cannot run yet with 422, listing them", async () => {
     const t = await tenantWithKeys("exfeatures");
     const res = await start(t.operator, {
-      definition: { id: "human", approval: { level: 1 }, steps: [{ id: "q", type: "llm", model: "@cf/meta/llama-3.1-8b-instruct", prompt: "hi" }] },
+      definition: {
+        id: "limited",
+        concurrency: { key: "one", limit: 1 },
+        steps: [{ id: "q", type: "llm", model: "@cf/meta/llama-3.1-8b-instruct", prompt: "hi" }],
+      },
     });
     const p = expectProblem(res, 422, "FEATURE_NOT_AVAILABLE");
-    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/approval/level", "/steps/0/type"]);
+    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/concurrency", "/steps/0/type"]);
   });
 
   it("403 for viewer and approver; 401 without a key", async () => {

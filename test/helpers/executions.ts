@@ -2,8 +2,23 @@
 import { expect } from "vitest";
 import { call, type ApiResponse } from "./api";
 
+export interface ApprovalGateBody {
+  kind: string;
+  step_id?: string;
+  level: number;
+  status: string;
+  requested_at: string;
+  expires_at: string;
+  decided_at?: string;
+  by?: string | null;
+  comment?: string;
+  request_comment?: string;
+}
+
 export interface ExecutionBody {
   id: string;
+  plan_hash?: string;
+  approvals?: ApprovalGateBody[];
   workflow_id: string;
   workflow_version: number;
   status: string;

@@ -53,7 +53,7 @@ const EXPECTED_STEP: Record<StepStatus, readonly StepCell[]> = {
   //          start      complete     fail      schedule_retry wait       skip       cancel       interrupt  redrive    hold       release
   pending:   ["running", __,          "failed", __,            __,        "skipped", "cancelled", __,        __,        "waiting", __       ],
   running:   [__,        "completed", "failed", "pending",     "waiting", __,        "cancelled", "pending", __,        __,        __       ],
-  waiting:   [__,        "completed", "failed", "pending",     __,        __,        "cancelled", __,        __,        __,        "running"],
+  waiting:   [__,        "completed", "failed", "pending",     __,        __,        "cancelled", __,        __,        __,        "pending"],
   completed: [__,        __,          __,       __,            __,        __,        __,          __,        __,        __,        __       ],
   failed:    [__,        __,          __,       __,            __,        __,        __,          __,        "pending", __,        __       ],
   skipped:   [__,        __,          __,       __,            __,        __,        __,          __,        __,        __,        __       ],

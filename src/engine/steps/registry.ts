@@ -1,7 +1,8 @@
 /**
  * Step runners by step type. The Durable Object looks a step's type up here; a type without a
- * runner fails with `UNSUPPORTED_STEP_TYPE`. (approval, llm, map and workflow arrive later.)
+ * runner fails with `UNSUPPORTED_STEP_TYPE`. (llm, map and workflow arrive later.)
  */
+import { approvalRunner } from "./approval";
 import { httpRunner } from "./http";
 import { inputRunner } from "./input";
 import { pluginRunner } from "./plugin";
@@ -15,4 +16,5 @@ export const stepRunners: StepRunnerRegistry = {
   wait: waitRunner,
   plugin: pluginRunner,
   input: inputRunner,
+  approval: approvalRunner,
 };

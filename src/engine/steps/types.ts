@@ -44,7 +44,9 @@ export type StepOutcome =
   /** The step sleeps until `until` (epoch ms), then completes with `output` (wait steps). */
   | { kind: "sleep"; until: number; output: unknown }
   /** The step waits for people to answer these questions (input steps). */
-  | { kind: "ask"; questions: InputQuestion[] };
+  | { kind: "ask"; questions: InputQuestion[] }
+  /** The step waits for an approver's decision; `comment` is what they are shown (approval steps). */
+  | { kind: "approval"; comment?: string };
 
 /** Runs one attempt of one step type; throws a StepError (see ../errors.ts) on failure. */
 export interface StepRunner<S extends Step = Step> {

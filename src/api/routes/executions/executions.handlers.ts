@@ -1,6 +1,7 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import { eventSocketRequest, eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
 import type { CreateResult } from "../../../durable/execution-engine";
+import { planHashOf } from "../../../engine/approvals";
 import { canonicalJson } from "../../../engine/canonical-json";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
 import { sha256Hex } from "../../../lib/digest";
@@ -23,6 +24,7 @@ import type {
   resumeExecution,
   retryExecution,
   answerStep,
+  decideApproval,
   createStreamToken,
   openExecutionSocket,
   startExecution,
@@ -54,6 +56,7 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   assertValidInput(resolved.definition, input);
 
   const requestHash = key === undefined ? null : await sha256Hex(canonicalJson(body));
+  const planHash = await planHashOf(resolved.hash, input);
   let id: string;
   let stub: ExecutionRpc;
   let result: CreateResult;
@@ -72,6 +75,7 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
       input,
       labels: body.labels ?? {},
       requestHash,
+      planHash,
       audit: auditEntryFor(c, 202),
     });
     const expired = result.kind === "existing" && Date.parse(result.execution.created_at) < Date.now() - IDEMPOTENCY_KEY_TTL_MS;
@@ -216,6 +220,48 @@ export const socket: RouteHandler<typeof openExecutionSocket, AppEnv> = async (c
   if (res.status === 404 || !res.webSocket) throw notFound(id);
   // Re-wrapped so X-Request-Id can be added; the route's types do not describe a 101.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers }) as never;
+};
+
+export const approval: RouteHandler<typeof decideApproval, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const body = c.req.valid("json");
+  c.set("auditDetail", { decision: body.decision, ...(body.step_id ? { step_id: body.step_id } : {}), ...(body.comment ? { comment: body.comment } : {}) });
+  const outcome = await executionStub(c.env, id).decide(p.tenant, body, auditEntryFor(c, 200));
+  if (!outcome.ok) {
+    switch (outcome.reason) {
+      case "not_found":
+        throw notFound(id);
+      case "step_not_found":
+        throw new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${body.step_id}'.`);
+      case "not_waiting":
+        throw new ConflictError(
+          "INVALID_STATE",
+          body.step_id === undefined ? "The execution is not waiting for an approval." : `Step '${body.step_id}' is not waiting for an approval.`,
+        );
+      case "already_decided":
+        throw new ConflictError(
+          "APPROVAL_ALREADY_DECIDED",
+          `This approval was already decided (${outcome.gate.status}${outcome.gate.decided_at ? ` at ${outcome.gate.decided_at}` : ""}).`,
+        );
+      case "step_id_required":
+        throw new ValidationError(
+          [{ path: "/step_id", message: `required: steps waiting for approval: ${outcome.waiting.join(", ")}`, code: "REQUIRED", in: "body" }],
+          "Say which step this decision is for.",
+        );
+      case "plan_hash_mismatch":
+        throw new ConflictError(
+          "PLAN_HASH_MISMATCH",
+          body.plan_hash === undefined
+            ? "This approval needs the plan_hash of the plan that was reviewed."
+            : "plan_hash is not the execution's plan hash: the plan reviewed is not the one that would run.",
+        );
+      case "invalid_state":
+        throw new InvalidStateError(body.decision, outcome.status, outcome.allowed);
+    }
+  }
+  c.set("auditHandedOff", true);
+  return c.json(outcome.execution, 200);
 };
 
 export const answers: RouteHandler<typeof answerStep, AppEnv> = async (c) => {

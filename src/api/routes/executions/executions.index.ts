@@ -15,4 +15,5 @@ export const executionsRouter = createRouter()
   .openapi(routes.retryExecution, handlers.retry)
   .openapi(routes.createStreamToken, handlers.streamToken)
   .openapi(routes.openExecutionSocket, handlers.socket)
+  .openapi(routes.decideApproval, handlers.approval)
   .openapi(routes.answerStep, handlers.answers);

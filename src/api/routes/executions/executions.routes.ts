@@ -12,6 +12,7 @@ import {
   StepList,
   StreamToken,
   AnswersBody,
+  ApprovalBody,
 } from "../../../schemas/executions";
 import { guard } from "../../middleware/guard";
 import { jsonContent, jsonRequest, problems } from "../../openapi";
@@ -178,6 +179,23 @@ export const openExecutionSocket = createRoute({
     101: { description: "Switching protocols: the WebSocket" },
     ...problems(400, 401, 403, 404, 426),
   },
+});
+
+export const decideApproval = createRoute({
+  method: "post",
+  path: "/executions/{id}/approval",
+  tags,
+  summary: "Approve or reject what an execution is waiting for",
+  description:
+    "Decides a pending approval gate: the execution's own (workflow approval level 1 or 2, no `step_id`), a step's (level 3) or an " +
+    "approval step's (`step_id`). Approve lets the execution or the step proceed; reject ends the execution `rejected`. At level 2 " +
+    "the decision must carry the execution's `plan_hash` (another or none is 409 `PLAN_HASH_MISMATCH`). A gate is decided once: a " +
+    "second decision is 409 `APPROVAL_ALREADY_DECIDED`. Approver and admin keys only. The decision, its approver and comment are " +
+    "recorded on the execution (`approvals`), in its events and in the audit log.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:decide", action: "execution.approval" }),
+  request: { params: ExecutionIdParam, body: jsonRequest(ApprovalBody) },
+  responses: { 200: jsonContent(Execution, "The execution after the decision"), ...problems(400, 401, 403, 404, 409, 413, 415) },
 });
 
 export const answerStep = createRoute({
