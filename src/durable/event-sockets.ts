@@ -4,8 +4,13 @@
  * the event log from the socket's cursor: a socket that connects, lags, or wakes from hibernation
  * receives every event exactly once, in order. The first message is a snapshot of the execution;
  * the socket closes normally (1000) after the terminal event has been sent.
+ *
+ * Fan-out: new events are serialised once per commit, not once per socket, and a socket whose
+ * cursor is exactly where the commit starts (the usual case) gets them without a log read. Only a
+ * socket that lags (or a cursor restored from hibernation that is behind) goes through `catchUp`.
  */
 import { isTerminalEvent } from "../engine/state-machine";
+import type { ExecutionEvent } from "../schemas/executions";
 import type { ExecutionEngine } from "./execution-engine";
 
 const PAGE = 1000;
@@ -21,9 +26,7 @@ export class EventSockets {
     private readonly engine: ExecutionEngine,
   ) {
     // Registered by every instance, including one woken from hibernation for a socket event.
-    engine.subscribe(() => {
-      for (const ws of this.ctx.getWebSockets()) this.catchUp(ws);
-    });
+    engine.subscribe((events) => this.deliver(events));
   }
 
   /** Accepts a socket that starts after `after`; null when the execution is not the tenant's. */
@@ -38,6 +41,31 @@ export class EventSockets {
     this.send(server, JSON.stringify({ type: "snapshot", execution }));
     this.catchUp(server);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Events just committed (consecutive seqs), to every socket. */
+  private deliver(events: readonly ExecutionEvent[]): void {
+    if (events.length === 0) return;
+    const first = events[0]!.seq;
+    const last = events[events.length - 1]!.seq;
+    const frames = events.map((e) => JSON.stringify(e));
+    const ends = isTerminalEvent(events[events.length - 1]!.type);
+    // A terminal event is a commit's last; were one in the middle, `catchUp` would stop there.
+    const endsInside = events.slice(0, -1).some((e) => isTerminalEvent(e.type));
+    for (const ws of this.ctx.getWebSockets()) {
+      const cursor = ws.deserializeAttachment() as Cursor | null;
+      if (!cursor) continue;
+      if (cursor.seq !== first - 1 || endsInside) {
+        this.catchUp(ws); // behind (or ahead): the log decides what it still needs
+        continue;
+      }
+      let sent = true;
+      for (const frame of frames) if (!(sent = this.send(ws, frame))) break;
+      if (!sent) continue; // gone; its close handler cleans up
+      cursor.seq = last;
+      ws.serializeAttachment(cursor);
+      if (ends) this.close(ws);
+    }
   }
 
   /** Sends the socket every event after its cursor; closes it after the terminal event. */
