@@ -109,32 +109,28 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   async command(tenant: unknown, command: unknown, audit: unknown = null): Promise<CommandResult> {
-    const result = this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRowArgs.nullable().parse(audit));
-    if (result.ok) {
-      await this.engine.rearm();
-      // Off the response's path: a failed flush is retried by the outbox_flush timer.
-      void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
-    }
-    return result;
+    return this.carryOn(this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRowArgs.nullable().parse(audit)));
   }
 
   async answer(tenant: unknown, args: unknown, audit: unknown = null): Promise<AnswerResult> {
     const { stepId, answers } = AnswersArgs.parse(args);
-    const result = this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRowArgs.nullable().parse(audit));
-    if (result.ok) {
-      await this.engine.rearm(); // the run continues
-      void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
-    }
-    return result;
+    return this.carryOn(this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRowArgs.nullable().parse(audit)));
   }
 
   async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
-    const result = this.engine.decide(Tenant.parse(tenant), DecisionArgsSchema.parse(args), AuditRowArgs.nullable().parse(audit));
-    if (result.ok) {
-      await this.engine.rearm();
-      // Approved work starts now rather than after an alarm round-trip; the drive also flushes the index.
-      void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err));
-    }
+    return this.carryOn(this.engine.decide(Tenant.parse(tenant), DecisionArgsSchema.parse(args), AuditRowArgs.nullable().parse(audit)));
+  }
+
+  /**
+   * After a person's request changed the execution: the alarm is re-armed (so a crash from here on
+   * is recovered), the index row is flushed off the response's path (a failed flush is retried by
+   * the outbox_flush timer), and work the change unblocked starts now, not after an alarm round-trip.
+   */
+  private async carryOn<R extends { ok: boolean }>(result: R): Promise<R> {
+    if (!result.ok) return result;
+    await this.engine.rearm();
+    void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
+    void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)); // the armed alarm retries
     return result;
   }
 

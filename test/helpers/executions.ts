@@ -1,19 +1,10 @@
 /** Helpers for execution tests: register, start, and wait without blind sleeps. */
 import { expect } from "vitest";
+import type { ApprovalGate } from "../../src/engine/approvals";
 import { call, type ApiResponse } from "./api";
 
-export interface ApprovalGateBody {
-  kind: string;
-  step_id?: string;
-  level: number;
-  status: string;
-  requested_at: string;
-  expires_at: string;
-  decided_at?: string;
-  by?: string | null;
-  comment?: string;
-  request_comment?: string;
-}
+/** The wire shape of an approval gate is the engine's own record. */
+export type ApprovalGateBody = ApprovalGate;
 
 export interface ExecutionBody {
   id: string;
