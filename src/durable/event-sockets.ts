@@ -1,24 +1,21 @@
 /**
- * Hibernatable WebSockets of an execution: each socket's cursor (tenant, last seq sent) is kept in
- * its attachment, so it survives hibernation. Delivery always goes through `catchUp`, which reads
- * the event log from the socket's cursor: a socket that connects, lags, or wakes from hibernation
- * receives every event exactly once, in order. The first message is a snapshot of the execution;
- * the socket closes normally (1000) after the terminal event has been sent.
+ * Hibernatable WebSockets of an execution. The first message is a snapshot of the execution, then
+ * every event after the client's `after` — replayed from the log, then live — and the socket
+ * closes normally (1000) after the terminal event has been sent.
  *
- * Fan-out: new events are serialised once per commit, not once per socket, and a socket whose
- * cursor is exactly where the commit starts (the usual case) gets them without a log read. Only a
- * socket that lags (or a cursor restored from hibernation that is behind) goes through `catchUp`.
+ * No per-socket cursor is needed: replay runs to the head of the log in one synchronous pass at
+ * accept, and every commit's events are sent to every open socket synchronously right after the
+ * commit (the output gate holds the frames until the commit is durable). So at the end of any
+ * turn every open socket has been sent exactly the events in the log, in order — also across
+ * hibernation: an object that wakes sends only events committed after it woke. This keeps fan-out
+ * cheap: a commit's events are serialised once and sent to each socket, with no log read and no
+ * attachment (de)serialisation per socket.
  */
 import { isTerminalEvent } from "../engine/state-machine";
 import type { ExecutionEvent } from "../schemas/executions";
 import type { ExecutionEngine } from "./execution-engine";
 
 const PAGE = 1000;
-
-interface Cursor {
-  tenant: string;
-  seq: number;
-}
 
 export class EventSockets {
   constructor(
@@ -37,59 +34,44 @@ export class EventSockets {
     const client = pair[0];
     const server = pair[1];
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ tenant, seq: after } satisfies Cursor);
     this.send(server, JSON.stringify({ type: "snapshot", execution }));
-    this.catchUp(server);
+    this.replay(server, tenant, after);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Events just committed (consecutive seqs), to every socket. */
-  private deliver(events: readonly ExecutionEvent[]): void {
-    if (events.length === 0) return;
-    const first = events[0]!.seq;
-    const last = events[events.length - 1]!.seq;
-    const frames = events.map((e) => JSON.stringify(e));
-    const ends = isTerminalEvent(events[events.length - 1]!.type);
-    // A terminal event is a commit's last; were one in the middle, `catchUp` would stop there.
-    const endsInside = events.slice(0, -1).some((e) => isTerminalEvent(e.type));
-    for (const ws of this.ctx.getWebSockets()) {
-      const cursor = ws.deserializeAttachment() as Cursor | null;
-      if (!cursor) continue;
-      if (cursor.seq !== first - 1 || endsInside) {
-        this.catchUp(ws); // behind (or ahead): the log decides what it still needs
-        continue;
-      }
-      let sent = true;
-      for (const frame of frames) if (!(sent = this.send(ws, frame))) break;
-      if (!sent) continue; // gone; its close handler cleans up
-      cursor.seq = last;
-      ws.serializeAttachment(cursor);
-      if (ends) this.close(ws);
-    }
-  }
-
-  /** Sends the socket every event after its cursor; closes it after the terminal event. */
-  catchUp(ws: WebSocket): void {
-    const cursor = ws.deserializeAttachment() as Cursor | null;
-    if (!cursor) return;
+  /** Sends every event after `after`, up to the head of the log; closes after the terminal event. */
+  private replay(ws: WebSocket, tenant: string, after: number): void {
+    let seq = after;
     for (;;) {
-      const page = this.engine.eventPage(cursor.tenant, cursor.seq, PAGE);
+      const page = this.engine.eventPage(tenant, seq, PAGE);
       if (!page || page.items.length === 0) {
         if (page?.terminal) this.close(ws);
         return;
       }
       for (const e of page.items) {
         if (!this.send(ws, JSON.stringify(e))) return;
-        cursor.seq = e.seq;
+        seq = e.seq;
         if (isTerminalEvent(e.type)) {
-          ws.serializeAttachment(cursor);
           this.close(ws);
           return;
         }
       }
-      ws.serializeAttachment(cursor);
       if (page.items.length < PAGE) return;
     }
+  }
+
+  /** Events just committed (consecutive seqs, a terminal event only last), to every open socket. */
+  private deliver(events: readonly ExecutionEvent[]): void {
+    if (events.length === 0) return;
+    const sockets = this.ctx.getWebSockets();
+    const gone = new Set<WebSocket>();
+    // Event by event across all sockets (not socket by socket): the first event of a commit reaches
+    // the last socket after one send per socket, not after all of the commit's frames to the others.
+    for (const e of events) {
+      const frame = JSON.stringify(e);
+      for (const ws of sockets) if (!gone.has(ws) && !this.send(ws, frame)) gone.add(ws);
+    }
+    if (isTerminalEvent(events[events.length - 1]!.type)) for (const ws of sockets) if (!gone.has(ws)) this.close(ws);
   }
 
   /** A send to a socket that went away must not break delivery to the others. */
