@@ -224,6 +224,7 @@ export class ExecutionEngine {
       return result;
     } catch (err) {
       this.state = null;
+      this.timers.forget();
       throw err;
     }
   }

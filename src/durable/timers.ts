@@ -1,6 +1,11 @@
 /**
  * Many logical timers behind the one physical alarm: rows with a `due_at`. After every change the
  * alarm is re-armed to the earliest row (or deleted when there is none).
+ *
+ * The object is the only writer of its timers, so reads are served from an in-memory mirror
+ * loaded once per instance: the drive asks for due timers after every step, and a statement costs
+ * far more than a map lookup. A transaction that rolls back must call `forget()` so the mirror is
+ * reloaded from storage.
  */
 import type { Sql } from "./metered-sql";
 export type TimerKind = "execution_timeout" | "step_retry" | "step_wake" | "outbox_flush" | "approval_expiry";
@@ -21,10 +26,24 @@ interface TimerRow {
 }
 
 export class Timers {
+  private mirror: Map<string, Timer> | null = null;
+
   constructor(private readonly sql: Sql) {}
+
+  private all(): Map<string, Timer> {
+    this.mirror ??= new Map(
+      this.sql
+        .exec<TimerRow>("SELECT id, kind, step_id, due_at FROM timers")
+        .toArray()
+        .map((r) => [r.id, { id: r.id, kind: r.kind, stepId: r.step_id, dueAt: r.due_at }]),
+    );
+    return this.mirror;
+  }
 
   set(kind: TimerKind, dueAt: number, stepId: string | null = null): void {
     const id = stepId === null ? kind : `${kind}:${stepId}`;
+    const mirror = this.all();
+    if (mirror.get(id)?.dueAt === dueAt) return;
     this.sql.exec(
       "INSERT INTO timers (id, kind, step_id, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at",
       id,
@@ -32,24 +51,37 @@ export class Timers {
       stepId,
       dueAt,
     );
+    mirror.set(id, { id, kind, stepId, dueAt });
   }
 
   clear(kind: TimerKind, stepId: string | null = null): void {
-    this.sql.exec("DELETE FROM timers WHERE id = ?", stepId === null ? kind : `${kind}:${stepId}`);
+    const id = stepId === null ? kind : `${kind}:${stepId}`;
+    const mirror = this.all();
+    if (!mirror.has(id)) return;
+    this.sql.exec("DELETE FROM timers WHERE id = ?", id);
+    mirror.delete(id);
   }
 
   clearAllExcept(kind: TimerKind): void {
+    const mirror = this.all();
+    if ([...mirror.values()].every((t) => t.kind === kind)) return;
     this.sql.exec("DELETE FROM timers WHERE kind != ?", kind);
+    for (const [id, t] of mirror) if (t.kind !== kind) mirror.delete(id);
   }
 
+  /** Timers due at `now`, earliest first. */
   due(now: number): Timer[] {
-    return this.sql
-      .exec<TimerRow>("SELECT id, kind, step_id, due_at FROM timers WHERE due_at <= ? ORDER BY due_at", now)
-      .toArray()
-      .map((r) => ({ id: r.id, kind: r.kind, stepId: r.step_id, dueAt: r.due_at }));
+    return [...this.all().values()].filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   earliest(): number | null {
-    return this.sql.exec<{ d: number | null }>("SELECT MIN(due_at) AS d FROM timers").one().d;
+    let min: number | null = null;
+    for (const t of this.all().values()) if (min === null || t.dueAt < min) min = t.dueAt;
+    return min;
+  }
+
+  /** Drops the mirror (after a rolled-back transaction): the next read reloads it from storage. */
+  forget(): void {
+    this.mirror = null;
   }
 }
