@@ -3,7 +3,7 @@
  * `seq` is the SQLite rowid of a table that is never deleted from, so it is gapless and
  * increasing: clients resume from a seq with no gap and no duplicate.
  */
-import type { Sql } from "./metered-sql";
+import { MAX_BOUND_PARAMETERS, type Sql } from "./metered-sql";
 import type { EventType, ExecutionEvent } from "../schemas/executions";
 
 interface EventRow {
@@ -25,21 +25,47 @@ function toEvent(row: EventRow): ExecutionEvent {
   };
 }
 
+export interface EventSpec {
+  type: EventType;
+  stepId?: string | undefined;
+  data?: Record<string, unknown>;
+  /** When it happened, if not when its transaction commits. */
+  time?: number;
+}
+
+/** Five parameters per event row, within the statement limit (MAX_BOUND_PARAMETERS). */
+const ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 5);
+
 export class EventLog {
+  /** The last seq written, known after the first read (the object is the log's only writer). */
+  private last: number | null = null;
+
   constructor(private readonly sql: Sql) {}
 
-  /** Call inside the transition's transaction. */
-  append(time: number, type: EventType, stepId: string | null, data: Record<string, unknown>): ExecutionEvent {
-    const row = this.sql
-      .exec<EventRow>(
-        "INSERT INTO events (time, type, step_id, data) VALUES (?, ?, ?, ?) RETURNING seq, time, type, step_id, data",
-        time,
-        type,
-        stepId,
-        JSON.stringify(data),
-      )
-      .one();
-    return toEvent(row);
+  /**
+   * Appends a transaction's events with one statement (seqs follow the last one). Call inside the
+   * transition's transaction; if it rolls back, call `forget()`.
+   */
+  append(time: number, specs: readonly EventSpec[]): ExecutionEvent[] {
+    if (specs.length === 0) return [];
+    let seq = this.lastSeq();
+    const events = specs.map((e): ExecutionEvent => {
+      seq += 1;
+      const at = e.time ?? time;
+      return { seq, time: new Date(at).toISOString(), type: e.type, ...(e.stepId !== undefined ? { step_id: e.stepId } : {}), data: e.data ?? {} };
+    });
+    for (let i = 0; i < specs.length; i += ROWS_PER_INSERT) {
+      const chunk = specs.slice(i, i + ROWS_PER_INSERT);
+      const params = chunk.flatMap((e, k) => [events[i + k]!.seq, e.time ?? time, e.type, e.stepId ?? null, JSON.stringify(e.data ?? {})]);
+      this.sql.exec(`INSERT INTO events (seq, time, type, step_id, data) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
+    }
+    this.last = seq;
+    return events;
+  }
+
+  /** Drops what it knows (after a rolled-back transaction): the next append reads the log again. */
+  forget(): void {
+    this.last = null;
   }
 
   after(seq: number, limit: number): ExecutionEvent[] {
@@ -50,6 +76,7 @@ export class EventLog {
   }
 
   lastSeq(): number {
-    return this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM events").one().s ?? 0;
+    this.last ??= this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM events").one().s ?? 0;
+    return this.last;
   }
 }

@@ -38,7 +38,7 @@ import { DEFAULT_PARALLELISM } from "../engine/limits";
 import type { Step } from "../schemas/definition";
 import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
 import type { ExecutionIndexRow } from "../store/executions";
-import { EventLog } from "./event-log";
+import { EventLog, type EventSpec } from "./event-log";
 import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepRecord } from "./execution-store";
 import { Outbox, type AuditRow } from "./outbox";
 import type { CreateExecutionArgs } from "./rpc";
@@ -112,7 +112,6 @@ interface InFlight {
   done: Promise<void>;
 }
 
-type EventSpec = { type: EventType; stepId?: string; data?: Record<string, unknown> };
 
 function iso(ms: number): string;
 function iso(ms: number | null): string | undefined;
@@ -173,6 +172,8 @@ export class ExecutionEngine {
   private readonly inflight = new Map<string, InFlight>();
   private driving: Promise<void> | null = null;
   private flushFailures = 0;
+  /** Events of the transaction under way (see `tx`). */
+  private pendingEvents: EventSpec[] | null = null;
   private readonly waiters = new Set<() => void>();
   private readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
 
@@ -214,17 +215,25 @@ export class ExecutionEngine {
    * only after the commit. If it throws, storage rolls back and the cache is dropped.
    */
   private tx<T>(fn: (emit: (e: EventSpec) => void) => T): T {
-    const appended: ExecutionEvent[] = [];
+    // A transition inside another joins it: its events stay in call order and commit together.
+    if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
+    const pending: EventSpec[] = (this.pendingEvents = []);
     const now = this.deps.now();
+    let appended: ExecutionEvent[] = [];
     try {
-      const result = this.deps.storage.transactionSync(() =>
-        fn((e) => appended.push(this.events.append(now, e.type, e.stepId ?? null, e.data ?? {}))),
-      );
+      const result = this.deps.storage.transactionSync(() => {
+        const r = fn((e) => pending.push(e));
+        appended = this.events.append(now, pending); // one statement for all of the transition's events
+        return r;
+      });
+      this.pendingEvents = null;
       if (appended.length > 0) for (const l of this.listeners) l(appended);
       return result;
     } catch (err) {
+      this.pendingEvents = null;
       this.state = null;
       this.timers.forget();
+      this.events.forget();
       throw err;
     }
   }
@@ -249,10 +258,15 @@ export class ExecutionEngine {
     return true;
   }
 
-  private moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
-    const t = transitionStep(step.status, command);
-    if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${step.status} --${command}-->`);
-    Object.assign(step, patch, { status: t.to });
+  /** Applies one command, or several in a row (written once), to a step. Inside a tx. */
+  private moveStep(step: StepRecord, commands: StepCommand | readonly StepCommand[], patch: Partial<StepRecord> = {}): void {
+    let status = step.status;
+    for (const command of typeof commands === "string" ? [commands] : commands) {
+      const t = transitionStep(status, command);
+      if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${status} --${command}-->`);
+      status = t.to;
+    }
+    Object.assign(step, patch, { status });
     this.store.saveStep(step);
   }
 
@@ -886,8 +900,9 @@ export class ExecutionEngine {
       });
       return false;
     }
-    const attempt = this.beginAttempt(st);
     const runner = this.deps.runners[def.type] as StepRunner | undefined;
+    if (runner?.pure) return this.runPure(s, st, def, runner);
+    const attempt = this.beginAttempt(st);
     if (!runner) {
       const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
       this.settle(s, id, attempt, { ok: false, error }, new Set());
@@ -931,6 +946,51 @@ export class ExecutionEngine {
       });
     this.inflight.set(id, { attempt, controller, done });
     return false;
+  }
+
+  /**
+   * A pure step (see StepRunner.pure) runs first and is recorded after: start and completion in
+   * one transaction — one step row write, one attempt row, both events — instead of two. A failed
+   * attempt goes through the ordinary path (retry policy, events) as if it had just started.
+   * Returns true: the step ended (or the execution moved on meanwhile and nothing was recorded).
+   */
+  private async runPure(s: LoadedState, st: StepRecord, def: Step, runner: StepRunner): Promise<boolean> {
+    const attempt = st.attempts + 1;
+    const startedAt = this.deps.now();
+    const secrets = new AttemptSecrets(this.deps.env);
+    const ctx: StepContext = {
+      executionId: s.execution.id,
+      stepId: st.id,
+      attempt,
+      scope: this.scope(s),
+      signal: new AbortController().signal, // nothing to abort: no I/O, and it is not recorded until it ends
+      fetch: this.deps.fetch,
+      secrets,
+      allowedPrivateHosts: this.allowedPrivateHosts,
+      now: this.deps.now,
+    };
+    let outcome: StepOutcome | null = null;
+    let error: StepError | null = null;
+    try {
+      outcome = await runner.run(def, ctx);
+    } catch (err) {
+      error = toStepError(err, "STEP_ERROR");
+    }
+    if (s.execution.status !== "running" || st.status !== "pending") return true; // cancelled, paused, … meanwhile
+    if (outcome?.kind !== "completed") {
+      this.beginAttempt(st);
+      this.settle(s, st.id, attempt, outcome ? { ok: true, outcome } : { ok: false, error: error! }, secrets.used);
+      return true;
+    }
+    const output = maskSecrets(outcome.output, secrets.used);
+    const endedAt = this.deps.now();
+    this.tx((emit) => {
+      this.moveStep(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
+      this.store.insertFinishedAttempt(st.id, attempt, startedAt, endedAt, output);
+      emit({ type: "step.started", stepId: st.id, data: { attempt } });
+      emit({ type: "step.completed", stepId: st.id, data: { attempt, ...eventValue(output) } });
+    });
+    return true;
   }
 
   /** pending → running with a new attempt row and a step.started event. */

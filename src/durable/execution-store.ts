@@ -192,6 +192,18 @@ export class ExecutionStore {
     this.sql.exec("INSERT INTO attempts (step_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)", stepId, attempt, startedAt);
   }
 
+  /** An attempt that started and ended in one transaction (a pure step's). */
+  insertFinishedAttempt(stepId: string, attempt: number, startedAt: number, endedAt: number, output: unknown): void {
+    this.sql.exec(
+      "INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output) VALUES (?, ?, 'completed', ?, ?, ?)",
+      stepId,
+      attempt,
+      startedAt,
+      endedAt,
+      json(output),
+    );
+  }
+
   finishAttempt(stepId: string, attempt: number, status: AttemptStatus, endedAt: number, output: unknown, error: ErrorInfo | null): void {
     this.sql.exec(
       "UPDATE attempts SET status = ?, ended_at = ?, output = ?, error = ? WHERE step_id = ? AND attempt = ?",

@@ -5,12 +5,17 @@
  * `rowsWritten` is final when `exec` returns. Reads are not counted: their cursors are consumed
  * later, and rows read cost a thousandth of rows written.
  */
+/** Durable Object SQLite binds at most 100 parameters per statement (local workerd does not enforce it). */
+export const MAX_BOUND_PARAMETERS = 100;
+
 export class MeteredSql {
   rowsWritten = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
   exec<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T> {
+    // Enforced here so that tests fail the way production would.
+    if (bindings.length > MAX_BOUND_PARAMETERS) throw new Error(`${bindings.length} bound parameters: at most ${MAX_BOUND_PARAMETERS} per statement`);
     const cursor = this.sql.exec<T>(query, ...bindings);
     this.rowsWritten += cursor.rowsWritten;
     return cursor;

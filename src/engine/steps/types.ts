@@ -51,6 +51,12 @@ export type StepOutcome =
 /** Runs one attempt of one step type; throws a StepError (see ../errors.ts) on failure. */
 export interface StepRunner<S extends Step = Step> {
   run(step: S, ctx: StepContext): Promise<StepOutcome>;
+  /**
+   * True when an attempt has no effect outside its output (no I/O, no waiting): it may run before
+   * anything is recorded, and its start and end are recorded together. An attempt cut off midway
+   * left nothing behind, so running it again is the same as running it once.
+   */
+  readonly pure?: boolean;
 }
 
 export type StepRunnerRegistry = { [K in StepType]?: StepRunner<Extract<Step, { type: K }>> };
