@@ -39,7 +39,7 @@ import type { Step } from "../schemas/definition";
 import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
 import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog, type EventSpec } from "./event-log";
-import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type StepRecord } from "./execution-store";
+import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "./execution-store";
 import { Outbox, type AuditRow } from "./outbox";
 import type { CreateExecutionArgs } from "./rpc";
 import { ensureSchema } from "./sqlite-schema";
@@ -54,6 +54,8 @@ const MAX_DRIVE_MS = 30_000;
 /** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
 const EXTRA_INTERRUPTED_ATTEMPTS = 2;
 const MAX_FLUSH_BACKOFF_MS = 60_000;
+/** Pure steps written per transaction at most (a long chain of them is written in slices). */
+const MAX_BURST_STEPS = 32;
 /** A drive still running after this long flushes the index without waiting for its end. */
 const EARLY_FLUSH_MS = 250;
 
@@ -149,6 +151,17 @@ function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<str
   };
 }
 
+/** Applies commands to a step in memory, checked against the step table; the caller writes it. */
+function applyStepCommands(step: StepRecord, commands: readonly StepCommand[], patch: Partial<StepRecord>): void {
+  let status = step.status;
+  for (const command of commands) {
+    const t = transitionStep(status, command);
+    if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${status} --${command}-->`);
+    status = t.to;
+  }
+  Object.assign(step, patch, { status });
+}
+
 class AttemptSecrets implements SecretResolver {
   readonly used = new Set<string>();
   constructor(private readonly env: Env) {}
@@ -172,6 +185,8 @@ export class ExecutionEngine {
   private readonly inflight = new Map<string, InFlight>();
   private driving: Promise<void> | null = null;
   private flushFailures = 0;
+  /** Pure steps completed but not written yet (see `flushBurst`). */
+  private burst: { steps: StepRecord[]; attempts: FinishedAttempt[]; events: EventSpec[] } | null = null;
   /** Events of the transaction under way (see `tx`). */
   private pendingEvents: EventSpec[] | null = null;
   private readonly waiters = new Set<() => void>();
@@ -206,6 +221,7 @@ export class ExecutionEngine {
   }
 
   private owned(tenant: string): LoadedState | null {
+    this.flushBurst(); // what a caller reads or changes is written first
     const s = this.load();
     return s && s.execution.tenant === tenant ? s : null;
   }
@@ -217,6 +233,7 @@ export class ExecutionEngine {
   private tx<T>(fn: (emit: (e: EventSpec) => void) => T): T {
     // A transition inside another joins it: its events stay in call order and commit together.
     if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
+    this.flushBurst(); // completed pure steps come first, in the log as in time
     const pending: EventSpec[] = (this.pendingEvents = []);
     const now = this.deps.now();
     let appended: ExecutionEvent[] = [];
@@ -259,14 +276,9 @@ export class ExecutionEngine {
   }
 
   /** Applies one command, or several in a row (written once), to a step. Inside a tx. */
-  private moveStep(step: StepRecord, commands: StepCommand | readonly StepCommand[], patch: Partial<StepRecord> = {}): void {
-    let status = step.status;
-    for (const command of typeof commands === "string" ? [commands] : commands) {
-      const t = transitionStep(status, command);
-      if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${status} --${command}-->`);
-      status = t.to;
-    }
-    Object.assign(step, patch, { status });
+  /** Applies a command to a step and writes it. Inside a tx. */
+  private moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
+    applyStepCommands(step, [command], patch);
     this.store.saveStep(step);
   }
 
@@ -720,6 +732,7 @@ export class ExecutionEngine {
       }
     } finally {
       clearTimeout(earlyFlush);
+      this.flushBurst();
       await this.flushOutbox();
       await this.rearm();
     }
@@ -727,6 +740,7 @@ export class ExecutionEngine {
 
   /** Waits for the next attempt to settle or the next timer to come due, whichever is first. */
   private async nextSettlement(): Promise<void> {
+    this.flushBurst(); // nothing completed stays unwritten while the drive waits
     const waits: Promise<unknown>[] = [...this.inflight.values()].map((f) => f.done);
     const due = this.timers.earliest();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -984,13 +998,34 @@ export class ExecutionEngine {
     }
     const output = maskSecrets(outcome.output, secrets.used);
     const endedAt = this.deps.now();
-    this.tx((emit) => {
-      this.moveStep(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
-      this.store.insertFinishedAttempt(st.id, attempt, startedAt, endedAt, output);
-      emit({ type: "step.started", stepId: st.id, data: { attempt } });
-      emit({ type: "step.completed", stepId: st.id, data: { attempt, ...eventValue(output) } });
-    });
+    // Recorded with the burst (see flushBurst): in memory now, so the scheduler sees it completed.
+    applyStepCommands(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
+    const burst = (this.burst ??= { steps: [], attempts: [], events: [] });
+    burst.steps.push(st);
+    burst.attempts.push({ stepId: st.id, attempt, startedAt, endedAt, output });
+    burst.events.push(
+      { type: "step.started", stepId: st.id, data: { attempt }, time: startedAt },
+      { type: "step.completed", stepId: st.id, data: { attempt, ...eventValue(output) }, time: endedAt },
+    );
+    if (burst.steps.length >= MAX_BURST_STEPS) this.flushBurst();
     return true;
+  }
+
+  /**
+   * Writes the pure steps completed since the last write, in one transaction with a few multi-row
+   * statements, and publishes their events. Called before any other transition (so the log stays
+   * in order), before the drive waits or ends, and before anyone reads the execution — nothing
+   * unwritten is ever shown. If the object dies first, the steps are simply run again: they are pure.
+   */
+  private flushBurst(): void {
+    const burst = this.burst;
+    if (!burst) return;
+    this.burst = null;
+    this.tx((emit) => {
+      this.store.saveSteps(burst.steps);
+      this.store.insertFinishedAttempts(burst.attempts);
+      for (const e of burst.events) emit(e);
+    });
   }
 
   /** pending → running with a new attempt row and a step.started event. */

@@ -2,7 +2,7 @@
  * Rows of the execution, its steps and their attempts in the Durable Object's SQLite storage.
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
-import type { Sql } from "./metered-sql";
+import { MAX_BOUND_PARAMETERS, type Sql } from "./metered-sql";
 import type { ApprovalGate } from "../engine/approvals";
 import type { ErrorInfo } from "../engine/errors";
 import type { WorkflowDefinition } from "../schemas/definition";
@@ -46,6 +46,14 @@ export interface StepRecord {
   startedAt: number | null;
   endedAt: number | null;
   nextAttemptAt: number | null;
+}
+
+export interface FinishedAttempt {
+  stepId: string;
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  output: unknown;
 }
 
 export type AttemptStatus = "running" | "completed" | "failed" | "cancelled";
@@ -188,20 +196,35 @@ export class ExecutionStore {
     );
   }
 
+  /** Writes many steps' mutable columns with few statements (within the bound-parameter limit). */
+  saveSteps(steps: readonly StepRecord[]): void {
+    const perRow = 8;
+    for (let i = 0; i < steps.length; i += Math.floor(MAX_BOUND_PARAMETERS / perRow)) {
+      const chunk = steps.slice(i, i + Math.floor(MAX_BOUND_PARAMETERS / perRow));
+      this.sql.exec(
+        `INSERT INTO steps (id, idx, status, attempts, output, error, started_at, ended_at) VALUES
+           ${chunk.map(() => "(?, 0, ?, ?, ?, ?, ?, ?)").join(", ")}
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, output = excluded.output,
+           error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at, next_attempt_at = NULL`,
+        ...chunk.flatMap((s) => [s.id, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt]),
+      );
+    }
+  }
+
   insertAttempt(stepId: string, attempt: number, startedAt: number): void {
     this.sql.exec("INSERT INTO attempts (step_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)", stepId, attempt, startedAt);
   }
 
-  /** An attempt that started and ended in one transaction (a pure step's). */
-  insertFinishedAttempt(stepId: string, attempt: number, startedAt: number, endedAt: number, output: unknown): void {
-    this.sql.exec(
-      "INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output) VALUES (?, ?, 'completed', ?, ?, ?)",
-      stepId,
-      attempt,
-      startedAt,
-      endedAt,
-      json(output),
-    );
+  /** Attempts that started and ended before anything was recorded (pure steps'), with few statements. */
+  insertFinishedAttempts(attempts: readonly FinishedAttempt[]): void {
+    const rows = Math.floor(MAX_BOUND_PARAMETERS / 5);
+    for (let i = 0; i < attempts.length; i += rows) {
+      const chunk = attempts.slice(i, i + rows);
+      this.sql.exec(
+        `INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output) VALUES ${chunk.map(() => "(?, ?, 'completed', ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((a) => [a.stepId, a.attempt, a.startedAt, a.endedAt, json(a.output)]),
+      );
+    }
   }
 
   finishAttempt(stepId: string, attempt: number, status: AttemptStatus, endedAt: number, output: unknown, error: ErrorInfo | null): void {
