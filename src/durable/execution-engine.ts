@@ -465,7 +465,7 @@ export class ExecutionEngine {
     );
     this.tx((emit) => {
       this.store.insertExecution(execution);
-      for (const st of steps) this.store.insertStep(st);
+      this.store.insertSteps(steps);
       this.timers.set("execution_timeout", execution.deadlineAt!);
       this.outbox.enqueueIndex(this.indexRow(execution), now);
       if (req.audit) this.outbox.enqueueAudit(req.audit, now);

@@ -87,10 +87,11 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     const result = this.engine.create(CreateExecutionArgs.parse(args));
     if (result.kind === "created") {
       // The alarm is armed first, so a crash from here on is recovered by the alarm; then the drive
-      // starts at once rather than after an alarm round-trip (an alarm that fires meanwhile joins it).
+      // starts right after this answer rather than after an alarm round-trip (an alarm that fires
+      // meanwhile joins it).
       // The index row is durable in the outbox; the drive flushes it to D1.
       await this.engine.rearm();
-      void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)); // the armed alarm retries
+      this.driveSoon();
     }
     return result;
   }
@@ -130,8 +131,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     if (!result.ok) return result;
     await this.engine.rearm();
     void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
-    void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)); // the armed alarm retries
+    this.driveSoon();
     return result;
+  }
+
+  /**
+   * Starts the drive in the next task, not this one: a drive of pure steps never yields, so started
+   * here it would hold the RPC's answer until it ends. The armed alarm is the safety net.
+   */
+  private driveSoon(): void {
+    setTimeout(() => void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)), 0);
   }
 
   async waitForEnd(tenant: unknown, ms: unknown): Promise<Execution | null> {

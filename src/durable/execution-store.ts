@@ -178,8 +178,16 @@ export class ExecutionStore {
       }));
   }
 
-  insertStep(s: StepRecord): void {
-    this.sql.exec("INSERT INTO steps (id, idx, status, attempts) VALUES (?, ?, ?, ?)", s.id, s.idx, s.status, s.attempts);
+  /** The steps of a new execution, with few statements (within the bound-parameter limit). */
+  insertSteps(steps: readonly StepRecord[]): void {
+    const rows = Math.floor(MAX_BOUND_PARAMETERS / 4);
+    for (let i = 0; i < steps.length; i += rows) {
+      const chunk = steps.slice(i, i + rows);
+      this.sql.exec(
+        `INSERT INTO steps (id, idx, status, attempts) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...chunk.flatMap((s) => [s.id, s.idx, s.status, s.attempts]),
+      );
+    }
   }
 
   saveStep(s: StepRecord): void {
