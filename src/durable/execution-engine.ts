@@ -54,6 +54,8 @@ const MAX_DRIVE_MS = 30_000;
 /** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
 const EXTRA_INTERRUPTED_ATTEMPTS = 2;
 const MAX_FLUSH_BACKOFF_MS = 60_000;
+/** How long the alarm waits behind a drive the object starts itself before it takes over. */
+const DRIVE_GRACE_MS = 5_000;
 /** Pure steps written per transaction at most (a long chain of them is written in slices). */
 const MAX_BURST_STEPS = 32;
 /** A drive still running after this long flushes the index without waiting for its end. */
@@ -1214,12 +1216,20 @@ export class ExecutionEngine {
     return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten };
   }
 
-  /** Points the alarm at the earliest timer; a running execution with work left is driven again now. */
-  async rearm(): Promise<void> {
+  /**
+   * Points the alarm at the earliest timer; a running execution with work left is driven again now
+   * — or, when the caller is starting a drive itself (`driveStarting`), only after a grace period:
+   * the alarm is then just the net for a drive that never ran (the object died first), and an alarm
+   * firing into every drive it started would only compete with it.
+   */
+  async rearm(opts: { driveStarting?: boolean } = {}): Promise<void> {
     const s = this.load();
     let next = this.timers.earliest();
     // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.
-    if (s && (this.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) next = this.deps.now();
+    if (s && (this.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) {
+      const at = this.deps.now() + (opts.driveStarting ? DRIVE_GRACE_MS : 0);
+      next = next === null ? at : Math.min(next, at);
+    }
     if (next === null) await this.deps.storage.deleteAlarm();
     else await this.deps.storage.setAlarm(next - (this.deps.clockSkewMs?.() ?? 0));
   }

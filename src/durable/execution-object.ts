@@ -90,7 +90,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       // starts right after this answer rather than after an alarm round-trip (an alarm that fires
       // meanwhile joins it).
       // The index row is durable in the outbox; the drive flushes it to D1.
-      await this.engine.rearm();
+      await this.engine.rearm({ driveStarting: true });
       this.driveSoon();
     }
     return result;
@@ -129,7 +129,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    */
   private async carryOn<R extends { ok: boolean }>(result: R): Promise<R> {
     if (!result.ok) return result;
-    await this.engine.rearm();
+    await this.engine.rearm({ driveStarting: true });
     void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
     this.driveSoon();
     return result;
