@@ -145,7 +145,7 @@ async function session(target, name, prepare, scenarios, opts, results, errors, 
     }
   }
 }
-const SESSION_ATTEMPTS = 3;
+const SESSION_ATTEMPTS = 5;
 
 async function sessionOnce(target, name, persistTo, scenarios, opts, results, rounds) {
   const server = await startServer({
@@ -195,7 +195,7 @@ function methodNotes(opts) {
     "Peer completion: the workflow writes a KV completion record after its last step (not a step) and `GET /status/{id}` reads it. Polling `instance.status()` of running instances made the local runtime (wrangler 4.124) exit under load, so the peer is polled that way; the record adds one local KV write per peer execution.",
     `Rounds alternate Stepline, peer, Stepline, peer… (${opts.rounds} of each); each session first runs a warm-up (2 × 20-step and 1 × 100-step executions). Start throughput runs in a session of its own each round (its sustained load is what makes the local runtime exit). Each figure is the median of the rounds, with min and max.`,
     "Fan-out, listing and cost have no peer counterpart; they run in one more Stepline session, their rounds back to back.",
-    "A server session whose runtime fails is retried from fresh state (up to 3 attempts); failures are listed under Errors.",
+    "A server session whose runtime fails is retried from fresh state (up to 5 attempts); failures are listed under Errors.",
     "The machine is small (see above) and shared; absolute figures are local-dev figures, not production ones. Ratios between the two systems, measured the same way on the same machine, are the point.",
   ];
 }
