@@ -153,6 +153,11 @@ function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<str
   };
 }
 
+/** The attempt of a step that succeeded at its first attempt and kept no attempt row (a pure step's). */
+function onlyAttempt(st: StepRecord): AttemptRecord {
+  return { stepId: st.id, attempt: 1, status: "completed", startedAt: st.startedAt!, endedAt: st.endedAt, output: st.output, error: null };
+}
+
 /** Applies commands to a step in memory, checked against the step table; the caller writes it. */
 function applyStepCommands(step: StepRecord, commands: readonly StepCommand[], patch: Partial<StepRecord>): void {
   let status = step.status;
@@ -340,12 +345,13 @@ export class ExecutionEngine {
     }
     return [...s.steps.values()].map((st) => {
       const def = s.defs.get(st.id)!;
+      const attempts = byStep.get(st.id) ?? (st.status === "completed" && st.attempts === 1 && st.startedAt !== null ? [onlyAttempt(st)] : []);
       return {
         id: st.id,
         type: def.type,
         ...(def.name ? { name: def.name } : {}),
         status: st.status,
-        attempts: (byStep.get(st.id) ?? []).map((a) => ({
+        attempts: attempts.map((a) => ({
           attempt: a.attempt,
           status: a.status,
           started_at: iso(a.startedAt),
@@ -1004,7 +1010,9 @@ export class ExecutionEngine {
     applyStepCommands(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
     const burst = (this.burst ??= { steps: [], attempts: [], events: [] });
     burst.steps.push(st);
-    burst.attempts.push({ stepId: st.id, attempt, startedAt, endedAt, output });
+    // A first attempt that succeeded is the step row itself (started_at, ended_at, output): storing
+    // it again would only cost rows. `trace` shows it from the step row.
+    if (attempt > 1) burst.attempts.push({ stepId: st.id, attempt, startedAt, endedAt, output });
     burst.events.push(
       { type: "step.started", stepId: st.id, data: { attempt }, time: startedAt },
       { type: "step.completed", stepId: st.id, data: { attempt, ...eventValue(output) }, time: endedAt },

@@ -223,7 +223,7 @@ export class ExecutionStore {
     this.sql.exec("INSERT INTO attempts (step_id, attempt, status, started_at) VALUES (?, ?, 'running', ?)", stepId, attempt, startedAt);
   }
 
-  /** Attempts that started and ended before anything was recorded (pure steps'), with few statements. */
+  /** Attempts that started and ended before anything was recorded (pure steps' retries), with few statements. */
   insertFinishedAttempts(attempts: readonly FinishedAttempt[]): void {
     const rows = Math.floor(MAX_BOUND_PARAMETERS / 5);
     for (let i = 0; i < attempts.length; i += rows) {

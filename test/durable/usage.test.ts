@@ -28,6 +28,9 @@ describe("usage", () => {
     // Each step writes its row, its attempt and its events: the count grows with the steps.
     expect(u5.storage_rows_written).toBeGreaterThan(5 * 3);
     expect(u25.storage_rows_written - u5.storage_rows_written).toBeGreaterThanOrEqual(20 * 3);
+    // …and no more than its row at creation (2: the row and its key), its final state and its two
+    // events (a first attempt that succeeded is not stored twice): what a pure step costs.
+    expect(u25.storage_rows_written - u5.storage_rows_written).toBeLessThanOrEqual(20 * 5);
     expect(u5.d1_rows_written).toBeGreaterThanOrEqual(1);
     // D1 holds the index only: its rows (the row, its index entries, a later update) do not grow per step.
     expect(u25.d1_rows_written).toBeLessThan(25);
