@@ -5,24 +5,12 @@
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createKey, eventually, expectProblem, tenantWithKeys, type RoleName } from "../helpers/api";
-import { eventsOf, expectContiguous, start, stepsOf, waitForStatus, type ExecutionBody } from "../helpers/executions";
+import { chain, eventsOf, expectContiguous, start, stepsOf, waitForStatus, type ExecutionBody } from "../helpers/executions";
 import { advanceAndRunAlarm, stubOf } from "../helpers/objects";
 
 
 function gated(approval: Record<string, unknown>, steps = 2) {
-  return {
-    definition: {
-      id: "gated",
-      approval,
-      steps: Array.from({ length: steps }, (_, i) =>
-        i === 0
-          ? { id: "s0", type: "transform", expression: "input.n" }
-          : { id: `s${i}`, type: "transform", needs: [`s${i - 1}`], expression: `steps.s${i - 1}.output + 1` },
-      ),
-      output: `steps.s${steps - 1}.output`,
-    },
-    input: { n: 10 },
-  };
+  return { definition: chain("gated", steps, { approval }), input: { n: 10 } };
 }
 
 /** A tenant with the usual keys plus an approver whose key id is known (for `by`). */
