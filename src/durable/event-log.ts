@@ -3,7 +3,7 @@
  * `seq` is the SQLite rowid of a table that is never deleted from, so it is gapless and
  * increasing: clients resume from a seq with no gap and no duplicate.
  */
-import { MAX_BOUND_PARAMETERS, type Sql } from "./metered-sql";
+import { insertRows, type Sql } from "./metered-sql";
 import type { EventType, ExecutionEvent } from "../schemas/executions";
 
 interface EventRow {
@@ -33,9 +33,6 @@ export interface EventSpec {
   time?: number;
 }
 
-/** Five parameters per event row, within the statement limit (MAX_BOUND_PARAMETERS). */
-const ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 5);
-
 export class EventLog {
   /** The last seq written, known after the first read (the object is the log's only writer). */
   private last: number | null = null;
@@ -54,11 +51,12 @@ export class EventLog {
       const at = e.time ?? time;
       return { seq, time: new Date(at).toISOString(), type: e.type, ...(e.stepId !== undefined ? { step_id: e.stepId } : {}), data: e.data ?? {} };
     });
-    for (let i = 0; i < specs.length; i += ROWS_PER_INSERT) {
-      const chunk = specs.slice(i, i + ROWS_PER_INSERT);
-      const params = chunk.flatMap((e, k) => [events[i + k]!.seq, e.time ?? time, e.type, e.stepId ?? null, JSON.stringify(e.data ?? {})]);
-      this.sql.exec(`INSERT INTO events (seq, time, type, step_id, data) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`, ...params);
-    }
+    insertRows(
+      this.sql,
+      "INSERT INTO events (seq, time, type, step_id, data)",
+      "(?, ?, ?, ?, ?)",
+      specs.map((e, k) => [events[k]!.seq, e.time ?? time, e.type, e.stepId ?? null, JSON.stringify(e.data ?? {})]),
+    );
     this.last = seq;
     return events;
   }

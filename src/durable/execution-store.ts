@@ -2,7 +2,7 @@
  * Rows of the execution, its steps and their attempts in the Durable Object's SQLite storage.
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
-import { MAX_BOUND_PARAMETERS, type Sql } from "./metered-sql";
+import { insertRows, type Sql } from "./metered-sql";
 import type { ApprovalGate } from "../engine/approvals";
 import type { ErrorInfo } from "../engine/errors";
 import type { WorkflowDefinition } from "../schemas/definition";
@@ -180,14 +180,7 @@ export class ExecutionStore {
 
   /** The steps of a new execution, with few statements (within the bound-parameter limit). */
   insertSteps(steps: readonly StepRecord[]): void {
-    const rows = Math.floor(MAX_BOUND_PARAMETERS / 4);
-    for (let i = 0; i < steps.length; i += rows) {
-      const chunk = steps.slice(i, i + rows);
-      this.sql.exec(
-        `INSERT INTO steps (id, idx, status, attempts) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((s) => [s.id, s.idx, s.status, s.attempts]),
-      );
-    }
+    insertRows(this.sql, "INSERT INTO steps (id, idx, status, attempts)", "(?, ?, ?, ?)", steps.map((s) => [s.id, s.idx, s.status, s.attempts]));
   }
 
   saveStep(s: StepRecord): void {
@@ -204,19 +197,20 @@ export class ExecutionStore {
     );
   }
 
-  /** Writes many steps' mutable columns with few statements (within the bound-parameter limit). */
+  /**
+   * Writes many existing steps' mutable columns (what `saveStep` writes) with few statements. SQL
+   * has no multi-row UPDATE, so it is an upsert of rows that always exist: `idx` never changes and
+   * the 0 given for it is never stored.
+   */
   saveSteps(steps: readonly StepRecord[]): void {
-    const perRow = 8;
-    for (let i = 0; i < steps.length; i += Math.floor(MAX_BOUND_PARAMETERS / perRow)) {
-      const chunk = steps.slice(i, i + Math.floor(MAX_BOUND_PARAMETERS / perRow));
-      this.sql.exec(
-        `INSERT INTO steps (id, idx, status, attempts, output, error, started_at, ended_at) VALUES
-           ${chunk.map(() => "(?, 0, ?, ?, ?, ?, ?, ?)").join(", ")}
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, output = excluded.output,
-           error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at, next_attempt_at = NULL`,
-        ...chunk.flatMap((s) => [s.id, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt]),
-      );
-    }
+    insertRows(
+      this.sql,
+      "INSERT INTO steps (id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at)",
+      "(?, 0, ?, ?, ?, ?, ?, ?, ?)",
+      steps.map((s) => [s.id, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt, s.nextAttemptAt]),
+      `ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, output = excluded.output,
+         error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at, next_attempt_at = excluded.next_attempt_at`,
+    );
   }
 
   insertAttempt(stepId: string, attempt: number, startedAt: number): void {
@@ -225,14 +219,12 @@ export class ExecutionStore {
 
   /** Attempts that started and ended before anything was recorded (pure steps' retries), with few statements. */
   insertFinishedAttempts(attempts: readonly FinishedAttempt[]): void {
-    const rows = Math.floor(MAX_BOUND_PARAMETERS / 5);
-    for (let i = 0; i < attempts.length; i += rows) {
-      const chunk = attempts.slice(i, i + rows);
-      this.sql.exec(
-        `INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output) VALUES ${chunk.map(() => "(?, ?, 'completed', ?, ?, ?)").join(", ")}`,
-        ...chunk.flatMap((a) => [a.stepId, a.attempt, a.startedAt, a.endedAt, json(a.output)]),
-      );
-    }
+    insertRows(
+      this.sql,
+      "INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output)",
+      "(?, ?, 'completed', ?, ?, ?)",
+      attempts.map((a) => [a.stepId, a.attempt, a.startedAt, a.endedAt, json(a.output)]),
+    );
   }
 
   finishAttempt(stepId: string, attempt: number, status: AttemptStatus, endedAt: number, output: unknown, error: ErrorInfo | null): void {

@@ -24,3 +24,17 @@ export class MeteredSql {
 
 /** The part of `SqlStorage` the object's stores use. */
 export type Sql = Pick<SqlStorage, "exec">;
+
+/**
+ * `INSERT … VALUES (…), (…) …` for many rows, in as few statements as the bound-parameter limit
+ * allows. `tuple` is one row's placeholders (literals may stand in it), `rows` each row's bound
+ * values, all of the same length; `tail` follows the VALUES list (e.g. an ON CONFLICT clause).
+ */
+export function insertRows(sql: Sql, head: string, tuple: string, rows: readonly (readonly unknown[])[], tail = ""): void {
+  if (rows.length === 0) return;
+  const perStatement = Math.floor(MAX_BOUND_PARAMETERS / rows[0]!.length);
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    sql.exec(`${head} VALUES ${chunk.map(() => tuple).join(", ")} ${tail}`, ...chunk.flat());
+  }
+}
