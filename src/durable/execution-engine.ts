@@ -108,6 +108,50 @@ interface LoadedState {
   steps: Map<string, StepRecord>;
   defs: Map<string, Step>;
   plan: CompiledPlan;
+  /** What expressions see, as live views of the records above (see `liveScope`). */
+  scope: ExpressionScope;
+}
+
+/**
+ * The expression scope as views of the loaded records, built once per load: every read sees the
+ * record as it is now. Building a fresh scope per step would cost O(steps) each time (a 100-step
+ * chain spent more on that than on evaluating). Views are safe for what runs inside the drive's
+ * task (pure steps, `if`, outputs): nothing else changes a record until it yields. A runner that
+ * does I/O gets a snapshot instead (`snapshotScope`), so it sees the state its attempt started in.
+ */
+function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRecord>): ExpressionScope {
+  const views: ExpressionScope["steps"] = {};
+  for (const st of steps.values()) {
+    views[st.id] = {
+      get output() {
+        return st.output;
+      },
+      get status() {
+        return st.status;
+      },
+    };
+  }
+  return {
+    input: execution.input,
+    steps: views,
+    execution: {
+      id: execution.id,
+      workflow_id: execution.workflowId,
+      workflow_version: execution.workflowVersion,
+      get attempt() {
+        return execution.attempt;
+      },
+      get started_at() {
+        return iso(execution.startedAt) ?? null;
+      },
+    },
+  };
+}
+
+function snapshotScope(scope: ExpressionScope): ExpressionScope {
+  const steps: ExpressionScope["steps"] = {};
+  for (const [id, view] of Object.entries(scope.steps)) steps[id] = { output: view.output, status: view.status };
+  return { input: scope.input, steps, execution: { ...scope.execution } };
 }
 
 interface InFlight {
@@ -223,7 +267,7 @@ export class ExecutionEngine {
     if (!execution) return null;
     const steps = new Map(this.store.loadSteps().map((s) => [s.id, s]));
     const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
-    this.state = { execution, steps, defs, plan: compilePlan(execution.definition.steps) };
+    this.state = { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps) };
     return this.state;
   }
 
@@ -874,22 +918,6 @@ export class ExecutionEngine {
     return progressed;
   }
 
-  private scope(s: LoadedState): ExpressionScope {
-    const steps: ExpressionScope["steps"] = {};
-    for (const st of s.steps.values()) steps[st.id] = { output: st.output, status: st.status };
-    return {
-      input: s.execution.input,
-      steps,
-      execution: {
-        id: s.execution.id,
-        workflow_id: s.execution.workflowId,
-        workflow_version: s.execution.workflowVersion,
-        attempt: s.execution.attempt,
-        started_at: iso(s.execution.startedAt) ?? null,
-      },
-    };
-  }
-
   /** Evaluates `if`, then starts an attempt. Returns true when the step was skipped or ended at once. */
   private async startStep(s: LoadedState, id: string): Promise<boolean> {
     const st = s.steps.get(id)!;
@@ -897,7 +925,7 @@ export class ExecutionEngine {
     if (def.if !== undefined) {
       let run: boolean;
       try {
-        run = Boolean(await evaluateExpression(def.if, this.scope(s)));
+        run = Boolean(await evaluateExpression(def.if, s.scope));
       } catch (err) {
         this.beginAttempt(st);
         this.settle(s, id, st.attempts, { ok: false, error: toStepError(err, "EXPRESSION_ERROR") }, new Set());
@@ -945,7 +973,7 @@ export class ExecutionEngine {
       executionId: s.execution.id,
       stepId: id,
       attempt,
-      scope: this.scope(s),
+      scope: snapshotScope(s.scope),
       signal: controller.signal,
       fetch: this.deps.fetch,
       secrets,
@@ -984,7 +1012,7 @@ export class ExecutionEngine {
       executionId: s.execution.id,
       stepId: st.id,
       attempt,
-      scope: this.scope(s),
+      scope: s.scope,
       signal: new AbortController().signal, // nothing to abort: no I/O, and it is not recorded until it ends
       fetch: this.deps.fetch,
       secrets,
@@ -1141,7 +1169,7 @@ export class ExecutionEngine {
     const expr = s.execution.definition.output;
     if (expr !== undefined) {
       try {
-        output = await evaluateExpression(expr, this.scope(s));
+        output = await evaluateExpression(expr, s.scope);
       } catch (err) {
         const e = toStepError(err, "EXPRESSION_ERROR");
         const error: ErrorInfo = { code: e.code, message: `output: ${e.message}` };
