@@ -265,7 +265,7 @@ export class ExecutionEngine {
     if (this.state) return this.state;
     const execution = this.store.loadExecution();
     if (!execution) return null;
-    const steps = new Map(this.store.loadSteps().map((s) => [s.id, s]));
+    const steps = new Map(this.store.loadSteps(execution.definition.steps).map((s) => [s.id, s]));
     const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
     this.state = { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps) };
     return this.state;
@@ -502,22 +502,8 @@ export class ExecutionEngine {
       deadlineAt: now + executionTimeoutMs(req.definition),
       stateVersion: 1,
     };
-    const steps = req.definition.steps.map(
-      (d, idx): StepRecord => ({
-        id: d.id,
-        idx,
-        status: "pending",
-        attempts: 0,
-        output: undefined,
-        error: null,
-        startedAt: null,
-        endedAt: null,
-        nextAttemptAt: null,
-      }),
-    );
     this.tx((emit) => {
       this.store.insertExecution(execution);
-      this.store.insertSteps(steps);
       this.timers.set("execution_timeout", execution.deadlineAt!);
       this.outbox.enqueueIndex(this.indexRow(execution), now);
       if (req.audit) this.outbox.enqueueAudit(req.audit, now);

@@ -74,6 +74,11 @@ const json = (v: unknown): string | null => (v === undefined ? null : JSON.strin
 const parse = (v: SqlStorageValue | undefined): unknown => (v === null || v === undefined ? undefined : JSON.parse(v as string));
 const num = (v: SqlStorageValue | undefined): number | null => (v === null || v === undefined ? null : (v as number));
 
+/** A step as declared, before anything happened to it. */
+export function pendingStep(id: string, idx: number): StepRecord {
+  return { id, idx, status: "pending", attempts: 0, output: undefined, error: null, startedAt: null, endedAt: null, nextAttemptAt: null };
+}
+
 export class ExecutionStore {
   constructor(private readonly sql: Sql) {}
 
@@ -161,13 +166,23 @@ export class ExecutionStore {
     this.sql.exec("UPDATE execution SET approvals = ?", JSON.stringify(e.approvals));
   }
 
-  loadSteps(): StepRecord[] {
-    return this.sql
-      .exec<Row>("SELECT * FROM steps ORDER BY idx")
-      .toArray()
-      .map((r) => ({
-        id: r.id as string,
-        idx: r.idx as number,
+  /**
+   * The steps, in definition order. Only steps that have started have a row: a step without one is
+   * pending, as it was declared (a 100-step execution does not write 100 rows to begin).
+   */
+  loadSteps(declared: readonly { id: string }[]): StepRecord[] {
+    const rows = new Map(
+      this.sql
+        .exec<Row>("SELECT * FROM steps")
+        .toArray()
+        .map((r) => [r.id as string, r]),
+    );
+    return declared.map((d, idx): StepRecord => {
+      const r = rows.get(d.id);
+      if (!r) return pendingStep(d.id, idx);
+      return {
+        id: d.id,
+        idx,
         status: r.status as StepStatus,
         attempts: r.attempts as number,
         output: parse(r.output),
@@ -175,39 +190,21 @@ export class ExecutionStore {
         startedAt: num(r.started_at),
         endedAt: num(r.ended_at),
         nextAttemptAt: num(r.next_attempt_at),
-      }));
-  }
-
-  /** The steps of a new execution, with few statements (within the bound-parameter limit). */
-  insertSteps(steps: readonly StepRecord[]): void {
-    insertRows(this.sql, "INSERT INTO steps (id, idx, status, attempts)", "(?, ?, ?, ?)", steps.map((s) => [s.id, s.idx, s.status, s.attempts]));
+      };
+    });
   }
 
   saveStep(s: StepRecord): void {
-    this.sql.exec(
-      "UPDATE steps SET status = ?, attempts = ?, output = ?, error = ?, started_at = ?, ended_at = ?, next_attempt_at = ? WHERE id = ?",
-      s.status,
-      s.attempts,
-      json(s.output),
-      json(s.error ?? undefined),
-      s.startedAt,
-      s.endedAt,
-      s.nextAttemptAt,
-      s.id,
-    );
+    this.saveSteps([s]);
   }
 
-  /**
-   * Writes many existing steps' mutable columns (what `saveStep` writes) with few statements. SQL
-   * has no multi-row UPDATE, so it is an upsert of rows that always exist: `idx` never changes and
-   * the 0 given for it is never stored.
-   */
+  /** Writes steps' rows (created on a step's first write), with few statements. */
   saveSteps(steps: readonly StepRecord[]): void {
     insertRows(
       this.sql,
       "INSERT INTO steps (id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at)",
-      "(?, 0, ?, ?, ?, ?, ?, ?, ?)",
-      steps.map((s) => [s.id, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt, s.nextAttemptAt]),
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      steps.map((s) => [s.id, s.idx, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt, s.nextAttemptAt]),
       `ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, output = excluded.output,
          error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at, next_attempt_at = excluded.next_attempt_at`,
     );

@@ -6,6 +6,41 @@ import type { Sql } from "./metered-sql";
 const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','completed','partial','failed','cancelled','timed_out','rejected'`;
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
+// The tables version 4 rebuilt, shared by its migration and the fresh schema.
+const STEPS_V4 = `CREATE TABLE steps (
+     id              TEXT NOT NULL PRIMARY KEY,
+     idx             INTEGER NOT NULL,
+     status          TEXT NOT NULL CHECK (status IN (${STEP_STATUS_CHECK})),
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     output          TEXT,
+     error           TEXT,
+     started_at      INTEGER,
+     ended_at        INTEGER,
+     next_attempt_at INTEGER
+   ) WITHOUT ROWID;`;
+const ATTEMPTS_V4 = `CREATE TABLE attempts (
+     step_id    TEXT NOT NULL,
+     attempt    INTEGER NOT NULL,
+     status     TEXT NOT NULL CHECK (status IN ('running','completed','failed','cancelled')),
+     started_at INTEGER NOT NULL,
+     ended_at   INTEGER,
+     output     TEXT,
+     error      TEXT,
+     PRIMARY KEY (step_id, attempt)
+   ) WITHOUT ROWID;`;
+const TIMERS_V4 = `CREATE TABLE timers (
+     id      TEXT NOT NULL PRIMARY KEY,
+     kind    TEXT NOT NULL CHECK (kind IN ('execution_timeout','step_retry','step_wake','outbox_flush','approval_expiry')),
+     step_id TEXT,
+     due_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;`;
+const OUTBOX_V4 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
 /** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE execution (
@@ -86,16 +121,81 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE timers;
    ALTER TABLE timers_v3 RENAME TO timers;
    CREATE INDEX timers_by_due ON timers (due_at);`,
+  // 4: rows are written only for steps that have started (a pending step is its definition), and
+  // keyed tables are WITHOUT ROWID: one b-tree each instead of a table plus a key index, so a row
+  // costs one write, not two. The outbox drops AUTOINCREMENT (its sqlite_sequence write per
+  // insert); reusing a sequence number once every row is gone is harmless there. Timers lose their
+  // due_at index: the object reads them all once and keeps them in memory.
+  `${STEPS_V4.replace("CREATE TABLE steps", "CREATE TABLE steps_v4")}
+   INSERT INTO steps_v4 SELECT id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at FROM steps WHERE status <> 'pending' OR attempts > 0;
+   DROP TABLE steps;
+   ALTER TABLE steps_v4 RENAME TO steps;
+   ${ATTEMPTS_V4.replace("CREATE TABLE attempts", "CREATE TABLE attempts_v4")}
+   INSERT INTO attempts_v4 SELECT step_id, attempt, status, started_at, ended_at, output, error FROM attempts;
+   DROP TABLE attempts;
+   ALTER TABLE attempts_v4 RENAME TO attempts;
+   ${TIMERS_V4.replace("CREATE TABLE timers", "CREATE TABLE timers_v4")}
+   INSERT INTO timers_v4 SELECT id, kind, step_id, due_at FROM timers;
+   DROP TABLE timers;
+   ALTER TABLE timers_v4 RENAME TO timers;
+   ${OUTBOX_V4.replace("CREATE TABLE outbox", "CREATE TABLE outbox_v4")}
+   INSERT INTO outbox_v4 SELECT seq, kind, payload, created_at FROM outbox;
+   DROP TABLE outbox;
+   ALTER TABLE outbox_v4 RENAME TO outbox;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The current schema in one pass, for a new object (almost every object is new: one per
+ * execution). Replaying every migration would create tables only to rebuild them; a test keeps
+ * this identical to the migrated schema.
+ */
+export const FRESH_SCHEMA = `CREATE TABLE execution (
+     id               TEXT PRIMARY KEY,
+     tenant           TEXT NOT NULL,
+     workflow_id      TEXT NOT NULL,
+     workflow_version INTEGER NOT NULL,
+     definition_hash  TEXT NOT NULL,
+     definition       TEXT NOT NULL,
+     input            TEXT NOT NULL,
+     labels           TEXT NOT NULL,
+     request_hash     TEXT,
+     status           TEXT NOT NULL CHECK (status IN (${STATUS_CHECK})),
+     paused_from      TEXT CHECK (paused_from IS NULL OR paused_from IN (${STATUS_CHECK})),
+     waiting_for      TEXT,
+     output           TEXT,
+     error            TEXT,
+     attempt          INTEGER NOT NULL DEFAULT 1,
+     created_at       INTEGER NOT NULL,
+     started_at       INTEGER,
+     ended_at         INTEGER,
+     deadline_at      INTEGER,
+     state_version    INTEGER NOT NULL,
+     plan_hash        TEXT,
+     approvals        TEXT NOT NULL DEFAULT '[]'
+   );
+   ${STEPS_V4}
+   ${ATTEMPTS_V4}
+   ${TIMERS_V4}
+   CREATE TABLE events (
+     seq     INTEGER PRIMARY KEY,
+     time    INTEGER NOT NULL,
+     type    TEXT NOT NULL,
+     step_id TEXT,
+     data    TEXT NOT NULL
+   );
+   ${OUTBOX_V4}`;
+
 export function ensureSchema(sql: Sql): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];
-  const current = row?.version ?? 0;
-  if (current >= SCHEMA_VERSION) return;
-  for (let v = current; v < SCHEMA_VERSION; v++) sql.exec(MIGRATIONS[v]!);
-  if (row) sql.exec("UPDATE _schema SET version = ?", SCHEMA_VERSION);
-  else sql.exec("INSERT INTO _schema (version) VALUES (?)", SCHEMA_VERSION);
+  if (!row) {
+    sql.exec(FRESH_SCHEMA);
+    sql.exec("INSERT INTO _schema (version) VALUES (?)", SCHEMA_VERSION);
+    return;
+  }
+  if (row.version >= SCHEMA_VERSION) return;
+  for (let v = row.version; v < SCHEMA_VERSION; v++) sql.exec(MIGRATIONS[v]!);
+  sql.exec("UPDATE _schema SET version = ?", SCHEMA_VERSION);
 }
