@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { runBatch } from "./lib/http.mjs";
+import { QUIET_MS, quiet, runBatch } from "./lib/http.mjs";
 import { machineFacts } from "./lib/machine.mjs";
 import { renderMarkdown, fmt } from "./lib/report.mjs";
 import { seedExecutions } from "./lib/seed.mjs";
@@ -159,9 +159,11 @@ async function sessionOnce(target, name, persistTo, scenarios, opts, results, ro
   });
   try {
     const client = await target.client(server);
-    // Warm-up: a few executions of each shape before anything is measured.
+    // Warm-up, unmeasured: a few 20-step executions, then one whole batch of the chain goal's
+    // shape, so that rounds measure each runtime warmed up (JIT, caches), not its first minutes.
     await runBatch(client, 2, 20);
-    await runBatch(client, 1, 100);
+    await runBatch(client, 10, 100);
+    await quiet();
     const state = {};
     for (const sc of scenarios) if (sc.setup) state[sc.id] = await sc.setup({ client, opts });
     for (let r = 0; r < rounds; r++) {
@@ -170,6 +172,7 @@ async function sessionOnce(target, name, persistTo, scenarios, opts, results, ro
         const res = await sc.measure({ client, server, opts, state: state[sc.id], persistTo });
         if (server.exited()) throw new Error(`${target.label} server exited during ${sc.id} (${JSON.stringify(server.exited())})`);
         (results[sc.id] ??= []).push(res);
+        await quiet();
         log(`${target.label} ${name}${rounds > 1 ? ` round ${r + 1}` : ""} ${sc.id}: ${summarize(res)}`);
       }
     }
@@ -193,7 +196,7 @@ function methodNotes(opts) {
     "Stepline: the repo's wrangler.toml (D1 migrations applied, bench-only random ADMIN_API_KEY/STREAM_TOKEN_SECRET via `--var`). Peer: bench/peer/wrangler.toml, a `WorkflowEntrypoint` whose steps are `step.do(\"s<i>\", async () => prev + 1)`.",
     "One Node client drives both over HTTP the same way: start (Stepline `POST /v1/executions` of a registered workflow; peer `POST /start` → `env.CHAIN.create`), then poll (`GET /v1/executions/{id}`; peer `GET /status/{id}`).",
     "Peer completion: the workflow writes a KV completion record after its last step (not a step) and `GET /status/{id}` reads it. Polling `instance.status()` of running instances made the local runtime (wrangler 4.124) exit under load, so the peer is polled that way; the record adds one local KV write per peer execution.",
-    `Rounds alternate Stepline, peer, Stepline, peer… (${opts.rounds} of each); each session first runs a warm-up (2 × 20-step and 1 × 100-step executions). Start throughput runs in a session of its own each round (its sustained load is what makes the local runtime exit). Each figure is the median of the rounds, with min and max.`,
+    `Rounds alternate Stepline, peer, Stepline, peer… (${opts.rounds} of each); each session first runs an unmeasured warm-up (2 × 20-step executions, then one batch of 10 × 100-step executions, the chain goal's shape), so that every system is measured warmed up. Every measured batch starts on a quiet server, ${QUIET_MS / 1000} s after the previous one ended: the local Workflows runtime exits when new instances start while finished ones are still being wound down. Start throughput runs in a session of its own each round (its sustained load is what makes the local runtime exit). Each figure is the median of the rounds, with min and max.`,
     "Fan-out, listing and cost have no peer counterpart; they run in one more Stepline session, their rounds back to back.",
     "A server session whose runtime fails is retried from fresh state (up to 5 attempts); failures are listed under Errors.",
     "The machine is small (see above) and shared; absolute figures are local-dev figures, not production ones. Ratios between the two systems, measured the same way on the same machine, are the point.",

@@ -4,6 +4,15 @@
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Every measured batch starts on a quiet server: this long after the previous batch ended. The
+ * local Workflows runtime (wrangler 4.124) exits ("Network connection lost") when new instances
+ * start while finished ones are still being wound down; with this pause it survives batch after
+ * batch. Both systems get the same pause.
+ */
+export const QUIET_MS = 3_000;
+export const quiet = () => sleep(QUIET_MS);
+
 /** One JSON request; resolves with status, parsed body and the client-side latency in ms. */
 export async function request(base, method, path, { headers = {}, body } = {}) {
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 // Scenario 1: chains of trivial steps, where per-step overhead dominates. Every execution of a
 // batch is started at once, then all are polled to the end; wall time is first start to last end.
-import { runBatch } from "../lib/http.mjs";
+import { quiet, runBatch } from "../lib/http.mjs";
 import { field, row } from "../lib/rows.mjs";
 
 export const VARIANTS = [
@@ -15,7 +15,8 @@ export const chain = {
   description: "All executions of a batch are started at once (registered workflow, trivial `transform` steps in Stepline, one `step.do` per step in the peer), then polled every 20 ms until all are terminal. Wall time runs from the first start request to the last terminal status seen; per-step overhead is wall time ÷ total steps.",
   async measure({ client, opts }) {
     const out = {};
-    for (const v of VARIANTS.filter((x) => opts.chainVariants.includes(x.key))) {
+    for (const [i, v] of VARIANTS.filter((x) => opts.chainVariants.includes(x.key)).entries()) {
+      if (i > 0) await quiet();
       const { wallMs } = await runBatch(client, v.executions, v.steps, { intervalMs: 20 });
       const total = v.executions * v.steps;
       out[v.key] = { wall_ms: wallMs, steps_per_s: total / (wallMs / 1000), ms_per_step: wallMs / total };
