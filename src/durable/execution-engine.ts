@@ -39,7 +39,7 @@ import type { Step } from "../schemas/definition";
 import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
 import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog, type EventSpec } from "./event-log";
-import { ExecutionStore, type AttemptRecord, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "./execution-store";
+import { ExecutionStore, pendingStep, type AttemptRecord, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "./execution-store";
 import { Outbox, type AuditRow } from "./outbox";
 import type { CreateExecutionArgs } from "./rpc";
 import { ensureSchema } from "./sqlite-schema";
@@ -146,6 +146,12 @@ function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRe
       },
     },
   };
+}
+
+function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[]): LoadedState {
+  const steps = new Map(stepList.map((s) => [s.id, s]));
+  const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
+  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps) };
 }
 
 function snapshotScope(scope: ExpressionScope): ExpressionScope {
@@ -265,9 +271,7 @@ export class ExecutionEngine {
     if (this.state) return this.state;
     const execution = this.store.loadExecution();
     if (!execution) return null;
-    const steps = new Map(this.store.loadSteps(execution.definition.steps).map((s) => [s.id, s]));
-    const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
-    this.state = { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps) };
+    this.state = loadedState(execution, this.store.loadSteps(execution.definition.steps));
     return this.state;
   }
 
@@ -302,6 +306,7 @@ export class ExecutionEngine {
       this.state = null;
       this.timers.forget();
       this.events.forget();
+      this.outbox.forget();
       throw err;
     }
   }
@@ -516,7 +521,8 @@ export class ExecutionEngine {
         emit({ type: "execution.started", data: { attempt: 1 } });
       }
     });
-    this.state = null; // reload through the one loading path
+    // What was just written is what a load would read back (no step has a row yet).
+    this.state = loadedState(execution, execution.definition.steps.map((d, idx) => pendingStep(d.id, idx)));
     return { kind: "created", execution: this.snapshot(req.tenant)! };
   }
 

@@ -27,8 +27,15 @@ export class Outbox {
   /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
   d1RowsWritten = 0;
   private running: Promise<boolean> | null = null;
+  /** Rows queued, mirrored in memory (this object is the only writer); null: count them again. */
+  private queued: number | null = null;
 
   constructor(private readonly sql: Sql) {}
+
+  /** After a rolled-back transaction: what it enqueued is gone, so the mirror is recounted. */
+  forget(): void {
+    this.queued = null;
+  }
 
   /** Call inside the transition's transaction. */
   enqueueIndex(row: ExecutionIndexRow, now: number): void {
@@ -42,10 +49,12 @@ export class Outbox {
 
   private enqueue(kind: OutboxKind, payload: unknown, now: number): void {
     this.sql.exec("INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)", kind, JSON.stringify(payload), now);
+    if (this.queued !== null) this.queued += 1;
   }
 
   pending(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    this.queued ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    return this.queued;
   }
 
   /** Sends everything queued; resolves false when D1 refused (rows stay queued). */
@@ -83,6 +92,7 @@ export class Outbox {
       return false;
     }
     this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
+    if (this.queued !== null) this.queued -= rows.length;
     return true;
   }
 }

@@ -20,9 +20,19 @@ export function presentedKey(headers: { header(name: string): string | undefined
   return headers.header("x-api-key")?.trim() || null;
 }
 
+/**
+ * The bootstrap key's digest, kept per isolate (the key is fixed for a deployment's life). The
+ * string is kept, not the promise: a promise must not be shared between requests.
+ */
+let adminKeyDigest: { key: string; digest: string } | null = null;
+async function adminDigest(key: string): Promise<string> {
+  if (adminKeyDigest?.key !== key) adminKeyDigest = { key, digest: await sha256Hex(key) };
+  return adminKeyDigest.digest;
+}
+
 export async function authenticate(env: Env, key: string, ctx?: { waitUntil(p: Promise<unknown>): void }): Promise<Principal> {
   const digest = await sha256Hex(key);
-  if (env.ADMIN_API_KEY && digestsEqual(digest, await sha256Hex(env.ADMIN_API_KEY))) {
+  if (env.ADMIN_API_KEY && digestsEqual(digest, await adminDigest(env.ADMIN_API_KEY))) {
     return { tenant: PLATFORM_TENANT, role: "admin", keyId: BOOTSTRAP_KEY_ID };
   }
   const record = await findApiKeyByHash(env.DB, digest);
