@@ -275,6 +275,11 @@ export class ExecutionEngine {
     return this.state;
   }
 
+  /** True once an execution is stored in this object. */
+  exists(): boolean {
+    return this.load() !== null;
+  }
+
   private owned(tenant: string): LoadedState | null {
     this.flushBurst(); // what a caller reads or changes is written first
     const s = this.load();

@@ -79,8 +79,9 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       random: Math.random,
     });
     this.sockets = new EventSockets(ctx, this.engine);
-    // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once.
-    void ctx.blockConcurrencyWhile(() => this.engine.rearm());
+    // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
+    // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
+    if (this.engine.exists()) void ctx.blockConcurrencyWhile(() => this.engine.rearm());
   }
 
   async create(args: unknown): Promise<CreateResult> {
