@@ -67,8 +67,9 @@ function parseArgs(argv) {
     else if (a.startsWith("--rounds")) args.rounds = Number(value());
     else if (a === "--throughput-20") args.throughput20 = true;
     else if (a === "--render") args.render = true;
+    else if (a === "--no-local-trace") args.noLocalTrace = true;
     else if (a === "--help" || a === "-h") {
-      console.log(`usage: npm run bench [-- --quick] [-- --only ${SCENARIOS.map((s) => s.id).join(",")}] [-- --rounds N] [-- --throughput-20]`);
+      console.log(`usage: npm run bench [-- --quick] [-- --only ${SCENARIOS.map((s) => s.id).join(",")}] [-- --rounds N] [-- --throughput-20] [-- --no-local-trace]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
@@ -219,6 +220,12 @@ function render() {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.render) return render();
+  // wrangler dev records every invocation in a local trace store (its local observability UI) by
+  // default. --no-local-trace turns that off for both servers, to show how much of each system's
+  // time is that recording; its results go to files of their own.
+  if (args.noLocalTrace) process.env.X_LOCAL_OBSERVABILITY = "false";
+  const outName = args.noLocalTrace ? "results.no-local-trace" : "results";
+  const mdName = args.noLocalTrace ? "RESULTS.no-local-trace.md" : "RESULTS.md";
   const opts = { ...FULL, ...(args.quick ? QUICK : {}) };
   if (args.rounds) opts.rounds = args.rounds;
   if (args.throughput20) opts.throughputVariants = ["1step", "20step"];
@@ -261,6 +268,7 @@ async function main() {
       date: new Date().toISOString(),
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
       quick: args.quick,
+      local_trace: !args.noLocalTrace,
       rounds: opts.rounds,
       duration_s: (Date.now() - t0) / 1000,
       options: opts,
@@ -274,11 +282,11 @@ async function main() {
     rows,
     raw: results,
   };
-  writeFileSync(join(ROOT, "bench", "results.json"), JSON.stringify(report, null, 2) + "\n");
-  writeFileSync(join(ROOT, "bench", "RESULTS.md"), renderMarkdown(report));
+  writeFileSync(join(ROOT, "bench", `${outName}.json`), JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(join(ROOT, "bench", mdName), renderMarkdown(report, `${outName}.json`));
   // Session state is large (copies of the seeded index); the seeded template and logs stay.
   rmSync(join(STATE, "sessions"), { recursive: true, force: true });
-  log(`wrote bench/results.json and bench/RESULTS.md in ${((Date.now() - t0) / 1000).toFixed(0)} s${errors.length ? ` — ${errors.length} error(s)` : ""}`);
+  log(`wrote bench/${outName}.json and bench/${mdName} in ${((Date.now() - t0) / 1000).toFixed(0)} s${errors.length ? ` — ${errors.length} error(s)` : ""}`);
   for (const r of rows.filter((x) => x.goal)) log(`goal ${r.goal.met ? "met   " : "MISSED"} ${r.goal.text}: ${r.metric} = ${fmt(r.stepline?.median)} ${r.unit}${r.ratio ? ` (ratio ${fmt(r.ratio.median)}×)` : ""}`);
   process.exitCode = failedSessions > 0 ? 1 : 0;
 }

@@ -17,12 +17,15 @@ const ratioCell = (r) => (r ? `${fmt(r.median)}× (${fmt(r.min)}–${fmt(r.max)}
 const metCell = (g) => (g ? (g.met ? "**met**" : "**missed**") : "");
 const esc = (s) => String(s).replaceAll("|", "\\|");
 
-export function renderMarkdown(report) {
+export function renderMarkdown(report, jsonName = "results.json") {
   const { meta, machine, rows, scenarios } = report;
   const out = [];
   out.push("# Stepline benchmark results", "");
   out.push(`Run on ${meta.date} with \`${meta.command}\`${meta.quick ? " (**quick mode**: development figures, not the reference run)" : ""}; ` +
-    `${meta.rounds} round${meta.rounds === 1 ? "" : "s"} per figure; ${(meta.duration_s / 60).toFixed(1)} minutes in all. Machine-readable: [\`results.json\`](results.json).`, "");
+    `${meta.rounds} round${meta.rounds === 1 ? "" : "s"} per figure; ${(meta.duration_s / 60).toFixed(1)} minutes in all. Machine-readable: [\`${jsonName}\`](${jsonName}).`, "");
+  if (meta.local_trace === false) {
+    out.push("**wrangler's local trace store off** (`X_LOCAL_OBSERVABILITY=false`, for both servers): by default `wrangler dev` records every invocation for its local observability UI; this run shows both systems without that recording. The reference run, with wrangler's defaults, is [RESULTS.md](RESULTS.md).", "");
+  }
   out.push("## Machine", "", "| | |", "|---|---|");
   out.push(`| CPU | ${machine.cpu}, ${machine.cores} cores |`, `| Memory | ${machine.memory_gib} GiB |`, `| OS | ${machine.os} (${machine.arch}) |`);
   out.push(`| Node | ${machine.node_wrangler} (wrangler), ${machine.node_runner} (runner) |`);
