@@ -6,45 +6,9 @@ import type { Sql } from "./metered-sql";
 const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','completed','partial','failed','cancelled','timed_out','rejected'`;
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
-// The tables version 4 rebuilt, shared by its migration and the fresh schema.
-const STEPS_V4 = `CREATE TABLE steps (
-     id              TEXT NOT NULL PRIMARY KEY,
-     idx             INTEGER NOT NULL,
-     status          TEXT NOT NULL CHECK (status IN (${STEP_STATUS_CHECK})),
-     attempts        INTEGER NOT NULL DEFAULT 0,
-     output          TEXT,
-     error           TEXT,
-     started_at      INTEGER,
-     ended_at        INTEGER,
-     next_attempt_at INTEGER
-   ) WITHOUT ROWID;`;
-const ATTEMPTS_V4 = `CREATE TABLE attempts (
-     step_id    TEXT NOT NULL,
-     attempt    INTEGER NOT NULL,
-     status     TEXT NOT NULL CHECK (status IN ('running','completed','failed','cancelled')),
-     started_at INTEGER NOT NULL,
-     ended_at   INTEGER,
-     output     TEXT,
-     error      TEXT,
-     PRIMARY KEY (step_id, attempt)
-   ) WITHOUT ROWID;`;
-const TIMERS_V4 = `CREATE TABLE timers (
-     id      TEXT NOT NULL PRIMARY KEY,
-     kind    TEXT NOT NULL CHECK (kind IN ('execution_timeout','step_retry','step_wake','outbox_flush','approval_expiry')),
-     step_id TEXT,
-     due_at  INTEGER NOT NULL
-   ) WITHOUT ROWID;`;
-const OUTBOX_V4 = `CREATE TABLE outbox (
-     seq        INTEGER PRIMARY KEY,
-     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit')),
-     payload    TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );`;
-
-/** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
-export const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE execution (
-     id               TEXT PRIMARY KEY,
+// Shared by the migrations and the fresh schema, so that both say each table once. (Version 1's
+// text is kept as it shipped; later versions only add to it.)
+const EXECUTION_COLUMNS_V1 = `     id               TEXT PRIMARY KEY,
      tenant           TEXT NOT NULL,
      workflow_id      TEXT NOT NULL,
      workflow_version INTEGER NOT NULL,
@@ -63,28 +27,64 @@ export const MIGRATIONS: readonly string[] = [
      started_at       INTEGER,
      ended_at         INTEGER,
      deadline_at      INTEGER,
-     state_version    INTEGER NOT NULL
-   );
-   CREATE TABLE steps (
-     id              TEXT PRIMARY KEY,
-     idx             INTEGER NOT NULL,
+     state_version    INTEGER NOT NULL`;
+/** The steps' columns after `id` (version 4 made `id` NOT NULL and the table WITHOUT ROWID). */
+const STEP_COLUMNS_V1 = `     idx             INTEGER NOT NULL,
      status          TEXT NOT NULL CHECK (status IN (${STEP_STATUS_CHECK})),
      attempts        INTEGER NOT NULL DEFAULT 0,
      output          TEXT,
      error           TEXT,
      started_at      INTEGER,
      ended_at        INTEGER,
-     next_attempt_at INTEGER
-   );
-   CREATE TABLE attempts (
-     step_id    TEXT NOT NULL,
+     next_attempt_at INTEGER`;
+const ATTEMPT_COLUMNS_V1 = `     step_id    TEXT NOT NULL,
      attempt    INTEGER NOT NULL,
      status     TEXT NOT NULL CHECK (status IN ('running','completed','failed','cancelled')),
      started_at INTEGER NOT NULL,
      ended_at   INTEGER,
      output     TEXT,
      error      TEXT,
-     PRIMARY KEY (step_id, attempt)
+     PRIMARY KEY (step_id, attempt)`;
+const EVENTS_V1 = `CREATE TABLE events (
+     seq     INTEGER PRIMARY KEY,
+     time    INTEGER NOT NULL,
+     type    TEXT NOT NULL,
+     step_id TEXT,
+     data    TEXT NOT NULL
+   );`;
+
+// The tables version 4 rebuilt, shared by its migration and the fresh schema.
+const STEPS_V4 = `CREATE TABLE steps (
+     id              TEXT NOT NULL PRIMARY KEY,
+${STEP_COLUMNS_V1}
+   ) WITHOUT ROWID;`;
+const ATTEMPTS_V4 = `CREATE TABLE attempts (
+${ATTEMPT_COLUMNS_V1}
+   ) WITHOUT ROWID;`;
+const TIMERS_V4 = `CREATE TABLE timers (
+     id      TEXT NOT NULL PRIMARY KEY,
+     kind    TEXT NOT NULL CHECK (kind IN ('execution_timeout','step_retry','step_wake','outbox_flush','approval_expiry')),
+     step_id TEXT,
+     due_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;`;
+const OUTBOX_V4 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
+/** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE execution (
+${EXECUTION_COLUMNS_V1}
+   );
+   CREATE TABLE steps (
+     id              TEXT PRIMARY KEY,
+${STEP_COLUMNS_V1}
+   );
+   CREATE TABLE attempts (
+${ATTEMPT_COLUMNS_V1}
    );
    CREATE TABLE timers (
      id      TEXT PRIMARY KEY,
@@ -93,13 +93,7 @@ export const MIGRATIONS: readonly string[] = [
      due_at  INTEGER NOT NULL
    );
    CREATE INDEX timers_by_due ON timers (due_at);
-   CREATE TABLE events (
-     seq     INTEGER PRIMARY KEY,
-     time    INTEGER NOT NULL,
-     type    TEXT NOT NULL,
-     step_id TEXT,
-     data    TEXT NOT NULL
-   );
+   ${EVENTS_V1}
    CREATE TABLE outbox (
      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
      payload    TEXT NOT NULL,
@@ -152,39 +146,14 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * this identical to the migrated schema.
  */
 export const FRESH_SCHEMA = `CREATE TABLE execution (
-     id               TEXT PRIMARY KEY,
-     tenant           TEXT NOT NULL,
-     workflow_id      TEXT NOT NULL,
-     workflow_version INTEGER NOT NULL,
-     definition_hash  TEXT NOT NULL,
-     definition       TEXT NOT NULL,
-     input            TEXT NOT NULL,
-     labels           TEXT NOT NULL,
-     request_hash     TEXT,
-     status           TEXT NOT NULL CHECK (status IN (${STATUS_CHECK})),
-     paused_from      TEXT CHECK (paused_from IS NULL OR paused_from IN (${STATUS_CHECK})),
-     waiting_for      TEXT,
-     output           TEXT,
-     error            TEXT,
-     attempt          INTEGER NOT NULL DEFAULT 1,
-     created_at       INTEGER NOT NULL,
-     started_at       INTEGER,
-     ended_at         INTEGER,
-     deadline_at      INTEGER,
-     state_version    INTEGER NOT NULL,
+${EXECUTION_COLUMNS_V1},
      plan_hash        TEXT,
      approvals        TEXT NOT NULL DEFAULT '[]'
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}
    ${TIMERS_V4}
-   CREATE TABLE events (
-     seq     INTEGER PRIMARY KEY,
-     time    INTEGER NOT NULL,
-     type    TEXT NOT NULL,
-     step_id TEXT,
-     data    TEXT NOT NULL
-   );
+   ${EVENTS_V1}
    ${OUTBOX_V4}`;
 
 export function ensureSchema(sql: Sql): void {
