@@ -180,7 +180,25 @@ function eventValue(value: unknown): Record<string, unknown> {
   return text.length <= MAX_EVENT_VALUE_BYTES ? { output: value } : { output_truncated: true, output_bytes: text.length };
 }
 
-/** What `waiting_for` says of a pending approval gate (the plan hash only where it is asked for). */
+/** A gate as it opens: pending from `now` until `expiresAt` (epoch ms). */
+function pendingGate(
+  asked: Pick<ApprovalGate, "kind" | "level"> & Partial<Pick<ApprovalGate, "step_id" | "request_comment">>,
+  now: number,
+  expiresAt: number,
+): ApprovalGate {
+  const { request_comment, ...gate } = asked;
+  return { ...gate, status: "pending", requested_at: iso(now), expires_at: iso(expiresAt), ...(request_comment !== undefined ? { request_comment } : {}) };
+}
+
+/** What a gate asks of its approver besides yes or no: the plan hash (level 2 only) and the step's comment. */
+function gateAsks(gate: ApprovalGate, planHash: string): { plan_hash?: string; request_comment?: string } {
+  return {
+    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
+    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
+  };
+}
+
+/** What `waiting_for` says of a pending approval gate. */
 function gateWaitingFor(gate: ApprovalGate, planHash: string): WaitingFor {
   return {
     kind: "approval",
@@ -188,19 +206,12 @@ function gateWaitingFor(gate: ApprovalGate, planHash: string): WaitingFor {
     until: gate.expires_at,
     level: gate.level,
     gate: gate.kind,
-    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
-    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
+    ...gateAsks(gate, planHash),
   };
 }
 
 function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<string, unknown> {
-  return {
-    kind: gate.kind,
-    level: gate.level,
-    expires_at: gate.expires_at,
-    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
-    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
-  };
+  return { kind: gate.kind, level: gate.level, expires_at: gate.expires_at, ...gateAsks(gate, planHash) };
 }
 
 /** The attempt of a step that succeeded at its first attempt and kept no attempt row (a pure step's). */
@@ -336,7 +347,6 @@ export class ExecutionEngine {
     return true;
   }
 
-  /** Applies one command, or several in a row (written once), to a step. Inside a tx. */
   /** Applies a command to a step and writes it. Inside a tx. */
   private moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
     applyStepCommands(step, [command], patch);
@@ -478,16 +488,7 @@ export class ExecutionEngine {
     const now = this.deps.now();
     // Workflow approval level 1 or 2: the execution waits for its gate before anything runs.
     const gateLevel = executionGateLevel(req.definition.approval);
-    const gate: ApprovalGate | null =
-      gateLevel === null
-        ? null
-        : {
-            kind: "execution",
-            level: gateLevel,
-            status: "pending",
-            requested_at: iso(now),
-            expires_at: iso(now + gateExpiryMs(req.definition.approval!, gateLevel)),
-          };
+    const gate = gateLevel === null ? null : pendingGate({ kind: "execution", level: gateLevel }, now, now + gateExpiryMs(req.definition.approval!, gateLevel));
     const execution: ExecutionRecord = {
       id: req.id,
       tenant: req.tenant,
@@ -942,8 +943,7 @@ export class ExecutionEngine {
       const now = this.deps.now();
       this.tx((emit) => {
         this.moveStep(st, "hold");
-        const expiresAt = iso(now + gateExpiryMs(approval!, 3));
-        this.requestStepApproval(s, { kind: "step", step_id: id, level: 3, status: "pending", requested_at: iso(now), expires_at: expiresAt }, emit);
+        this.requestStepApproval(s, pendingGate({ kind: "step", step_id: id, level: 3 }, now, now + gateExpiryMs(approval!, 3)), emit);
       });
       return false;
     }
@@ -1102,12 +1102,11 @@ export class ExecutionEngine {
         return;
       }
       if (outcome.kind === "approval" && def.type === "approval") {
-        const level = def.level ?? 1;
-        const expiresAt = iso(now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!);
+        const expiresAt = now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!;
         const shown = outcome.comment === undefined ? {} : { request_comment: maskSecrets(outcome.comment, secretValues) };
         this.tx((emit) => {
           this.moveStep(st, "wait");
-          this.requestStepApproval(s, { kind: "approval_step", step_id: id, level, status: "pending", requested_at: iso(now), expires_at: expiresAt, ...shown }, emit);
+          this.requestStepApproval(s, pendingGate({ kind: "approval_step", step_id: id, level: def.level ?? 1, ...shown }, now, expiresAt), emit);
         });
         return;
       }
