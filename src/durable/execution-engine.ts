@@ -1207,7 +1207,7 @@ export class ExecutionEngine {
     const sleeping = [...s.steps.values()].find((st) => st.status === "waiting");
     if (!sleeping) return;
     const gate = s.execution.approvals.find((g) => g.status === "pending" && g.step_id === sleeping.id);
-    const until = this.timers.due(Number.MAX_SAFE_INTEGER).find((t) => t.kind === "step_wake" && t.stepId === sleeping.id)?.dueAt;
+    const until = this.timers.dueAt("step_wake", sleeping.id);
     const deadline = until !== undefined ? { until: iso(until) } : {};
     const waitingFor: WaitingFor = gate
       ? gateWaitingFor(gate, s.execution.planHash)

@@ -25,6 +25,11 @@ interface TimerRow {
   [key: string]: SqlStorageValue;
 }
 
+/** A timer's row id: one timer of a kind per execution, or per step. */
+function timerId(kind: TimerKind, stepId: string | null): string {
+  return stepId === null ? kind : `${kind}:${stepId}`;
+}
+
 export class Timers {
   private mirror: Map<string, Timer> | null = null;
 
@@ -41,7 +46,7 @@ export class Timers {
   }
 
   set(kind: TimerKind, dueAt: number, stepId: string | null = null): void {
-    const id = stepId === null ? kind : `${kind}:${stepId}`;
+    const id = timerId(kind, stepId);
     const mirror = this.all();
     if (mirror.get(id)?.dueAt === dueAt) return;
     this.sql.exec(
@@ -55,7 +60,7 @@ export class Timers {
   }
 
   clear(kind: TimerKind, stepId: string | null = null): void {
-    const id = stepId === null ? kind : `${kind}:${stepId}`;
+    const id = timerId(kind, stepId);
     const mirror = this.all();
     if (!mirror.has(id)) return;
     this.sql.exec("DELETE FROM timers WHERE id = ?", id);
@@ -67,6 +72,11 @@ export class Timers {
     if ([...mirror.values()].every((t) => t.kind === kind)) return;
     this.sql.exec("DELETE FROM timers WHERE kind != ?", kind);
     for (const [id, t] of mirror) if (t.kind !== kind) mirror.delete(id);
+  }
+
+  /** When that timer is due, if it is set. */
+  dueAt(kind: TimerKind, stepId: string | null = null): number | undefined {
+    return this.all().get(timerId(kind, stepId))?.dueAt;
   }
 
   /** Timers due at `now`, earliest first. */
