@@ -1,13 +1,14 @@
 /**
- * The execution Durable Object's SQLite schema. Created idempotently behind a version gate;
- * migrations are additive only. CHECK constraints mirror the TypeScript unions.
+ * The execution Durable Object's SQLite schema. Created idempotently behind a version gate; a
+ * shipped migration is never edited, a new one is appended. CHECK constraints mirror the
+ * TypeScript unions.
  */
 import type { Sql } from "./metered-sql";
 const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','completed','partial','failed','cancelled','timed_out','rejected'`;
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
-// Shared by the migrations and the fresh schema, so that both say each table once. (Version 1's
-// text is kept as it shipped; later versions only add to it.)
+// Tables as version 1 created them, shared by its migration and the fresh schema so that each
+// table is said once.
 const EXECUTION_COLUMNS_V1 = `     id               TEXT PRIMARY KEY,
      tenant           TEXT NOT NULL,
      workflow_id      TEXT NOT NULL,
@@ -74,6 +75,18 @@ const OUTBOX_V4 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+/**
+ * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
+ * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
+ */
+function rebuildTable(name: string, create: string, columns: string, where?: string): string {
+  const temporary = `${name}_rebuilt`;
+  return `${create.replace(`CREATE TABLE ${name} (`, `CREATE TABLE ${temporary} (`)}
+   INSERT INTO ${temporary} (${columns}) SELECT ${columns} FROM ${name}${where ? ` WHERE ${where}` : ""};
+   DROP TABLE ${name};
+   ALTER TABLE ${temporary} RENAME TO ${name};`;
+}
+
 /** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
 export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE execution (
@@ -120,22 +133,12 @@ ${ATTEMPT_COLUMNS_V1}
   // costs one write, not two. The outbox drops AUTOINCREMENT (its sqlite_sequence write per
   // insert); reusing a sequence number once every row is gone is harmless there. Timers lose their
   // due_at index: the object reads them all once and keeps them in memory.
-  `${STEPS_V4.replace("CREATE TABLE steps", "CREATE TABLE steps_v4")}
-   INSERT INTO steps_v4 SELECT id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at FROM steps WHERE status <> 'pending' OR attempts > 0;
-   DROP TABLE steps;
-   ALTER TABLE steps_v4 RENAME TO steps;
-   ${ATTEMPTS_V4.replace("CREATE TABLE attempts", "CREATE TABLE attempts_v4")}
-   INSERT INTO attempts_v4 SELECT step_id, attempt, status, started_at, ended_at, output, error FROM attempts;
-   DROP TABLE attempts;
-   ALTER TABLE attempts_v4 RENAME TO attempts;
-   ${TIMERS_V4.replace("CREATE TABLE timers", "CREATE TABLE timers_v4")}
-   INSERT INTO timers_v4 SELECT id, kind, step_id, due_at FROM timers;
-   DROP TABLE timers;
-   ALTER TABLE timers_v4 RENAME TO timers;
-   ${OUTBOX_V4.replace("CREATE TABLE outbox", "CREATE TABLE outbox_v4")}
-   INSERT INTO outbox_v4 SELECT seq, kind, payload, created_at FROM outbox;
-   DROP TABLE outbox;
-   ALTER TABLE outbox_v4 RENAME TO outbox;`,
+  [
+    rebuildTable("steps", STEPS_V4, "id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at", "status <> 'pending' OR attempts > 0"),
+    rebuildTable("attempts", ATTEMPTS_V4, "step_id, attempt, status, started_at, ended_at, output, error"),
+    rebuildTable("timers", TIMERS_V4, "id, kind, step_id, due_at"),
+    rebuildTable("outbox", OUTBOX_V4, "seq, kind, payload, created_at"),
+  ].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

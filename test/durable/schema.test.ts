@@ -11,12 +11,7 @@ describe("Durable Object schema migrations", () => {
   it("upgrades a version-2 store to the current one, keeping its timers and execution", async () => {
     await runInDurableObject(stubOf("schema-upgrade-v2"), (_instance, state) => {
       const sql = state.storage.sql;
-      // Rebuild the store as version 2 left it.
-      for (const table of ["execution", "steps", "attempts", "timers", "events", "outbox", "_schema"]) sql.exec(`DROP TABLE IF EXISTS ${table}`);
-      sql.exec("CREATE TABLE _schema (version INTEGER NOT NULL)");
-      sql.exec(MIGRATIONS[0]!);
-      sql.exec(MIGRATIONS[1]!);
-      sql.exec("INSERT INTO _schema (version) VALUES (2)");
+      rebuildAt(sql, 2);
       sql.exec(
         `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, status, created_at, state_version)
          VALUES ('ex', 't', 'w', 1, 'h', '{}', '{}', '{}', 'waiting', 1, 3)`,
