@@ -164,16 +164,15 @@ async function sessionOnce(target, name, persistTo, scenarios, opts, results, ro
     // shape, so that rounds measure each runtime warmed up (JIT, caches), not its first minutes.
     await runBatch(client, 2, 20);
     await runBatch(client, 10, 100);
-    await quiet();
     const state = {};
     for (const sc of scenarios) if (sc.setup) state[sc.id] = await sc.setup({ client, opts });
     for (let r = 0; r < rounds; r++) {
       for (const sc of scenarios) {
         if (sc.rounds && r >= sc.rounds(opts)) continue;
+        await quiet();
         const res = await sc.measure({ client, server, opts, state: state[sc.id], persistTo });
         if (server.exited()) throw new Error(`${target.label} server exited during ${sc.id} (${JSON.stringify(server.exited())})`);
         (results[sc.id] ??= []).push(res);
-        await quiet();
         log(`${target.label} ${name}${rounds > 1 ? ` round ${r + 1}` : ""} ${sc.id}: ${summarize(res)}`);
       }
     }
@@ -204,28 +203,32 @@ function methodNotes(opts) {
   ];
 }
 
+/** Where a run's results go: the reference run's files, or the --no-local-trace run's own. */
+function outputFiles(noLocalTrace) {
+  return noLocalTrace ? { json: "results.no-local-trace.json", md: "RESULTS.no-local-trace.md" } : { json: "results.json", md: "RESULTS.md" };
+}
+
 /** `--render`: rewrites RESULTS.md from results.json (method notes refreshed from this code). */
-function render() {
-  const file = join(ROOT, "bench", "results.json");
+function render(out) {
+  const file = join(ROOT, "bench", out.json);
   const report = JSON.parse(readFileSync(file, "utf8"));
   const opts = report.meta.options;
   report.meta.method = methodNotes(opts);
   const selected = SCENARIOS.filter((s) => report.scenarios.some((x) => x.id === s.id));
   report.rows = selected.flatMap((sc) => sc.rows({ stepline: report.raw.stepline?.[sc.id], peer: report.raw.peer?.[sc.id] }, opts));
   writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
-  writeFileSync(join(ROOT, "bench", "RESULTS.md"), renderMarkdown(report));
-  log("rewrote bench/RESULTS.md from bench/results.json");
+  writeFileSync(join(ROOT, "bench", out.md), renderMarkdown(report, out.json));
+  log(`rewrote bench/${out.md} from bench/${out.json}`);
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  if (args.render) return render();
+  const out = outputFiles(args.noLocalTrace);
+  if (args.render) return render(out);
   // wrangler dev records every invocation in a local trace store (its local observability UI) by
   // default. --no-local-trace turns that off for both servers, to show how much of each system's
   // time is that recording; its results go to files of their own.
   if (args.noLocalTrace) process.env.X_LOCAL_OBSERVABILITY = "false";
-  const outName = args.noLocalTrace ? "results.no-local-trace" : "results";
-  const mdName = args.noLocalTrace ? "RESULTS.no-local-trace.md" : "RESULTS.md";
   const opts = { ...FULL, ...(args.quick ? QUICK : {}) };
   if (args.rounds) opts.rounds = args.rounds;
   if (args.throughput20) opts.throughputVariants = ["1step", "20step"];
@@ -282,11 +285,11 @@ async function main() {
     rows,
     raw: results,
   };
-  writeFileSync(join(ROOT, "bench", `${outName}.json`), JSON.stringify(report, null, 2) + "\n");
-  writeFileSync(join(ROOT, "bench", mdName), renderMarkdown(report, `${outName}.json`));
+  writeFileSync(join(ROOT, "bench", out.json), JSON.stringify(report, null, 2) + "\n");
+  writeFileSync(join(ROOT, "bench", out.md), renderMarkdown(report, out.json));
   // Session state is large (copies of the seeded index); the seeded template and logs stay.
   rmSync(join(STATE, "sessions"), { recursive: true, force: true });
-  log(`wrote bench/${outName}.json and bench/${mdName} in ${((Date.now() - t0) / 1000).toFixed(0)} s${errors.length ? ` — ${errors.length} error(s)` : ""}`);
+  log(`wrote bench/${out.json} and bench/${out.md} in ${((Date.now() - t0) / 1000).toFixed(0)} s${errors.length ? ` — ${errors.length} error(s)` : ""}`);
   for (const r of rows.filter((x) => x.goal)) log(`goal ${r.goal.met ? "met   " : "MISSED"} ${r.goal.text}: ${r.metric} = ${fmt(r.stepline?.median)} ${r.unit}${r.ratio ? ` (ratio ${fmt(r.ratio.median)}×)` : ""}`);
   process.exitCode = failedSessions > 0 ? 1 : 0;
 }
