@@ -35,6 +35,10 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
 }
 
+function stepNotFound(id: string, stepId: string | undefined): NotFoundError {
+  return new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${stepId}'.`);
+}
+
 /** The execution's Durable Object; ids that cannot exist are 404 without waking an object. */
 function executionStub(env: Env, id: string) {
   if (!EXECUTION_ID_PATTERN.test(id)) throw notFound(id);
@@ -233,7 +237,7 @@ export const approval: RouteHandler<typeof decideApproval, AppEnv> = async (c) =
       case "not_found":
         throw notFound(id);
       case "step_not_found":
-        throw new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${body.step_id}'.`);
+        throw stepNotFound(id, body.step_id);
       case "not_waiting":
         throw new ConflictError(
           "INVALID_STATE",
@@ -275,7 +279,7 @@ export const answers: RouteHandler<typeof answerStep, AppEnv> = async (c) => {
       case "not_found":
         throw notFound(id);
       case "step_not_found":
-        throw new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${stepId}'.`);
+        throw stepNotFound(id, stepId);
       case "not_waiting":
         throw new ConflictError("INVALID_STATE", `Step '${stepId}' is not waiting for answers (it is ${outcome.stepStatus}; the execution is ${outcome.status}).`, {
           current_status: outcome.status,
