@@ -5,9 +5,9 @@
  * - Expressions are compiled once and kept in a bounded cache keyed by source: the engine
  *   evaluates the same few expressions over and over (a step's `if`, a template in a 100-step
  *   chain, every item of a map).
- * - Results are plain JSON-like values: JSONata's internal sequence arrays are turned into plain
- *   arrays and functions (a lambda or `$sum` as a result) into `undefined`; `undefined` itself
- *   (no match) is returned as is.
+ * - Results are plain JSON data (`toPlainJson`): JSONata's null-prototype objects and marked
+ *   sequence arrays become standard objects and arrays, functions (a lambda or `$sum` as a
+ *   result) `undefined`; `undefined` itself (no match) is returned as is.
  * - `secrets` is a root name only when a `SecretResolver` is given, and then only with the secrets
  *   the expression names statically (`secrets.NAME`): each is resolved through the resolver (which
  *   records the value for masking) at the moment the expression is evaluated. A dynamic read
@@ -25,6 +25,7 @@
 import jsonata from "jsonata";
 import { NonRetriableError, StepError } from "./errors";
 import { parseTemplate, referencedRoots } from "./expressions";
+import { toPlainJson } from "./plain-json";
 import type { ExpressionScope, SecretResolver } from "./steps/types";
 
 /** The scope an expression sees: the standard one, or any object of root names (map adds `item`/`index`). */
@@ -123,7 +124,11 @@ export async function evaluateExpression(source: string, scope: EvaluationScope,
     if (error instanceof StepError) throw error;
     throw expressionError(where, source, describeError(error));
   }
-  return toPlain(result);
+  try {
+    return toPlainJson(result);
+  } catch (error) {
+    throw expressionError(where, source, { message: `the result is not JSON data: ${error instanceof Error ? error.message : String(error)}` });
+  }
 }
 
 function resolveSecrets(names: readonly string[], resolver: SecretResolver, where: string): Record<string, string> {
@@ -166,40 +171,6 @@ function describeError(error: unknown): { message: string; position?: number; co
 function snippet(source: string, max = 120): string {
   const flat = source.replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
-}
-
-/**
- * A JSONata result as a plain JSON-like value: sequences become plain arrays, functions
- * `undefined`. Unchanged subtrees are returned as they are (no copy).
- */
-function toPlain(value: unknown): unknown {
-  if (typeof value === "function") return undefined;
-  if (typeof value !== "object" || value === null) return value;
-  // jsonata's own functions and lambdas are objects (with cycles back to their environment).
-  if ("_jsonata_lambda" in value || "_jsonata_function" in value) return undefined;
-  if (Array.isArray(value)) {
-    // jsonata marks its internal arrays with extra properties (`sequence`, `keepSingleton`, …).
-    const marked = value as { sequence?: unknown; keepSingleton?: unknown; outerWrapper?: unknown; tupleStream?: unknown };
-    let changed = marked.sequence !== undefined || marked.keepSingleton !== undefined || marked.outerWrapper !== undefined || marked.tupleStream !== undefined;
-    const items = value.map((item: unknown) => {
-      const plain = toPlain(item);
-      if (plain !== item) changed = true;
-      return plain;
-    });
-    return changed ? items : value;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
-    // Dates, RegExps and other host objects do not come out of JSON data; keep them as JSON would.
-    return JSON.parse(JSON.stringify(value)) as unknown;
-  }
-  let changed = false;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    const plain = toPlain(item);
-    if (plain !== item) changed = true;
-    if (plain !== undefined) out[key] = plain;
-  }
-  return changed ? out : value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 import type { PluginStep } from "../../schemas/definition";
 import { NonRetriableError, StepError } from "../errors";
 import { renderTemplate } from "../evaluate";
+import { toPlainJson } from "../plain-json";
 import { getPlugin } from "../plugins/registry";
 import type { StepRunner } from "./types";
 
@@ -32,7 +33,7 @@ export const pluginRunner: StepRunner<PluginStep> = {
     }
     let output: unknown;
     try {
-      output = JSON.parse(JSON.stringify(result ?? null)) as unknown;
+      output = toPlainJson(result) ?? null;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new NonRetriableError("PLUGIN_ERROR", `plugin '${step.plugin}' returned a value that is not JSON: ${message}`);
