@@ -1,39 +1,67 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/**
+ * Two projects, one `npm test`:
+ * - `workers`: every test under test/ except e2e, inside workerd through the real app and real
+ *   objects (one isolate: RPC arguments are not structured-cloned here).
+ * - `e2e`: Node drives the real `wrangler dev` (started through `npm start`'s script) over HTTP,
+ *   WebSocket and SSE, where the Worker and each Durable Object are separate isolates as deployed.
+ */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
-            STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
-            ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
-            SECRET_API_TOKEN: "tok-stepline-e2e-9f3c7a51d2b84e06",
-          },
-          // Every outbound fetch of the Worker under test (test code and engine code alike, whatever the
-          // URL's host) is answered by the local upstream worker: no test traffic leaves the machine.
-          outboundService: "upstream",
-          workers: [
-            {
-              name: "upstream",
-              modules: true,
-              scriptPath: "./test/upstream/worker.mjs",
-              compatibilityDate: "2026-08-15",
-            },
-          ],
-        },
-      }),
-    ],
     test: {
-      setupFiles: ["./test/setup.ts"],
-      include: ["test/**/*.test.ts"],
       // The app logs a JSON line per request; show logs only for tests that fail.
       silent: "passed-only" as const,
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
+                  STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
+                  ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
+                  SECRET_API_TOKEN: "tok-stepline-e2e-9f3c7a51d2b84e06",
+                },
+                // Every outbound fetch of the Worker under test (test code and engine code alike, whatever the
+                // URL's host) is answered by the local upstream worker: no test traffic leaves the machine.
+                outboundService: "upstream",
+                workers: [
+                  {
+                    name: "upstream",
+                    modules: true,
+                    scriptPath: "./test/upstream/worker.mjs",
+                    compatibilityDate: "2026-08-15",
+                  },
+                ],
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            setupFiles: ["./test/setup.ts"],
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**"],
+          },
+        },
+        {
+          test: {
+            name: "e2e",
+            environment: "node",
+            include: ["test/e2e/**/*.test.ts"],
+            globalSetup: ["./test/e2e/global-setup.ts"],
+            // One wrangler dev serves every e2e file; files run one at a time so the server is never
+            // shared between two files' loads on a 2-core machine.
+            fileParallelism: false,
+            testTimeout: 60_000,
+            hookTimeout: 120_000,
+          },
+        },
+      ],
     },
   };
 });

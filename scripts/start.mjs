@@ -1,17 +1,42 @@
 #!/usr/bin/env node
-// `npm start`: local D1 migrated, .dev.vars created when missing (never overwritten), wrangler dev
-// on 127.0.0.1:8787 (arguments pass through: `npm start -- --port 8790`), example workflows
-// registered once the server answers, and the local admin key printed.
+// `npm start`: local D1 migrated, .dev.vars created when missing (never overwritten), the examples'
+// demo upstream on 127.0.0.1:8789, wrangler dev on 127.0.0.1:8787, example workflows registered once
+// the server answers, and the local admin key printed.
+//
+// Arguments pass through to wrangler dev (`npm start -- --port 8790`). Three are read here too:
+//   --env-file F    the vars file to use instead of .dev.vars (wrangler then ignores .dev.vars)
+//   --persist-to D  where local state lives (D1 is migrated there too)
+//   --demo-port N   the demo upstream's port (8789); 0 picks a free one
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { demoUpstream } from "./demo-upstream.mjs";
+import { serveFetch } from "./serve-fetch.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
-const devVarsPath = join(root, ".dev.vars");
 const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
-const args = process.argv.slice(2);
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+
+/** `--name value` or `--name=value`; removed from `args` when `consume` is set. */
+function flagValue(args, name, consume = false) {
+  for (let i = 0; i < args.length; i++) {
+    const eq = args[i].startsWith(`${name}=`);
+    if (args[i] !== name && !eq) continue;
+    const value = eq ? args[i].slice(name.length + 1) : args[i + 1];
+    if (consume) args.splice(i, eq ? 1 : 2);
+    return value;
+  }
+  return undefined;
+}
+
+const args = process.argv.slice(2);
+const demoPort = Number(flagValue(args, "--demo-port", true) ?? 8789);
+const envFile = flagValue(args, "--env-file");
+const persistTo = flagValue(args, "--persist-to");
+const devVarsPath = envFile ? resolve(envFile) : join(root, ".dev.vars");
+/** The address the examples name for the demo upstream; substituted when it runs elsewhere. */
+const EXAMPLES_DEMO_BASE = "http://127.0.0.1:8789";
 
 function readDevVars() {
   const vars = {};
@@ -22,7 +47,7 @@ function readDevVars() {
   return vars;
 }
 
-if (!existsSync(devVarsPath)) {
+if (!existsSync(devVarsPath) && !envFile) {
   const admin = `stp_admin_${randomBytes(24).toString("base64url")}`;
   const stream = randomBytes(32).toString("base64url");
   writeFileSync(
@@ -32,9 +57,10 @@ if (!existsSync(devVarsPath)) {
   );
   console.log("Created .dev.vars with a new ADMIN_API_KEY and STREAM_TOKEN_SECRET.");
 }
-const adminKey = readDevVars().ADMIN_API_KEY;
+const devVars = readDevVars();
+const adminKey = devVars.ADMIN_API_KEY;
 
-const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local"], {
+const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])], {
   cwd: root,
   env: { ...env, CI: "true" }, // non-interactive: apply without a confirmation prompt
   stdio: "inherit",
@@ -44,19 +70,27 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-function flagValue(name) {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === name) return args[i + 1];
-    if (args[i].startsWith(`${name}=`)) return args[i].slice(name.length + 1);
-  }
-  return undefined;
-}
-const port = Number(flagValue("--port") ?? 8787);
-const ip = flagValue("--ip") ?? "127.0.0.1";
-const devArgs = ["dev", ...(flagValue("--ip") ? [] : ["--ip", ip]), ...(flagValue("--port") ? [] : ["--port", String(port)]), ...args];
+// The examples' stand-in for the services they call: http steps may reach it (and only it, of the
+// private addresses, besides what the vars file allows), and its demo token is a secret of the Worker.
+const demo = await serveFetch(demoUpstream, { port: demoPort });
+const allowed = [devVars.ALLOWED_PRIVATE_HOSTS, `127.0.0.1:${demo.port}`].filter(Boolean).join(",");
+const demoVars = [`ALLOWED_PRIVATE_HOSTS:${allowed}`, ...(devVars.SECRET_BILLING_TOKEN ? [] : ["SECRET_BILLING_TOKEN:demo-billing-token"])];
+
+const port = Number(flagValue(args, "--port") ?? 8787);
+const ip = flagValue(args, "--ip") ?? "127.0.0.1";
+const devArgs = [
+  "dev",
+  ...(flagValue(args, "--ip") ? [] : ["--ip", ip]),
+  ...(flagValue(args, "--port") ? [] : ["--port", String(port)]),
+  ...demoVars.flatMap((v) => ["--var", v]),
+  ...args,
+];
 const server = spawn(process.execPath, [wrangler, ...devArgs], { cwd: root, env, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
-server.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+server.on("exit", (code, signal) => {
+  demo.server.close();
+  process.exit(code ?? (signal ? 1 : 0));
+});
 
 const base = `http://${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
 
@@ -80,7 +114,7 @@ async function registerExamples() {
     const res = await fetch(`${base}/v1/workflows`, {
       method: "POST",
       headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
-      body: readFileSync(join(dir, file), "utf8"),
+      body: readFileSync(join(dir, file), "utf8").replaceAll(EXAMPLES_DEMO_BASE, demo.url),
     });
     const body = await res.json().catch(() => ({}));
     const what = res.status === 201 ? "registered" : res.status === 200 ? "unchanged" : `failed (${res.status} ${body.code ?? ""})`;
@@ -89,7 +123,7 @@ async function registerExamples() {
 }
 
 if (await waitForHealth()) {
-  console.log(`\nStepline is running at ${base}`);
+  console.log(`\nStepline is running at ${base} (the examples' demo upstream at ${demo.url})`);
   await registerExamples();
   console.log(`  API reference: ${base}/docs   OpenAPI: ${base}/openapi.json`);
   console.log(`  Local admin key (tenant "default"): ${adminKey}\n`);

@@ -1,0 +1,24 @@
+/**
+ * The end-to-end suite: the real `wrangler dev` (started by global-setup.ts through `npm start`'s
+ * script), driven over HTTP, WebSocket and SSE from Node. Worker and Durable Objects are separate
+ * isolates here, as deployed, so every value that crosses RPC is structured-cloned for real.
+ *
+ * One file, so that one record of the operations answered spans every scenario: the last block
+ * proves that each operation of /openapi.json was exercised with a success and an error.
+ */
+import { describe, expect, it } from "vitest";
+import { getContract } from "./helpers/client";
+import "./scenarios/outputs";
+
+describe("the published contract", () => {
+  it("every operation of /openapi.json was answered with a success and with an error", async () => {
+    const contract = await getContract();
+    const missing: string[] = [];
+    for (const op of contract.operations) {
+      const statuses = [...(contract.seen.get(`${op.method} ${op.template}`) ?? [])];
+      if (!statuses.some((s) => s < 400)) missing.push(`${op.method} ${op.template}: no success`);
+      if (!statuses.some((s) => s >= 400)) missing.push(`${op.method} ${op.template}: no error`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
