@@ -9,6 +9,7 @@ import { boundedJsonBody } from "./api/middleware/body";
 import { requestId } from "./api/middleware/request-id";
 import { requestLog } from "./api/middleware/request-log";
 import { renderProblem } from "./api/problem";
+import { TAG_DESCRIPTIONS } from "./api/openapi";
 import { createRouter } from "./api/router";
 import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
@@ -53,7 +54,8 @@ export function createApp() {
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: API_INFO,
-    servers: [{ url: new URL(c.req.url).origin }],
+    servers: [{ url: new URL(c.req.url).origin, description: "This service" }],
+    tags: TAG_DESCRIPTIONS,
   }));
   // The reference UI is served from our own static assets (public/vendor/scalar), not a CDN.
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Stepline API reference", cdn: SCALAR_BUNDLE_PATH }));

@@ -1,7 +1,31 @@
-/** Shared pieces of route declarations. */
+/**
+ * Shared pieces of route declarations: the tags, JSON content helpers, and the one builder of
+ * error answers, so every route documents its problems the same way (problem+json, `Problem`).
+ */
 import { Problem } from "../schemas/errors";
 
-const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+/** Tags of the document; routes name them through TAGS so the two never drift apart. */
+export const TAGS = {
+  service: "Service",
+  workflows: "Workflows",
+  executions: "Executions",
+  apiKeys: "API keys",
+  audit: "Audit",
+} as const;
+
+/** The tag list of the document, with descriptions, in reading order. */
+export const TAG_DESCRIPTIONS = [
+  { name: TAGS.service, description: "Liveness and machine-readable schemas. Public: no key needed." },
+  { name: TAGS.workflows, description: "Workflow definitions and their versions: register, read, archive." },
+  {
+    name: TAGS.executions,
+    description: "Executions of workflows: start, read, follow (JSON pages, SSE, WebSocket), steer, approve and answer.",
+  },
+  { name: TAGS.apiKeys, description: "API keys of a tenant (admins only). A key's secret is shown once, when it is created." },
+  { name: TAGS.audit, description: "The audit log of a tenant (admins only): every write, key change and denied attempt." },
+];
+
+const PROBLEM_DESCRIPTIONS = {
   400: "Validation failed; `errors` lists every failing field",
   401: "Missing, invalid or revoked API key",
   403: "The key's role lacks the permission",
@@ -11,17 +35,32 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   415: "Body is not JSON",
   422: "Unprocessable (e.g. an Idempotency-Key reused with another body)",
   426: "Upgrade required (send Upgrade: websocket)",
-  504: "Timed out",
-};
+  500: "Unexpected error; the problem carries the request id and no internals",
+  504: "The execution ended `timed_out` while the request waited (`?wait=`); `execution_id` names it",
+} as const;
 
-/** Problem responses for a route, documented with the problem+json schema. */
-export function problems(...statuses: number[]) {
+export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
+
+function problemResponses(statuses: readonly ProblemStatus[]) {
   return Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: PROBLEM_DESCRIPTIONS[s] ?? "Error", content: { "application/problem+json": { schema: Problem } } },
-    ]),
+    [...new Set(statuses)]
+      .sort((a, b) => a - b)
+      .map((s) => [s, { description: PROBLEM_DESCRIPTIONS[s], content: { "application/problem+json": { schema: Problem } } }]),
   );
+}
+
+/**
+ * Error answers of a route that requires a key: `statuses` (the route's own: 400 where it validates
+ * input, 404 where a path names something, 409, 413, …) plus 401, 403 and 500, which every guarded
+ * route can answer.
+ */
+export function problems(...statuses: ProblemStatus[]) {
+  return problemResponses([...statuses, 401, 403, 500]);
+}
+
+/** Error answers of a public route: `statuses` plus 500. */
+export function publicProblems(...statuses: ProblemStatus[]) {
+  return problemResponses([...statuses, 500]);
 }
 
 export function jsonContent<T>(schema: T, description: string) {

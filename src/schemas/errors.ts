@@ -28,6 +28,7 @@ export const Problem = z
     errors: z.array(FieldError).optional(),
     current_status: z.string().optional().openapi({ description: "On INVALID_STATE: the execution's status now." }),
     allowed_actions: z.array(z.string()).optional().openapi({ description: "On INVALID_STATE: what that status allows." }),
+    execution_id: z.string().optional().openapi({ description: "On EXECUTION_TIMED_OUT: the execution that timed out." }),
   })
   .openapi("Problem");
 export type Problem = z.infer<typeof Problem>;

@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { EXECUTION_STATUSES, STEP_STATUSES } from "../engine/state-machine";
 import { WorkflowDefinition } from "./definition";
+import { JsonValue } from "./json";
 import { PageQuery, Timestamp, page } from "./pages";
 
 export const EXECUTION_ID_PATTERN = /^ex_[0-9a-f]{32}$/;
@@ -77,8 +78,8 @@ export const Execution = z
       description: "SHA-256 of the pinned definition plus the input: what a level-2 approver reviews and sends back.",
     }),
     approvals: z.array(ApprovalGate).optional().openapi({ description: "Approval gates of the execution, oldest first, with their decisions." }),
-    input: z.unknown(),
-    output: z.unknown().optional(),
+    input: JsonValue,
+    output: JsonValue.optional(),
     error: ErrorObject.optional(),
     labels: z.record(z.string(), z.string()),
     attempt: z.number().int().openapi({ description: "1, plus one for each retry (redrive) of the execution." }),
@@ -96,7 +97,7 @@ export const StepAttempt = z
     status: z.enum(["running", "completed", "failed", "cancelled"]),
     started_at: Timestamp,
     ended_at: Timestamp.optional(),
-    output: z.unknown().optional(),
+    output: JsonValue.optional(),
     error: ErrorObject.optional(),
   })
   .openapi("StepAttempt");
@@ -111,10 +112,11 @@ export const StepTrace = z
     started_at: Timestamp.optional(),
     ended_at: Timestamp.optional(),
     next_attempt_at: Timestamp.optional().openapi({ description: "When a retry is scheduled." }),
-    output: z.unknown().optional(),
+    output: JsonValue.optional(),
     error: ErrorObject.optional(),
   })
-  .openapi("Step");
+  // Not "Step": that name is the definition's step (src/schemas/definition.ts); this is the trace.
+  .openapi("StepTrace", { description: "A step of an execution as it ran: status, attempts with timings, output, error." });
 export type StepTrace = z.infer<typeof StepTrace>;
 
 export const EVENT_TYPES = [
@@ -164,12 +166,12 @@ export const StartExecutionBody = z
     z.strictObject({
       workflow_id: z.string().min(1).max(64),
       version: z.number().int().min(1).optional(),
-      input: z.unknown().optional(),
+      input: JsonValue.optional(),
       labels: Labels.optional(),
     }),
     z.strictObject({
       definition: WorkflowDefinition,
-      input: z.unknown().optional(),
+      input: JsonValue.optional(),
       labels: Labels.optional(),
     }),
   ])
@@ -230,7 +232,7 @@ export const EventPage = z
   .openapi("EventPage");
 
 export const ExecutionResult = z
-  .object({ id: z.string(), status: ExecutionStatus, output: z.unknown().optional(), error: ErrorObject.optional() })
+  .object({ id: z.string(), status: ExecutionStatus, output: JsonValue.optional(), error: ErrorObject.optional() })
   .openapi("ExecutionResult");
 
 export const StreamToken = z
@@ -253,6 +255,6 @@ export type ApprovalBody = z.infer<typeof ApprovalBody>;
 
 export const AnswersBody = z
   .strictObject({
-    answers: z.record(z.string().max(64), z.unknown()).openapi({ example: { ok: true } }),
+    answers: z.record(z.string().max(64), JsonValue).openapi({ example: { ok: true } }),
   })
   .openapi("Answers");

@@ -1,5 +1,7 @@
+import { Validator, type Schema } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
-import { call, expectProblem } from "../helpers/api";
+import { call, expectProblem, tenantWithKeys, type ApiResponse } from "../helpers/api";
+import { start, waitForStatus } from "../helpers/executions";
 
 describe("service routes", () => {
   it("GET /health answers without credentials", async () => {
@@ -85,8 +87,197 @@ describe("OpenAPI document", () => {
       }
     }
     expect(Object.keys(res.body.components.schemas)).toEqual(
-      expect.arrayContaining(["WorkflowDefinition", "WorkflowVersion", "Problem", "FieldError", "ApiKey", "AuditEntry", "Execution", "Step", "Event"]),
+      expect.arrayContaining([
+        "WorkflowDefinition",
+        "WorkflowVersion",
+        "Problem",
+        "FieldError",
+        "ApiKey",
+        "AuditEntry",
+        "Execution",
+        "Step",
+        "StepTrace",
+        "StepAttempt",
+        "JsonValue",
+        "Event",
+      ]),
     );
+  });
+
+  it("names every operation, tags it with a declared tag, and documents its success and problem answers", async () => {
+    const doc = await openApiDocument();
+    const declaredTags = (doc.tags ?? []).map((t) => t.name);
+    for (const tag of doc.tags ?? []) expect(tag.description, tag.name).toBeTruthy();
+    const ids: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.operationId, where).toMatch(/^[a-z][a-zA-Z0-9]+$/);
+        ids.push(op.operationId!);
+        expect(op.summary, where).toBeTruthy();
+        expect(op.tags?.length, where).toBe(1);
+        expect(declaredTags, where).toContain(op.tags![0]);
+        const statuses = Object.keys(op.responses);
+        expect(statuses.some((s) => /^(2\d\d|101)$/.test(s)), where).toBe(true);
+        // Public routes say so with an empty requirement; guarded ones name both key schemes.
+        const isPublic = path === "/health" || path.startsWith("/v1/schemas/");
+        expect(op.security, where).toEqual(isPublic ? [] : [{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+        expect(statuses, where).toEqual(expect.arrayContaining(isPublic ? ["500"] : ["401", "403", "500"]));
+        if (path.includes("{")) expect(statuses, where).toEqual(expect.arrayContaining(["400", "404"]));
+        if (op.requestBody) expect(statuses, where).toEqual(expect.arrayContaining(["400", "413", "415"]));
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (Number(status) < 400) continue;
+          expect(response.content, `${where} ${status}`).toEqual({ "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } });
+        }
+      }
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.sort()).toEqual(
+      [
+        "getHealth",
+        "getWorkflowDefinitionSchema",
+        "registerWorkflow",
+        "listWorkflows",
+        "getWorkflow",
+        "archiveWorkflow",
+        "listWorkflowVersions",
+        "startExecution",
+        "listExecutions",
+        "getExecution",
+        "getExecutionResult",
+        "listExecutionSteps",
+        "listExecutionEvents",
+        "cancelExecution",
+        "pauseExecution",
+        "resumeExecution",
+        "retryExecution",
+        "createStreamToken",
+        "openExecutionSocket",
+        "decideApproval",
+        "answerStep",
+        "createApiKey",
+        "listApiKeys",
+        "revokeApiKey",
+        "listAuditEntries",
+      ].sort(),
+    );
+  });
+});
+
+// ---- the contract against real responses
+
+interface OpenApiOperation {
+  operationId?: string;
+  summary?: string;
+  tags?: string[];
+  security?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
+}
+interface OpenApiDocument {
+  tags?: { name: string; description?: string }[];
+  paths: Record<string, Record<string, OpenApiOperation>>;
+  components: { schemas: Record<string, unknown> };
+}
+
+async function openApiDocument(): Promise<OpenApiDocument> {
+  const res = await call<OpenApiDocument>("GET", "/openapi.json", { key: null });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+/**
+ * A validating client built from our own /openapi.json: the status must be one the operation
+ * declares, and the body must match that response's schema (components moved under `$defs`, so
+ * a JSON Schema 2020-12 validator resolves the `$ref`s).
+ */
+function conformsTo(doc: OpenApiDocument, method: string, path: string, res: ApiResponse<unknown>): void {
+  const where = `${method} ${path} → ${res.status}`;
+  const op = doc.paths[path]?.[method.toLowerCase()];
+  expect(op, where).toBeDefined();
+  const response = op!.responses[String(res.status)];
+  expect(response, `${where} is not declared`).toBeDefined();
+  const mediaType = res.headers.get("content-type")?.split(";")[0]?.trim() ?? "";
+  const media = response!.content?.[mediaType];
+  expect(media, `${where}: ${mediaType} is not declared`).toBeDefined();
+  const schema = JSON.parse(JSON.stringify({ ...(media!.schema as object), $defs: doc.components.schemas }).replaceAll("#/components/schemas/", "#/$defs/"));
+  const result = new Validator(schema as Schema, "2020-12", false).validate(res.body);
+  expect(result.errors.filter((e) => e.keyword !== "$ref" && e.keyword !== "properties"), `${where}: ${res.text}`).toEqual([]);
+  expect(result.valid, where).toBe(true);
+}
+
+describe("the published contract matches the service", { timeout: 30_000 }, () => {
+  it("every response of a run with outputs of every JSON shape, a failed step and a pending approval validates", async () => {
+    const doc = await openApiDocument();
+    const t = await tenantWithKeys("contract");
+    const check = async (method: string, path: string, real: string, opts: Parameters<typeof call>[2] = {}) => {
+      const res = await call(method, real, { key: t.admin, ...opts });
+      conformsTo(doc, method, path, res);
+      return res;
+    };
+
+    const shapes = {
+      id: "shapes",
+      steps: [
+        { id: "obj", type: "transform", expression: "{ 'value': 42, 'nested': { 'list': [1, 'two', true] } }" },
+        { id: "arr", type: "transform", expression: "[1, [2, 3], { 'four': 4 }]" },
+        { id: "nul", type: "transform", expression: "null" },
+        { id: "str", type: "transform", expression: "'text'" },
+        { id: "num", type: "transform", expression: "3.5" },
+        { id: "yes", type: "transform", expression: "true" },
+        { id: "boom", type: "transform", expression: "$error('boom')", on_error: "continue" },
+      ],
+      output: "steps.nul.output",
+    };
+    expect((await check("POST", "/v1/workflows", "/v1/workflows", { body: shapes })).status).toBe(201);
+    await check("GET", "/v1/workflows", "/v1/workflows");
+    await check("GET", "/v1/workflows/{id}", "/v1/workflows/shapes");
+    await check("GET", "/v1/workflows/{id}/versions", "/v1/workflows/shapes/versions");
+
+    const started = await start(t.operator, { workflow_id: "shapes", input: [null, "any", 1] });
+    conformsTo(doc, "POST", "/v1/executions", started);
+    const id = started.body.id;
+    const ended = await waitForStatus(t.viewer, id, ["completed", "partial", "failed"]);
+    expect(ended.output).toBeNull();
+    await check("GET", "/v1/executions/{id}", `/v1/executions/${id}`);
+    const steps = await check("GET", "/v1/executions/{id}/steps", `/v1/executions/${id}/steps`);
+    const outputs = Object.fromEntries((steps.body as { items: { id: string; output?: unknown }[] }).items.map((s) => [s.id, s.output]));
+    expect(outputs).toMatchObject({ obj: { value: 42 }, arr: [1, [2, 3], { four: 4 }], nul: null, str: "text", num: 3.5, yes: true });
+    await check("GET", "/v1/executions/{id}/events", `/v1/executions/${id}/events?limit=1000`);
+    await check("GET", "/v1/executions/{id}/result", `/v1/executions/${id}/result`);
+    await check("GET", "/v1/executions", "/v1/executions");
+    await check("POST", "/v1/executions/{id}/stream-token", `/v1/executions/${id}/stream-token`);
+    await check("POST", "/v1/executions/{id}/cancel", `/v1/executions/${id}/cancel`); // 409: it has ended
+
+    const gated = await start(t.operator, {
+      definition: {
+        id: "gated",
+        steps: [{ id: "ship_it", type: "approval", comment: "Ship?" }],
+      },
+      input: { version: 2 },
+    });
+    conformsTo(doc, "POST", "/v1/executions", gated);
+    const waiting = await waitForStatus(t.viewer, gated.body.id, ["waiting"]);
+    expect(waiting.waiting_for).toMatchObject({ kind: "approval", step_id: "ship_it" });
+    await check("GET", "/v1/executions/{id}", `/v1/executions/${gated.body.id}`);
+    await check("GET", "/v1/executions/{id}/steps", `/v1/executions/${gated.body.id}/steps`);
+    await check("GET", "/v1/executions/{id}/result", `/v1/executions/${gated.body.id}/result`); // 409: not ended
+    await check("POST", "/v1/executions/{id}/approval", `/v1/executions/${gated.body.id}/approval`, {
+      body: { decision: "reject", step_id: "ship_it", comment: "not today" },
+    });
+    await check("GET", "/v1/executions/{id}", `/v1/executions/${gated.body.id}`);
+
+    await check("GET", "/v1/executions/{id}", "/v1/executions/ex_00000000000000000000000000000000"); // 404
+    await check("GET", "/v1/executions", "/v1/executions?limit=0"); // 400
+    await check("GET", "/v1/executions", "/v1/executions", { key: null }); // 401
+    await check("GET", "/v1/audit", "/v1/audit", { key: t.viewer }); // 403
+    await check("GET", "/v1/audit", "/v1/audit");
+    const created = await check("POST", "/v1/api-keys", "/v1/api-keys", { body: { name: "contract", role: "viewer" } });
+    await check("GET", "/v1/api-keys", "/v1/api-keys");
+    await check("DELETE", "/v1/api-keys/{id}", `/v1/api-keys/${(created.body as { id: string }).id}`);
+    await check("DELETE", "/v1/workflows/{id}", "/v1/workflows/shapes");
+    await check("GET", "/health", "/health", { key: null });
+    await check("GET", "/v1/schemas/workflow-definition.json", "/v1/schemas/workflow-definition.json", { key: null });
   });
 });
 

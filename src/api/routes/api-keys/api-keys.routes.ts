@@ -1,40 +1,43 @@
 import { createRoute } from "@hono/zod-openapi";
 import { ApiKey, ApiKeyIdParam, ApiKeyPage, CreateApiKeyBody, CreatedApiKey, ListApiKeysQuery } from "../../../schemas/api-keys";
 import { guard } from "../../middleware/guard";
-import { jsonContent, jsonRequest, problems } from "../../openapi";
+import { TAGS, jsonContent, jsonRequest, problems } from "../../openapi";
 import { SECURITY } from "../../router";
 
-const tags = ["API keys"];
+const tags = [TAGS.apiKeys];
 
 export const createApiKey = createRoute({
   method: "post",
   path: "/api-keys",
+  operationId: "createApiKey",
   tags,
   summary: "Create an API key (the secret is shown once)",
   security: SECURITY,
   middleware: guard({ permission: "api_keys:manage", action: "api_key.create" }),
   request: { body: jsonRequest(CreateApiKeyBody) },
-  responses: { 201: jsonContent(CreatedApiKey, "The key, with its secret"), ...problems(400, 401, 403, 413, 415) },
+  responses: { 201: jsonContent(CreatedApiKey, "The key, with its secret"), ...problems(400, 413, 415) },
 });
 
 export const listApiKeys = createRoute({
   method: "get",
   path: "/api-keys",
+  operationId: "listApiKeys",
   tags,
   summary: "List API keys (never their secrets)",
   security: SECURITY,
   middleware: guard({ permission: "api_keys:manage", action: "api_key.list" }),
   request: { query: ListApiKeysQuery },
-  responses: { 200: jsonContent(ApiKeyPage, "A page of keys, newest first"), ...problems(400, 401, 403) },
+  responses: { 200: jsonContent(ApiKeyPage, "A page of keys, newest first"), ...problems(400) },
 });
 
 export const revokeApiKey = createRoute({
   method: "delete",
   path: "/api-keys/{id}",
+  operationId: "revokeApiKey",
   tags,
   summary: "Revoke an API key (effective on the next request)",
   security: SECURITY,
   middleware: guard({ permission: "api_keys:manage", action: "api_key.revoke" }),
   request: { params: ApiKeyIdParam },
-  responses: { 200: jsonContent(ApiKey, "The revoked key"), ...problems(401, 403, 404) },
+  responses: { 200: jsonContent(ApiKey, "The revoked key"), ...problems(400, 404) },
 });

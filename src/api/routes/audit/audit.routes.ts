@@ -1,16 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
 import { AuditPage, ListAuditQuery } from "../../../schemas/audit";
 import { guard } from "../../middleware/guard";
-import { jsonContent, problems } from "../../openapi";
+import { TAGS, jsonContent, problems } from "../../openapi";
 import { SECURITY } from "../../router";
 
 export const listAudit = createRoute({
   method: "get",
   path: "/audit",
-  tags: ["Audit"],
+  operationId: "listAuditEntries",
+  tags: [TAGS.audit],
   summary: "Audit log: every write, key change and denied attempt, newest first",
   security: SECURITY,
   middleware: guard({ permission: "audit:read", action: "audit.read" }),
   request: { query: ListAuditQuery },
-  responses: { 200: jsonContent(AuditPage, "A page of audit entries"), ...problems(400, 401, 403) },
+  responses: { 200: jsonContent(AuditPage, "A page of audit entries"), ...problems(400) },
 });

@@ -15,20 +15,22 @@ import {
   ApprovalBody,
 } from "../../../schemas/executions";
 import { guard } from "../../middleware/guard";
-import { jsonContent, jsonRequest, problems } from "../../openapi";
+import { TAGS, jsonContent, jsonRequest, problems } from "../../openapi";
 import { SECURITY } from "../../router";
 
-const tags = ["Executions"];
+const tags = [TAGS.executions];
 const read = guard({ permission: "executions:read", action: "execution.read" });
 
 export const startExecution = createRoute({
   method: "post",
   path: "/executions",
+  operationId: "startExecution",
   tags,
   summary: "Start an execution of a registered or inline workflow",
   description:
     "Answers 202 with `Location` at once, or with `?wait=N` holds the response until the execution ends (200 with its status, output or error) " +
-    "or N seconds pass (202). An `Idempotency-Key` header (kept per tenant) makes retries safe: the same key and body return the same execution " +
+    "or N seconds pass (202 with `Retry-After`); an execution that ends `timed_out` meanwhile is 504 `EXECUTION_TIMED_OUT` carrying its `execution_id`. " +
+    "An `Idempotency-Key` header (kept per tenant) makes retries safe: the same key and body return the same execution " +
     "(`Idempotent-Replayed: true`); the same key with another body is 422.",
   security: SECURITY,
   middleware: guard({ permission: "executions:operate", action: "execution.start" }),
@@ -40,59 +42,73 @@ export const startExecution = createRoute({
     }),
   },
   responses: {
-    202: jsonContent(Execution, "Started (or still running when the wait ended)"),
+    202: {
+      ...jsonContent(Execution, "Started (or still running when the wait ended)"),
+      headers: {
+        Location: { description: "The execution: `/v1/executions/{id}`.", schema: { type: "string" } },
+        "Retry-After": {
+          description: "Only when `?wait=` ran out: seconds to wait before reading the execution again (until a sleep ends, at most 60).",
+          schema: { type: "integer", minimum: 1 },
+        },
+      },
+    },
     200: jsonContent(Execution, "Ended within the wait, or an idempotent replay"),
-    ...problems(400, 401, 403, 404, 409, 413, 415, 422),
+    ...problems(400, 404, 409, 413, 415, 422, 504),
   },
 });
 
 export const listExecutions = createRoute({
   method: "get",
   path: "/executions",
+  operationId: "listExecutions",
   tags,
   summary: "List executions, newest first (from the index)",
   security: SECURITY,
   middleware: read,
   request: { query: ListExecutionsQuery },
-  responses: { 200: jsonContent(ExecutionPage, "A page of executions"), ...problems(400, 401, 403) },
+  responses: { 200: jsonContent(ExecutionPage, "A page of executions"), ...problems(400) },
 });
 
 export const getExecution = createRoute({
   method: "get",
   path: "/executions/{id}",
+  operationId: "getExecution",
   tags,
   summary: "An execution: status, timestamps, waiting_for, output or error",
   security: SECURITY,
   middleware: read,
   request: { params: ExecutionIdParam },
-  responses: { 200: jsonContent(Execution, "The execution"), ...problems(401, 403, 404) },
+  responses: { 200: jsonContent(Execution, "The execution"), ...problems(400, 404) },
 });
 
 export const getExecutionResult = createRoute({
   method: "get",
   path: "/executions/{id}/result",
+  operationId: "getExecutionResult",
   tags,
   summary: "Output or error of an ended execution (409 while it runs)",
   security: SECURITY,
   middleware: read,
   request: { params: ExecutionIdParam },
-  responses: { 200: jsonContent(ExecutionResult, "The result"), ...problems(401, 403, 404, 409) },
+  responses: { 200: jsonContent(ExecutionResult, "The result"), ...problems(400, 404, 409) },
 });
 
 export const listExecutionSteps = createRoute({
   method: "get",
   path: "/executions/{id}/steps",
+  operationId: "listExecutionSteps",
   tags,
   summary: "Every step: status, attempts with timings, output, error",
   security: SECURITY,
   middleware: read,
   request: { params: ExecutionIdParam },
-  responses: { 200: jsonContent(StepList, "The steps, in definition order"), ...problems(401, 403, 404) },
+  responses: { 200: jsonContent(StepList, "The steps, in definition order"), ...problems(400, 404) },
 });
 
 export const listExecutionEvents = createRoute({
   method: "get",
   path: "/executions/{id}/events",
+  operationId: "listExecutionEvents",
   tags,
   summary: "The event log after `after`: a JSON page, or Server-Sent Events with `Accept: text/event-stream`",
   description:
@@ -118,7 +134,7 @@ export const listExecutionEvents = createRoute({
         "text/event-stream": { schema: z.string().openapi({ description: "SSE frames; `data` is an Event." }) },
       },
     },
-    ...problems(400, 401, 403, 404),
+    ...problems(400, 404),
   },
 });
 
@@ -126,12 +142,13 @@ function commandRoute(command: "cancel" | "pause" | "resume" | "retry", summary:
   return createRoute({
     method: "post",
     path: `/executions/{id}/${command}`,
+    operationId: `${command}Execution`,
     tags,
     summary,
     security: SECURITY,
     middleware: guard({ permission: "executions:operate", action: `execution.${command}` }),
     request: { params: ExecutionIdParam },
-    responses: { 200: jsonContent(Execution, "The execution after the request"), ...problems(401, 403, 404, 409) },
+    responses: { 200: jsonContent(Execution, "The execution after the request"), ...problems(400, 404, 409) },
   });
 }
 
@@ -143,6 +160,7 @@ export const retryExecution = commandRoute("retry", "Re-run a failed or timed-ou
 export const createStreamToken = createRoute({
   method: "post",
   path: "/executions/{id}/stream-token",
+  operationId: "createStreamToken",
   tags,
   summary: "A short-lived token for browsers to open this execution's event stream (`?token=`)",
   description:
@@ -153,13 +171,14 @@ export const createStreamToken = createRoute({
   request: { params: ExecutionIdParam },
   responses: {
     201: jsonContent(StreamToken, "The token"),
-    ...problems(401, 403, 404),
+    ...problems(400, 404),
   },
 });
 
 export const openExecutionSocket = createRoute({
   method: "get",
   path: "/executions/{id}/ws",
+  operationId: "openExecutionSocket",
   tags,
   summary: "WebSocket of the execution's events: a snapshot, the log replayed from `?after=`, then live",
   description:
@@ -177,13 +196,14 @@ export const openExecutionSocket = createRoute({
   },
   responses: {
     101: { description: "Switching protocols: the WebSocket" },
-    ...problems(400, 401, 403, 404, 426),
+    ...problems(400, 404, 426),
   },
 });
 
 export const decideApproval = createRoute({
   method: "post",
   path: "/executions/{id}/approval",
+  operationId: "decideApproval",
   tags,
   summary: "Approve or reject what an execution is waiting for",
   description:
@@ -195,12 +215,13 @@ export const decideApproval = createRoute({
   security: SECURITY,
   middleware: guard({ permission: "executions:decide", action: "execution.approval" }),
   request: { params: ExecutionIdParam, body: jsonRequest(ApprovalBody) },
-  responses: { 200: jsonContent(Execution, "The execution after the decision"), ...problems(400, 401, 403, 404, 409, 413, 415) },
+  responses: { 200: jsonContent(Execution, "The execution after the decision"), ...problems(400, 404, 409, 413, 415) },
 });
 
 export const answerStep = createRoute({
   method: "post",
   path: "/executions/{id}/steps/{step_id}/answers",
+  operationId: "answerStep",
   tags,
   summary: "Answer the questions an input step is waiting for",
   description:
@@ -214,5 +235,5 @@ export const answerStep = createRoute({
     }),
     body: jsonRequest(AnswersBody),
   },
-  responses: { 200: jsonContent(Execution, "The execution after the answers"), ...problems(400, 401, 403, 404, 409, 413, 415) },
+  responses: { 200: jsonContent(Execution, "The execution after the answers"), ...problems(400, 404, 409, 413, 415) },
 });

@@ -10,15 +10,16 @@ import {
   WorkflowVersionPage,
 } from "../../../schemas/workflows";
 import { guard } from "../../middleware/guard";
-import { jsonContent, jsonRequest, problems } from "../../openapi";
+import { TAGS, jsonContent, jsonRequest, problems } from "../../openapi";
 import { SECURITY } from "../../router";
 
-const tags = ["Workflows"];
+const tags = [TAGS.workflows];
 const read = guard({ permission: "workflows:read", action: "workflow.read" });
 
 export const registerWorkflow = createRoute({
   method: "post",
   path: "/workflows",
+  operationId: "registerWorkflow",
   tags,
   summary: "Register a definition: a new id is version 1, a changed definition the next version",
   description:
@@ -30,50 +31,54 @@ export const registerWorkflow = createRoute({
   responses: {
     201: jsonContent(WorkflowVersion, "A new version was created"),
     200: jsonContent(WorkflowVersion, "Identical to the latest version; nothing created"),
-    ...problems(400, 401, 403, 409, 413, 415),
+    ...problems(400, 409, 413, 415),
   },
 });
 
 export const listWorkflows = createRoute({
   method: "get",
   path: "/workflows",
+  operationId: "listWorkflows",
   tags,
   summary: "List workflows (the latest version of each), ordered by id",
   security: SECURITY,
   middleware: read,
   request: { query: ListWorkflowsQuery },
-  responses: { 200: jsonContent(WorkflowPage, "A page of workflows"), ...problems(400, 401, 403) },
+  responses: { 200: jsonContent(WorkflowPage, "A page of workflows"), ...problems(400) },
 });
 
 export const getWorkflow = createRoute({
   method: "get",
   path: "/workflows/{id}",
+  operationId: "getWorkflow",
   tags,
   summary: "A workflow definition: the latest version, or `?version=`",
   security: SECURITY,
   middleware: read,
   request: { params: WorkflowIdParam, query: GetWorkflowQuery },
-  responses: { 200: jsonContent(WorkflowVersion, "The version"), ...problems(400, 401, 403, 404) },
+  responses: { 200: jsonContent(WorkflowVersion, "The version"), ...problems(400, 404) },
 });
 
 export const listWorkflowVersions = createRoute({
   method: "get",
   path: "/workflows/{id}/versions",
+  operationId: "listWorkflowVersions",
   tags,
   summary: "Versions of a workflow with their hashes, newest first",
   security: SECURITY,
   middleware: read,
   request: { params: WorkflowIdParam, query: PageQuery },
-  responses: { 200: jsonContent(WorkflowVersionPage, "A page of versions"), ...problems(400, 401, 403, 404) },
+  responses: { 200: jsonContent(WorkflowVersionPage, "A page of versions"), ...problems(400, 404) },
 });
 
 export const archiveWorkflow = createRoute({
   method: "delete",
   path: "/workflows/{id}",
+  operationId: "archiveWorkflow",
   tags,
   summary: "Archive a workflow: no new executions; its versions and history are kept",
   security: SECURITY,
   middleware: guard({ permission: "workflows:write", action: "workflow.archive" }),
   request: { params: WorkflowIdParam },
-  responses: { 200: jsonContent(WorkflowVersion, "The archived workflow's latest version"), ...problems(401, 403, 404) },
+  responses: { 200: jsonContent(WorkflowVersion, "The archived workflow's latest version"), ...problems(400, 404) },
 });

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// `npm run lint:openapi`: lints the published contract with Redocly's recommended rules
+// (redocly.yaml; accepted exceptions, each with its reason, in .redocly.lint-ignore.yaml).
+//
+// With no argument the document is rendered in-process, without a server: src/app.ts is bundled
+// with esbuild (`cloudflare:workers` stubbed: rendering the document never touches the Durable
+// Object) and createApp() answers GET /openapi.json. With an argument, that URL or file is linted
+// instead, e.g. `npm run lint:openapi -- http://127.0.0.1:8787/openapi.json` against `npm start`.
+// Either way the document is written to DOCUMENT_PATH first (the ignore file names that path), and
+// `--out FILE` keeps a copy. Exits non-zero when Redocly reports an error.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+
+const root = new URL("..", import.meta.url).pathname;
+/** Where the linted document is written; .redocly.lint-ignore.yaml refers to it by this path. */
+const DOCUMENT_PATH = join(root, "node_modules", ".cache", "stepline", "openapi.json");
+/** The origin `npm start` serves on; it becomes the document's `servers` entry. */
+const ORIGIN = "http://127.0.0.1:8787";
+
+const args = process.argv.slice(2);
+const outIndex = args.indexOf("--out");
+const out = outIndex >= 0 ? args.splice(outIndex, 2)[1] : undefined;
+const source = args[0];
+
+const workersStub = {
+  name: "cloudflare-workers-stub",
+  setup(b) {
+    b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: "cloudflare:workers", namespace: "stub" }));
+    b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+      contents: "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }\nexport const env = {};\n",
+      loader: "js",
+    }));
+  },
+};
+
+async function render() {
+  const dir = mkdtempSync(join(tmpdir(), "stepline-openapi-"));
+  try {
+    const file = join(dir, "app.mjs");
+    await build({
+      stdin: { contents: 'export { createApp } from "./src/app.ts";', resolveDir: root, loader: "ts" },
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      conditions: ["workerd", "worker", "import"],
+      outfile: file,
+      logLevel: "error",
+      plugins: [workersStub],
+    });
+    const { createApp } = await import(pathToFileURL(file).href);
+    const log = console.log;
+    console.log = () => {}; // the request log line of the one request below
+    const res = await createApp()
+      .request(`${ORIGIN}/openapi.json`, {}, {})
+      .finally(() => (console.log = log));
+    if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
+    return res.text();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function load() {
+  if (!source) return render();
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source);
+    if (!res.ok) throw new Error(`GET ${source} answered ${res.status}`);
+    return res.text();
+  }
+  return readFileSync(source, "utf8");
+}
+
+let status = 1;
+try {
+  // Pretty-printed, so the linter's locations are lines a person can read.
+  const text = `${JSON.stringify(JSON.parse(await load()), null, 2)}\n`;
+  mkdirSync(dirname(DOCUMENT_PATH), { recursive: true });
+  writeFileSync(DOCUMENT_PATH, text);
+  if (out) writeFileSync(out, text);
+  const redocly = spawnSync(
+    join(root, "node_modules", ".bin", "redocly"),
+    ["lint", DOCUMENT_PATH, "--config", join(root, "redocly.yaml"), "--format", "stylish"],
+    { cwd: root, stdio: "inherit", env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } },
+  );
+  status = redocly.status ?? 1;
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+}
+process.exit(status);
