@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,7 +63,7 @@ function waitForReady(child: ChildProcess, logPath: string, ms: number): Promise
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), "stepline-e2e-"));
-  const upstream = (await serveFetch((request: Request) => upstreamWorker.fetch(request))) as { server: import("node:http").Server; port: number; url: string };
+  const upstream = (await serveFetch((request: Request) => upstreamWorker.fetch(request))) as { server: Server; port: number; url: string };
   const adminKey = `stp_e2e_${randomBytes(18).toString("base64url")}`;
   const apiToken = `tok-e2e-${randomBytes(12).toString("hex")}`;
   const varsPath = join(dir, "e2e.vars");

@@ -9,6 +9,12 @@
 import { describe, expect, it } from "vitest";
 import { getContract } from "./helpers/client";
 import "./scenarios/outputs";
+import "./scenarios/workflows";
+import "./scenarios/executions";
+import "./scenarios/people";
+import "./scenarios/keys-audit";
+import "./scenarios/examples";
+import "./scenarios/defects";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {
@@ -17,8 +23,9 @@ describe("the published contract", () => {
     for (const op of contract.operations) {
       const statuses = [...(contract.seen.get(`${op.method} ${op.template}`) ?? [])];
       if (!statuses.some((s) => s < 400)) missing.push(`${op.method} ${op.template}: no success`);
-      if (!statuses.some((s) => s >= 400)) missing.push(`${op.method} ${op.template}: no error`);
+      const documentsErrors = Object.keys(op.responses).some((s) => s.startsWith("4"));
+      if (documentsErrors && !statuses.some((s) => s >= 400)) missing.push(`${op.method} ${op.template}: no error`);
     }
-    expect(missing).toEqual([]);
+    expect(missing, missing.join("\n")).toEqual([]);
   });
 });

@@ -1,0 +1,34 @@
+/** API keys and the audit log: roles, revocation, and who did what. */
+import { describe, expect, it } from "vitest";
+import { call, uniqueId } from "../helpers/client";
+
+describe("API keys and the audit log", () => {
+  it("creates a key shown once, lists it, refuses a role its rights, revokes it", async () => {
+    const created = await call<{ id: string; key: string; role: string }>("POST", "/v1/api-keys", { body: { name: uniqueId("viewer"), role: "viewer" } });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.key).toBeTruthy();
+    const listed = await call<{ items: { id: string; key?: string }[] }>("GET", "/v1/api-keys?limit=100");
+    expect(listed.status).toBe(200);
+    const mine = listed.body.items.find((k) => k.id === created.body.id);
+    expect(mine).toBeDefined();
+    expect(mine?.key).toBeUndefined();
+
+    expect((await call("GET", "/v1/workflows", { key: created.body.key })).status).toBe(200);
+    const denied = await call("POST", "/v1/api-keys", { key: created.body.key, body: { name: "nope", role: "admin" } });
+    expect(denied.status).toBe(403);
+    expect((await call("GET", "/v1/api-keys", { key: created.body.key })).status).toBe(403);
+    expect((await call("GET", "/v1/audit", { key: created.body.key })).status).toBe(403);
+    expect((await call("POST", "/v1/api-keys", { body: { name: "", role: "emperor" } })).status).toBe(400);
+
+    const revoked = await call("DELETE", `/v1/api-keys/${created.body.id}`);
+    expect(revoked.status).toBe(200);
+    expect((await call("GET", "/v1/workflows", { key: created.body.key })).status).toBe(401);
+    expect((await call("DELETE", `/v1/api-keys/${uniqueId("key")}`)).status).toBe(404);
+
+    const audit = await call<{ items: { action: string; result: string; target: string | null }[] }>("GET", `/v1/audit?limit=100`);
+    expect(audit.status).toBe(200);
+    const actions = audit.body.items.filter((a) => a.target === created.body.id).map((a) => `${a.action}:${a.result}`);
+    expect(actions).toEqual(expect.arrayContaining(["api_key.revoke:success"]));
+    expect(audit.body.items.some((a) => a.result === "denied")).toBe(true);
+  });
+});
