@@ -3,6 +3,7 @@
  * `seq` is the SQLite rowid of a table that is never deleted from, so it is gapless and
  * increasing: clients resume from a seq with no gap and no duplicate.
  */
+import { isoTime } from "../lib/time";
 import { insertRows, type Sql } from "./metered-sql";
 import type { EventType, ExecutionEvent } from "../schemas/executions";
 
@@ -18,7 +19,7 @@ interface EventRow {
 function toEvent(row: EventRow): ExecutionEvent {
   return {
     seq: row.seq,
-    time: new Date(row.time).toISOString(),
+    time: isoTime(row.time),
     type: row.type,
     ...(row.step_id !== null ? { step_id: row.step_id } : {}),
     data: JSON.parse(row.data) as Record<string, unknown>,
@@ -49,7 +50,7 @@ export class EventLog {
     const events = specs.map((e): ExecutionEvent => {
       seq += 1;
       const at = e.time ?? time;
-      return { seq, time: new Date(at).toISOString(), type: e.type, ...(e.stepId !== undefined ? { step_id: e.stepId } : {}), data: e.data ?? {} };
+      return { seq, time: isoTime(at), type: e.type, ...(e.stepId !== undefined ? { step_id: e.stepId } : {}), data: e.data ?? {} };
     });
     insertRows(
       this.sql,

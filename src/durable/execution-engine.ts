@@ -23,6 +23,7 @@ import {
 } from "../engine/approvals";
 import { StepError, toStepError, type ErrorInfo } from "../engine/errors";
 import { evaluateExpression, maskSecrets } from "../engine/evaluate";
+import { referencedSecrets } from "../engine/expressions";
 import { executionTimeoutMs, resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "../engine/retry";
 import { compilePlan, planNext, type CompiledPlan } from "../engine/scheduler";
 import {
@@ -42,9 +43,10 @@ import { EventLog, type EventSpec } from "./event-log";
 import { ExecutionStore, pendingStep, type AttemptRecord, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "./execution-store";
 import { Outbox, type AuditRow } from "./outbox";
 import type { CreateExecutionArgs } from "./rpc";
-import { ensureSchema } from "./sqlite-schema";
+import { ensureSchema, hasSchema } from "./sqlite-schema";
 import { MeteredSql } from "./metered-sql";
 import { log } from "../lib/log";
+import { isoTime, parseRfc3339 } from "../lib/time";
 import { Timers } from "./timers";
 
 /** Larger values are left out of events (the step trace still has them). */
@@ -79,6 +81,7 @@ export type CreateRequest = CreateExecutionArgs;
 export type CreateResult =
   | { kind: "created"; execution: Execution }
   | { kind: "existing"; execution: Execution; sameRequest: boolean };
+export type ExistingExecution = Extract<CreateResult, { kind: "existing" }>;
 
 export type AnswerResult =
   | { ok: true; execution: Execution }
@@ -110,6 +113,11 @@ interface LoadedState {
   plan: CompiledPlan;
   /** What expressions see, as live views of the records above (see `liveScope`). */
   scope: ExpressionScope;
+  /**
+   * The value of every secret the definition names (`secrets.NAME`), whichever step or attempt
+   * resolves it: masked (`***`) in everything recorded (see `ExecutionEngine.mask`).
+   */
+  secretValues: readonly string[];
 }
 
 /**
@@ -148,10 +156,13 @@ function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRe
   };
 }
 
-function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[]): LoadedState {
+function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[], env: Env): LoadedState {
   const steps = new Map(stepList.map((s) => [s.id, s]));
   const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
-  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps) };
+  const secretValues = referencedSecrets(execution.definition)
+    .map((name) => workerSecret(env, name))
+    .filter((v): v is string => v !== undefined && v !== "");
+  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps), secretValues };
 }
 
 function snapshotScope(scope: ExpressionScope): ExpressionScope {
@@ -170,7 +181,7 @@ interface InFlight {
 function iso(ms: number): string;
 function iso(ms: number | null): string | undefined;
 function iso(ms: number | null): string | undefined {
-  return ms === null ? undefined : new Date(ms).toISOString();
+  return ms === null ? undefined : isoTime(ms);
 }
 
 /** Values too large for an event are replaced by a marker; the full value is in the step trace. */
@@ -230,14 +241,18 @@ function applyStepCommands(step: StepRecord, commands: readonly StepCommand[], p
   Object.assign(step, patch, { status });
 }
 
+/** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
+function workerSecret(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[`SECRET_${name}`];
+  return typeof value === "string" ? value : undefined;
+}
+
 class AttemptSecrets implements SecretResolver {
   readonly used = new Set<string>();
   constructor(private readonly env: Env) {}
   get(name: string): string | undefined {
-    // Only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is.
-    const value = (this.env as unknown as Record<string, unknown>)[`SECRET_${name}`];
-    if (typeof value !== "string") return undefined;
-    if (value.length > 0) this.used.add(value);
+    const value = workerSecret(this.env, name);
+    if (value !== undefined && value.length > 0) this.used.add(value);
     return value;
   }
 }
@@ -250,6 +265,11 @@ export class ExecutionEngine {
   /** Storage rows this object has written since it started (see `usage`). */
   private readonly sql: MeteredSql;
   private state: LoadedState | null = null;
+  /**
+   * False until an execution is created here: an object nobody created has no schema and writes
+   * none, so a read of an id that was never created (a probe) leaves nothing stored.
+   */
+  private schemaReady: boolean;
   private readonly inflight = new Map<string, InFlight>();
   private driving: Promise<void> | null = null;
   private flushFailures = 0;
@@ -265,7 +285,10 @@ export class ExecutionEngine {
 
   constructor(private readonly deps: EngineDeps) {
     this.sql = new MeteredSql(deps.sql);
-    deps.storage.transactionSync(() => ensureSchema(this.sql)); // all of a migration or none of it
+    // An execution stored by older code is upgraded as it loads (the version gate); an object with
+    // no execution stays empty until `create` makes its schema.
+    this.schemaReady = hasSchema(this.sql);
+    if (this.schemaReady) deps.storage.transactionSync(() => ensureSchema(this.sql)); // all of a migration or none of it
     this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
       .split(",")
       .map((h) => h.trim().toLowerCase())
@@ -280,9 +303,10 @@ export class ExecutionEngine {
 
   private load(): LoadedState | null {
     if (this.state) return this.state;
+    if (!this.schemaReady) return null; // nothing was ever created here
     const execution = this.store.loadExecution();
     if (!execution) return null;
-    this.state = loadedState(execution, this.store.loadSteps(execution.definition.steps));
+    this.state = loadedState(execution, this.store.loadSteps(execution.definition.steps), this.deps.env);
     return this.state;
   }
 
@@ -301,12 +325,13 @@ export class ExecutionEngine {
    * Runs `fn` as one SQLite transaction. Events appended inside are published to live listeners
    * only after the commit. If it throws, storage rolls back and the cache is dropped.
    */
-  private tx<T>(fn: (emit: (e: EventSpec) => void) => T): T {
+  /** `at`: when the transition happened, if not now (the events' time; e.g. when an attempt ended). */
+  private tx<T>(fn: (emit: (e: EventSpec) => void) => T, at?: number): T {
     // A transition inside another joins it: its events stay in call order and commit together.
     if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
     this.flushBurst(); // completed pure steps come first, in the log as in time
     const pending: EventSpec[] = (this.pendingEvents = []);
-    const now = this.deps.now();
+    const now = at ?? this.deps.now();
     let appended: ExecutionEvent[] = [];
     try {
       const result = this.deps.storage.transactionSync(() => {
@@ -347,6 +372,23 @@ export class ExecutionEngine {
     return true;
   }
 
+  /**
+   * `value` with every value of every secret the definition names masked (`***`). Every value
+   * that enters the execution's records — attempt outcomes and errors, the execution's output,
+   * answers and comments people send — passes through here before it is kept, in memory or in
+   * storage, so it is masked in outputs, errors, events, step traces and logs alike, whichever
+   * step or attempt resolved the secret (or received it from an upstream).
+   */
+  private mask<T>(s: LoadedState, value: T): T {
+    return s.secretValues.length === 0 ? value : maskSecrets(value, s.secretValues);
+  }
+
+  /** A message for the log, masked as recorded values are. */
+  maskForLog(text: string): string {
+    const s = this.state;
+    return s ? this.mask(s, text) : text;
+  }
+
   /** Applies a command to a step and writes it. Inside a tx. */
   private moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
     applyStepCommands(step, [command], patch);
@@ -362,7 +404,7 @@ export class ExecutionEngine {
       status: e.status,
       labels: e.labels,
       errorCode: e.error?.code ?? null,
-      costUsd: 0,
+      costUsd: null, // no step records a cost yet
       createdAt: e.createdAt,
       startedAt: e.startedAt,
       endedAt: e.endedAt,
@@ -472,6 +514,16 @@ export class ExecutionEngine {
   // ------------------------------------------------------------------ commands
 
   /**
+   * The execution stored here, for a request with an Idempotency-Key that may repeat the one that
+   * created it (`sameRequest`), or null when there is none. Writes nothing: the Worker asks before
+   * it resolves the definition, so a replay does not depend on what became of the workflow since.
+   */
+  existing(tenant: string, requestHash: string): ExistingExecution | null {
+    const s = this.owned(tenant);
+    return s ? { kind: "existing", execution: this.toExecution(s.execution), sameRequest: s.execution.requestHash === requestHash } : null;
+  }
+
+  /**
    * Creates the execution, or returns the existing one (an idempotent replay, or a reuse of the
    * key with another request when `sameRequest` is false). Runs before any await, so concurrent
    * duplicates are serialised by the object's single thread and only one creates.
@@ -514,6 +566,7 @@ export class ExecutionEngine {
       stateVersion: 1,
     };
     this.tx((emit) => {
+      ensureSchema(this.sql); // the first write this object ever makes, in the creating transaction
       this.store.insertExecution(execution);
       this.timers.set("execution_timeout", execution.deadlineAt!);
       this.outbox.enqueueIndex(this.indexRow(execution), now);
@@ -521,14 +574,15 @@ export class ExecutionEngine {
       this.timers.set("outbox_flush", now + 1_000);
       emit({ type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } });
       if (gate) {
-        this.timers.set("approval_expiry", Date.parse(gate.expires_at));
+        this.timers.set("approval_expiry", parseRfc3339(gate.expires_at)!);
         emit({ type: "approval.requested", data: approvalRequestedData(gate, req.planHash) });
       } else {
         emit({ type: "execution.started", data: { attempt: 1 } });
       }
     });
+    this.schemaReady = true;
     // What was just written is what a load would read back (no step has a row yet).
-    this.state = loadedState(execution, execution.definition.steps.map((d, idx) => pendingStep(d.id, idx)));
+    this.state = loadedState(execution, execution.definition.steps.map((d, idx) => pendingStep(d.id, idx)), this.deps.env);
     return { kind: "created", execution: this.snapshot(req.tenant)! };
   }
 
@@ -598,13 +652,14 @@ export class ExecutionEngine {
     }
     const answers = checkAnswers(def.questions, given);
     if (!answers.ok) return { ok: false, reason: "invalid_answers", problems: answers.problems };
+    const answered = this.mask(s, answers.answers);
     const now = this.deps.now();
     this.tx((emit) => {
       this.timers.clear("step_wake", stepId);
-      emit({ type: "answers.received", stepId, data: { answers: answers.answers, by: audit?.actor ?? null } });
-      this.store.finishAttempt(stepId, st.attempts, "completed", now, answers.answers, null);
-      this.moveStep(st, "complete", { output: answers.answers, endedAt: now });
-      emit({ type: "step.completed", stepId, data: { attempt: st.attempts, output: answers.answers } });
+      emit({ type: "answers.received", stepId, data: { answers: answered, by: audit?.actor ?? null } });
+      this.store.finishAttempt(stepId, st.attempts, "completed", now, answered, null);
+      this.moveStep(st, "complete", { output: answered, endedAt: now });
+      emit({ type: "step.completed", stepId, data: { attempt: st.attempts, output: answered } });
       this.moveExecution(s, "answer", s.execution.status === "waiting" ? { waitingFor: null } : {});
       if (audit) this.outbox.enqueueAudit(audit, now);
     });
@@ -629,10 +684,11 @@ export class ExecutionEngine {
     const now = this.deps.now();
     const gate = s.execution.approvals[check.index]!;
     const by = audit?.actor ?? null;
+    const comment = req.comment ? this.mask(s, req.comment) : undefined;
     this.tx((emit) => {
-      Object.assign(gate, { status: req.decision === "approve" ? "approved" : "rejected", decided_at: iso(now), by }, req.comment ? { comment: req.comment } : {});
+      Object.assign(gate, { status: req.decision === "approve" ? "approved" : "rejected", decided_at: iso(now), by }, comment ? { comment } : {});
       this.timers.clear("approval_expiry", gate.step_id ?? null);
-      const decided = { kind: gate.kind, level: gate.level, by, ...(req.comment ? { comment: req.comment } : {}) };
+      const decided = { kind: gate.kind, level: gate.level, by, ...(comment ? { comment } : {}) };
       if (req.decision === "approve") {
         emit({ type: "approval.granted", stepId: gate.step_id, data: decided });
         this.openGate(s, gate, emit);
@@ -721,7 +777,7 @@ export class ExecutionEngine {
   private requestStepApproval(s: LoadedState, gate: ApprovalGate, emit: (e: EventSpec) => void): void {
     s.execution.approvals.push(gate);
     this.store.saveApprovals(s.execution);
-    this.timers.set("approval_expiry", Date.parse(gate.expires_at), gate.step_id!);
+    this.timers.set("approval_expiry", parseRfc3339(gate.expires_at)!, gate.step_id!);
     emit({ type: "step.waiting", stepId: gate.step_id, data: { attempt: s.steps.get(gate.step_id!)!.attempts, kind: "approval" } });
     emit({ type: "approval.requested", stepId: gate.step_id, data: approvalRequestedData(gate, s.execution.planHash) });
   }
@@ -757,6 +813,7 @@ export class ExecutionEngine {
   }
 
   private async drive(): Promise<void> {
+    if (!this.load()) return; // no execution here: nothing to drive, and nothing to write
     const started = this.deps.now();
     // A short drive flushes the index once, at its end (one D1 batch for the whole run); a long one
     // (a slow request, many steps) also flushes early so listings show the execution meanwhile.
@@ -926,7 +983,7 @@ export class ExecutionEngine {
         run = Boolean(await evaluateExpression(def.if, s.scope));
       } catch (err) {
         this.beginAttempt(st);
-        this.settle(s, id, st.attempts, { ok: false, error: toStepError(err, "EXPRESSION_ERROR") }, new Set());
+        this.settle(s, id, st.attempts, { ok: false, error: toStepError(err, "EXPRESSION_ERROR") });
         return true;
       }
       if (s.execution.status !== "running" || st.status !== "pending") return false;
@@ -952,7 +1009,7 @@ export class ExecutionEngine {
     const attempt = this.beginAttempt(st);
     if (!runner) {
       const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
-      this.settle(s, id, attempt, { ok: false, error }, new Set());
+      this.settle(s, id, attempt, { ok: false, error });
       return true;
     }
     const controller = new AbortController();
@@ -989,7 +1046,7 @@ export class ExecutionEngine {
         if (timeout !== undefined) clearTimeout(timeout);
         this.inflight.delete(id);
         const current = this.load();
-        if (current) this.settle(current, id, attempt, result, secrets.used);
+        if (current) this.settle(current, id, attempt, result);
       });
     this.inflight.set(id, { attempt, controller, done });
     return false;
@@ -1026,10 +1083,10 @@ export class ExecutionEngine {
     if (s.execution.status !== "running" || st.status !== "pending") return true; // cancelled, paused, … meanwhile
     if (outcome?.kind !== "completed") {
       this.beginAttempt(st);
-      this.settle(s, st.id, attempt, outcome ? { ok: true, outcome } : { ok: false, error: error! }, secrets.used);
+      this.settle(s, st.id, attempt, outcome ? { ok: true, outcome } : { ok: false, error: error! });
       return true;
     }
-    const output = maskSecrets(outcome.output, secrets.used);
+    const output = this.mask(s, outcome.output);
     const endedAt = this.deps.now();
     // Recorded with the burst (see flushBurst): in memory now, so the scheduler sees it completed.
     applyStepCommands(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
@@ -1081,7 +1138,6 @@ export class ExecutionEngine {
     id: string,
     attempt: number,
     result: { ok: true; outcome: StepOutcome } | { ok: false; error: StepError },
-    secretValues: ReadonlySet<string>,
   ): void {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
@@ -1091,7 +1147,7 @@ export class ExecutionEngine {
       const outcome = result.outcome;
       if (outcome.kind === "ask") {
         // While it waits, the step's output holds the questions asked (prompts rendered).
-        const questions = maskSecrets(outcome.questions, secretValues);
+        const questions = this.mask(s, outcome.questions);
         const timeout = def.type === "input" ? def.timeout_seconds : undefined;
         this.tx((emit) => {
           this.moveStep(st, "wait", { output: { questions } });
@@ -1103,7 +1159,7 @@ export class ExecutionEngine {
       }
       if (outcome.kind === "approval" && def.type === "approval") {
         const expiresAt = now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!;
-        const shown = outcome.comment === undefined ? {} : { request_comment: maskSecrets(outcome.comment, secretValues) };
+        const shown = outcome.comment === undefined ? {} : { request_comment: this.mask(s, outcome.comment) };
         this.tx((emit) => {
           this.moveStep(st, "wait");
           this.requestStepApproval(s, pendingGate({ kind: "approval_step", step_id: id, level: def.level ?? 1, ...shown }, now, expiresAt), emit);
@@ -1111,7 +1167,7 @@ export class ExecutionEngine {
         return;
       }
       if (outcome.kind === "approval") throw new Error(`step '${id}' (${def.type}) asked for an approval`);
-      const output = maskSecrets(outcome.output, secretValues);
+      const output = this.mask(s, outcome.output);
       if (outcome.kind === "sleep") {
         this.tx((emit) => {
           this.moveStep(st, "wait", { output });
@@ -1128,7 +1184,7 @@ export class ExecutionEngine {
       return;
     }
     const err = result.error;
-    const error: ErrorInfo = maskSecrets({ ...err.toInfo(), step_id: id, attempt }, secretValues);
+    const error: ErrorInfo = this.mask(s, { ...err.toInfo(), step_id: id, attempt });
     const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
     if (shouldRetry(policy, err, attempt)) {
       const retryAt = now + retryDelayMs(policy, attempt, this.deps.random, err.retryAfterMs);
@@ -1137,7 +1193,7 @@ export class ExecutionEngine {
         this.moveStep(st, "schedule_retry", { error, nextAttemptAt: retryAt });
         this.timers.set("step_retry", retryAt, id);
         emit({ type: "step.retrying", stepId: id, data: { attempt, error, retry_at: iso(retryAt) } });
-      });
+      }, now); // stamped when the attempt ended, so retry_at is never before the event's own time
       return;
     }
     this.tx((emit) => {
@@ -1165,10 +1221,10 @@ export class ExecutionEngine {
     const expr = s.execution.definition.output;
     if (expr !== undefined) {
       try {
-        output = await evaluateExpression(expr, s.scope);
+        output = this.mask(s, await evaluateExpression(expr, s.scope));
       } catch (err) {
         const e = toStepError(err, "EXPRESSION_ERROR");
-        const error: ErrorInfo = { code: e.code, message: `output: ${e.message}` };
+        const error: ErrorInfo = this.mask(s, { code: e.code, message: `output: ${e.message}` });
         this.tx((emit) => {
           this.moveExecution(s, "fail", { error });
           emit({ type: "execution.failed", data: { error } });
@@ -1222,6 +1278,7 @@ export class ExecutionEngine {
   // ------------------------------------------------------------------ index and alarm
 
   async flushOutbox(): Promise<void> {
+    if (!this.schemaReady) return;
     if (this.outbox.pending() === 0) {
       this.timers.clear("outbox_flush");
       return;
@@ -1255,6 +1312,7 @@ export class ExecutionEngine {
    * firing into every drive it started would only compete with it.
    */
   async rearm(opts: { driveStarting?: boolean } = {}): Promise<void> {
+    if (!this.schemaReady) return; // an object nobody created has no alarm to set or delete
     const s = this.load();
     let next = this.timers.earliest();
     // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.

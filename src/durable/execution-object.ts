@@ -7,11 +7,11 @@ import { DurableObject } from "cloudflare:workers";
 import { log } from "../lib/log";
 import { stepRunners } from "../engine/steps/registry";
 import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
-import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult, type DecisionArgs, type DecisionResult } from "./execution-engine";
+import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult, type DecisionArgs, type ExistingExecution, type DecisionResult } from "./execution-engine";
 import type { AuditRow } from "./outbox";
 import { EventSockets } from "./event-sockets";
 import { eventStreamResponse } from "./event-stream";
-import { AnswersArgs, AuditRowArgs, DecisionArgs as DecisionArgsSchema, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
+import { AnswersArgs, AuditRowArgs, DecisionArgs as DecisionArgsSchema, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, RequestHash, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
@@ -19,6 +19,7 @@ import { AnswersArgs, AuditRowArgs, DecisionArgs as DecisionArgsSchema, CreateEx
  */
 export interface ExecutionRpc {
   create(args: CreateExecutionArgs): Promise<CreateResult>;
+  existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
   events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
@@ -51,8 +52,8 @@ export function executionRpc(env: Env, id: string): ExecutionRpc {
   return env.EXECUTIONS.getByName(id) as unknown as ExecutionRpc;
 }
 
-function logBackgroundFailure(what: string, err: unknown): void {
-  log("error", `${what} failed in the background`, { error: err instanceof Error ? err.message : String(err) });
+function logBackgroundFailure(engine: ExecutionEngine, what: string, err: unknown): void {
+  log("error", `${what} failed in the background`, { error: engine.maskForLog(err instanceof Error ? err.message : String(err)) });
 }
 
 export class ExecutionObject extends DurableObject<Env> implements Record<keyof ExecutionRpc, unknown> {
@@ -63,8 +64,6 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    * of sleeping; it is never set in production.
    */
   clockSkewMs = 0;
-  /** Test hook: the next N alarm invocations throw (after starting their work), as a crash would. */
-  failNextAlarms = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -95,6 +94,10 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       this.driveSoon();
     }
     return result;
+  }
+
+  async existing(tenant: unknown, requestHash: unknown): Promise<ExistingExecution | null> {
+    return this.engine.existing(Tenant.parse(tenant), RequestHash.parse(requestHash));
   }
 
   async get(tenant: unknown): Promise<Execution | null> {
@@ -131,7 +134,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   private async carryOn<R extends { ok: boolean }>(result: R): Promise<R> {
     if (!result.ok) return result;
     await this.engine.rearm({ driveStarting: true });
-    void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure("index flush", err));
+    void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure(this.engine, "index flush", err));
     this.driveSoon();
     return result;
   }
@@ -141,7 +144,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    * here it would hold the RPC's answer until it ends. The armed alarm is the safety net.
    */
   private driveSoon(): void {
-    setTimeout(() => void this.engine.run().catch((err: unknown) => logBackgroundFailure("drive", err)), 0);
+    setTimeout(() => void this.engine.run().catch((err: unknown) => logBackgroundFailure(this.engine, "drive", err)), 0);
   }
 
   async waitForEnd(tenant: unknown, ms: unknown): Promise<Execution | null> {
@@ -174,12 +177,6 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   override async alarm(): Promise<void> {
-    if (this.failNextAlarms > 0) {
-      this.failNextAlarms -= 1;
-      // Start the work, then fail the invocation with attempts in flight: the platform retries the alarm.
-      void this.engine.run();
-      throw new Error("injected alarm failure");
-    }
     await this.engine.run();
   }
 }

@@ -31,6 +31,8 @@ export const CreateExecutionArgs = z.object({
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 
 export const Tenant = z.string().min(1);
+/** SHA-256 (hex) of a start request's canonical JSON, compared on an Idempotency-Key replay. */
+export const RequestHash = z.string().regex(/^[0-9a-f]{64}$/);
 export const UserCommand = z.enum(["cancel", "pause", "resume", "retry"]);
 export type UserCommand = z.infer<typeof UserCommand>;
 export const EventWindow = z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) });

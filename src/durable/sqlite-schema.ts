@@ -159,6 +159,19 @@ ${EXECUTION_COLUMNS_V1},
    ${EVENTS_V1}
    ${OUTBOX_V4}`;
 
+/**
+ * True when the object has a schema: an execution was created in it (by this code or older code).
+ * A read of SQLite's catalogue: it writes nothing, so asking about an id nobody created costs no
+ * storage.
+ */
+export function hasSchema(sql: Sql): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_schema'").toArray().length > 0;
+}
+
+/**
+ * Creates the schema (a new execution) or upgrades it to the current version (an object stored by
+ * older code). Run it inside a transaction: all of a migration or none of it.
+ */
 export function ensureSchema(sql: Sql): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)");
   const row = sql.exec<{ version: number }>("SELECT version FROM _schema").toArray()[0];

@@ -247,3 +247,36 @@ function hasFilters(node: Node): boolean {
 function positionOf(node: Node): { position?: number } {
   return typeof node.position === "number" ? { position: node.position } : {};
 }
+
+/**
+ * Every secret name a definition (or any part of one) reads as `secrets.<NAME>`, wherever it is:
+ * in `{{ }}` templates of any string, or in a raw expression (`if`, `expression`, `output`). Only
+ * these can ever be resolved (a dynamic read sees nothing else, see evaluate.ts), so masking the
+ * values of these masks every secret the execution can come to hold. Strings that do not mention
+ * `secrets` are not parsed; a string that is not an expression is ignored. Over-inclusive by
+ * design: a name counted that is never resolved only masks one more value.
+ */
+export function referencedSecrets(value: unknown): string[] {
+  const names = new Set<string>();
+  const collect = (source: string): void => {
+    const parsed = parseExpression(source);
+    if (parsed.ok) for (const name of referencedRoots(parsed.ast).secrets) names.add(name);
+  };
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      if (!v.includes("secrets")) return;
+      const template = parseTemplate(v);
+      if (template.ok && template.hasExpressions) {
+        for (const segment of template.segments) if (segment.kind === "expression") collect(segment.source);
+      } else {
+        collect(v);
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach(walk);
+    } else if (typeof v === "object" && v !== null) {
+      Object.values(v).forEach(walk);
+    }
+  };
+  walk(value);
+  return [...names];
+}

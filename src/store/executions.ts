@@ -12,7 +12,8 @@ export interface ExecutionIndexRow {
   status: ExecutionStatus;
   labels: Record<string, string>;
   errorCode: string | null;
-  costUsd: number;
+  /** null until the execution's costs are recorded (0 would claim it cost nothing). */
+  costUsd: number | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -27,7 +28,7 @@ interface Row {
   status: ExecutionStatus;
   labels: string;
   error_code: string | null;
-  cost_usd: number;
+  cost_usd: number | null;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
@@ -145,9 +146,4 @@ export async function listExecutions(db: D1Database, q: ExecutionListQuery): Pro
                ORDER BY ${driver}.created_at DESC, ${idCol} DESC LIMIT ${bind(q.limit + 1)}`;
   const { results, meta } = await db.prepare(sql).bind(...params).all<Row>();
   return { rows: results.map(toIndexRow), rowsRead: meta.rows_read };
-}
-
-export async function findExecutionIndex(db: D1Database, tenant: string, id: string): Promise<ExecutionIndexRow | null> {
-  const row = await db.prepare(`SELECT ${COLUMNS} FROM executions e WHERE e.tenant = ?1 AND e.id = ?2`).bind(tenant, id).first<Row>();
-  return row ? toIndexRow(row) : null;
 }

@@ -55,7 +55,7 @@ async function runToEnd(key: string, definition: Record<string, unknown>, input:
 const FAST_RETRY = { max_attempts: 3, backoff: "constant", initial_interval_ms: 1, jitter: false };
 
 describe("http step: the request and its output", { timeout: 20_000 }, () => {
-  it("GET with url, query and headers templated from input: output { status, headers, body }; Idempotency-Key per attempt", async () => {
+  it("GET with url, query and headers templated from input: output { status, headers, body }; Idempotency-Key per step", async () => {
     const t = await tenantWithKeys("http-get");
     const m = marker("get");
     await register(t.operator, {
@@ -90,7 +90,7 @@ describe("http step: the request and its output", { timeout: 20_000 }, () => {
     expect(echo.query).toEqual({ m, q: "hello world", n: "7" });
     expect(echo.headers["x-customer"]).toBe("cust-acme");
     expect(echo.headers["x-count"]).toBe("7");
-    expect(echo.headers["idempotency-key"]).toBe(`${id}:fetch:1`);
+    expect(echo.headers["idempotency-key"]).toBe(`${id}:fetch`);
     expect(step!.attempts[0]!.output).toEqual(out);
     expect(await hits(m)).toBe(1);
 
@@ -128,7 +128,7 @@ describe("http step: the request and its output", { timeout: 20_000 }, () => {
     const echo = done.output as EchoBody;
     expect(echo.method).toBe("POST");
     expect(echo.headers["content-type"]).toBe("application/json");
-    expect(echo.headers["idempotency-key"]).toBe(`${done.id}:send:1`);
+    expect(echo.headers["idempotency-key"]).toBe(`${done.id}:send`);
     expect(JSON.parse(echo.body!)).toEqual({ invoice: "inv-9", amount: 12.5, note: "total 12.5", lines: [{ sku: "a", qty: 2 }], fixed: true });
     expect(await hits(m)).toBe(1);
   });

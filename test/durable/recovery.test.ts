@@ -7,6 +7,7 @@ import { abortAllDurableObjects, evictDurableObject, runDurableObjectAlarm } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/lib/digest";
+import { UPSTREAM, hits, marker } from "../helpers/upstream";
 import { call, tenantWithKeys } from "../helpers/api";
 import { advanceAndRunAlarm, inObject, stubOf } from "../helpers/objects";
 import { eventsOf, expectContiguous, start, stepsOf, waitForStatus, type EventBody } from "../helpers/executions";
@@ -85,35 +86,85 @@ describe("eviction", () => {
   });
 });
 
+/**
+ * Makes the object's next `n` alarm invocations throw after they started their work, as a handler
+ * that crashes midway would. The instance's `alarm` is wrapped here, by the test: the production
+ * class has no hook for it. Returns how many injected failures have happened so far.
+ */
+async function failNextAlarms(id: string, n: number): Promise<() => number> {
+  let left = n;
+  let happened = 0;
+  await inObject(id, (o) => {
+    const alarm = o.alarm.bind(o);
+    o.alarm = async () => {
+      if (left === 0) return alarm();
+      left -= 1;
+      happened += 1;
+      void o.engine.run(); // the work starts ...
+      throw new Error("injected alarm failure"); // ... and the invocation fails with it in flight
+    };
+  });
+  return () => happened;
+}
+
 describe("alarms that throw", () => {
-  it("are retried and converge to one outcome", async () => {
+  it("are retried and converge to one outcome: no lost or repeated transition", async () => {
     const t = await tenantWithKeys("alarm-throws");
-    const key = `alarm-${Math.random()}`;
-    const id = `ex_${(await sha256Hex(`idempotency\n${t.tenant}\n${key}`)).slice(0, 32)}`;
-    await inObject(id, (o) => {
-      o.failNextAlarms = 2;
-    });
+    const m = marker("alarm");
     const definition = {
       id: "crashy",
       steps: [
         { id: "a", type: "transform", expression: "1" },
-        { id: "b", type: "transform", needs: ["a"], expression: "steps.a.output + 1" },
+        { id: "nap", type: "wait", seconds: 60, needs: ["a"] },
+        // In flight while the alarms fail.
+        { id: "b", type: "http", needs: ["nap"], request: { method: "GET", url: `${UPSTREAM}/slow?ms=1000&m=${m}` } },
+        { id: "c", type: "transform", needs: ["b"], expression: "steps.a.output + steps.b.output.status" },
       ],
-      output: "steps.b.output",
+      output: "steps.c.output",
     };
-    const res = await start(t.operator, { definition }, { idempotencyKey: key });
-    expect(res.body.id).toBe(id);
-    // The platform retries a failed alarm on its own; run it now rather than waiting for its backoff.
-    for (let i = 0; i < 5; i++) {
-      const s = (await call<{ status: string }>("GET", `/v1/executions/${id}`, { key: t.viewer })).body.status;
-      if (s === "completed") break;
-      await runDurableObjectAlarm(stubOf(id)).catch(() => false);
-    }
+    const res = await start(t.operator, { definition });
+    const id = res.body.id;
+    // The sleep is an alarm deadline: from here on, only the alarm moves the execution.
+    await waitForStatus(t.viewer, id, ["waiting"]);
+    const failures = await failNextAlarms(id, 2);
+    await inObject(id, (o) => {
+      o.clockSkewMs += 61_000;
+    });
+
+    // The wake-up alarm fires and throws after it woke the step and started the request.
+    await expect(runDurableObjectAlarm(stubOf(id))).rejects.toThrow("injected alarm failure");
+    expect(failures()).toBe(1);
+    // The platform retries a failed alarm (here at once, not after its backoff): it throws again.
+    await expect(inObject(id, (o) => o.alarm())).rejects.toThrow("injected alarm failure");
+    expect(failures()).toBe(2);
+    const meanwhile = await stepsOf(t.viewer, id);
+    expect(meanwhile.map((s) => [s.id, s.status])).toEqual([
+      ["a", "completed"],
+      ["nap", "completed"],
+      ["b", "running"],
+      ["c", "pending"],
+    ]);
+    expect((await call<{ status: string }>("GET", `/v1/executions/${id}`, { key: t.viewer })).body.status).toBe("running");
+
+    // The next retry succeeds.
+    await inObject(id, (o) => o.alarm());
+    expect(failures()).toBe(2);
     const done = await waitForStatus(t.viewer, id, ["completed"]);
-    expect(done.output).toBe(2);
+    expect(done.output).toBe(201);
+    const steps = await stepsOf(t.viewer, id);
+    expect(steps.map((s) => [s.id, s.status, s.attempts.length])).toEqual([
+      ["a", "completed", 1],
+      ["nap", "completed", 1],
+      ["b", "completed", 1],
+      ["c", "completed", 1],
+    ]);
+    expect(await hits(m)).toBe(1); // the request went out once
     const events = await eventsOf(t.viewer, id);
     expectContiguous(events);
-    expect(countBy(events, "step.completed")).toEqual({ a: 1, b: 1 });
+    expect(countBy(events, "step.started")).toEqual({ a: 1, nap: 1, b: 1, c: 1 });
+    expect(countBy(events, "step.completed")).toEqual({ a: 1, nap: 1, b: 1, c: 1 });
+    expect(countBy(events, "step.retrying")).toEqual({});
+    expect(events.filter((e) => e.type === "execution.waiting")).toHaveLength(1);
     expect(events.filter((e) => e.type === "execution.completed")).toHaveLength(1);
   });
 });

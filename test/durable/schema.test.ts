@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS, SCHEMA_VERSION, ensureSchema } from "../../src/durable/sqlite-schema";
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { stubOf } from "../helpers/objects";
 
 describe("Durable Object schema migrations", () => {
@@ -59,6 +59,25 @@ describe("Durable Object schema migrations", () => {
     expect(upgraded).toEqual(await freshSchema());
   });
 
+  it("upgrades an object stored by older code when it next starts, before anything reads it", async () => {
+    const id = `schema-upgrade-on-load-${crypto.randomUUID()}`;
+    await runInDurableObject(stubOf(id), (_instance, state) => {
+      const sql = state.storage.sql;
+      rebuildAt(sql, 3);
+      sql.exec(
+        `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, status, created_at, state_version)
+         VALUES ('ex', 't', 'w', 1, 'h', '{"id":"w","steps":[]}', '{}', '{}', 'completed', 1, 3)`,
+      );
+    });
+    await evictDurableObject(stubOf(id));
+    const after = await runInDurableObject(stubOf(id), (_instance, state) => ({
+      version: state.storage.sql.exec<{ version: number }>("SELECT version FROM _schema").one().version,
+      schema: schemaOf(state.storage.sql),
+    }));
+    expect(after.version).toBe(SCHEMA_VERSION);
+    expect(after.schema).toEqual(await freshSchema());
+  });
+
   it("gives a new object, in one pass, the schema every migration together builds", async () => {
     const fresh = await freshSchema();
     expect(fresh.tables.map((t) => t.name)).toEqual(["_schema", "attempts", "events", "execution", "outbox", "steps", "timers"]);
@@ -97,7 +116,10 @@ function schemaOf(sql: SqlStorage) {
   return { tables };
 }
 
-/** The schema a brand-new object gets (its constructor creates it). */
+/** The schema a brand-new object gets when its execution is created (`create` runs `ensureSchema` on empty storage). */
 async function freshSchema(): Promise<ReturnType<typeof schemaOf>> {
-  return runInDurableObject(stubOf(`schema-fresh-${crypto.randomUUID()}`), (_instance, state) => schemaOf(state.storage.sql));
+  return runInDurableObject(stubOf(`schema-fresh-${crypto.randomUUID()}`), (_instance, state) => {
+    state.storage.transactionSync(() => ensureSchema(state.storage.sql));
+    return schemaOf(state.storage.sql);
+  });
 }

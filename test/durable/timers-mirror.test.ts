@@ -1,6 +1,7 @@
 /** The timers' in-memory mirror always answers what storage holds, also after a rollback. */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { ensureSchema } from "../../src/durable/sqlite-schema";
 import { Timers } from "../../src/durable/timers";
 import { stubOf } from "../helpers/objects";
 
@@ -8,6 +9,7 @@ describe("Timers mirror", () => {
   it("matches storage after sets, clears, no-op writes and a rolled-back transaction", async () => {
     await runInDurableObject(stubOf("timers-mirror"), (_o, state) => {
       const sql = state.storage.sql;
+      state.storage.transactionSync(() => ensureSchema(sql)); // as creating an execution does
       sql.exec("DELETE FROM timers");
       const timers = new Timers(sql);
       const fromStorage = () => new Timers(sql).due(Number.MAX_SAFE_INTEGER);

@@ -118,13 +118,27 @@ describe("http runner", () => {
     expect(echo.query).toEqual({ fixed: "1", id: "inv-42", amount: "1200", text: "a b&c" });
     expect(echo.headers["x-invoice"]).toBe("inv-42");
     expect(echo.headers["x-optional"]).toBeUndefined();
-    expect(echo.headers["idempotency-key"]).toBe(`${ctx.executionId}:call:1`);
+    expect(echo.headers["idempotency-key"]).toBe(`${ctx.executionId}:call`);
     expect(echo.headers["content-type"]).toBe("application/json");
     // the token was sent (the upstream saw it), but the recorded output masks it
     expect(echo.headers.authorization).toBe("Bearer ***");
     expect(JSON.stringify(out)).not.toContain(TOKEN);
     expect(ctx.secrets.used.has(TOKEN)).toBe(true);
     expect(JSON.parse(echo.body)).toEqual({ id: "inv-42", lines: [{ amount: 10 }, { amount: 32 }], total: 42 });
+  });
+
+  it("sends the same Idempotency-Key on every attempt of a step, and another one for another step or execution", async () => {
+    const executionId = `ex-${crypto.randomUUID()}`;
+    const keyOf = async (overrides: Partial<StepContext>) => {
+      const echo = output(await run(http({ method: "POST", url: `${UPSTREAM}/echo`, body: "x" }), context({ executionId, ...overrides }))).body;
+      return (echo.headers as Record<string, string>)["idempotency-key"];
+    };
+    const first = await keyOf({ attempt: 1 });
+    expect(first).toBe(`${executionId}:call`);
+    expect(await keyOf({ attempt: 2 })).toBe(first);
+    expect(await keyOf({ attempt: 7 })).toBe(first);
+    expect(await keyOf({ attempt: 1, stepId: "other" })).toBe(`${executionId}:other`);
+    expect(await keyOf({ attempt: 1, executionId: `ex-${crypto.randomUUID()}` })).not.toBe(first);
   });
 
   it("keeps an author's Idempotency-Key and content-type, sends text bodies as text and exact templates as JSON", async () => {
@@ -277,7 +291,7 @@ describe("http runner", () => {
     expect(echo.headers.authorization).toBeUndefined();
     expect(echo.headers["x-api-key"]).toBeUndefined();
     expect(echo.headers["x-plain"]).toBe("kept");
-    expect(echo.headers["idempotency-key"]).toBe(`${ctx.executionId}:call:1`);
+    expect(echo.headers["idempotency-key"]).toBe(`${ctx.executionId}:call`);
 
     // same origin: kept
     const same = output(

@@ -11,3 +11,16 @@ export async function hits(text: string): Promise<number> {
   const res = await fetch(`${UPSTREAM}/__hits?${new URLSearchParams({ contains: text })}`);
   return ((await res.json()) as { hits: number }).hits;
 }
+
+export interface UpstreamRequest {
+  method: string;
+  url: string;
+  /** The Idempotency-Key header it carried, if any. */
+  idempotency_key: string | null;
+}
+
+/** Requests the upstream received whose URL contains `text`, oldest first. */
+export async function requestsWith(text: string): Promise<UpstreamRequest[]> {
+  const res = await fetch(`${UPSTREAM}/__hits?${new URLSearchParams({ contains: text })}`);
+  return ((await res.json()) as { requests: UpstreamRequest[] }).requests;
+}

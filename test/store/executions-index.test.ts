@@ -10,7 +10,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ExecutionStatus } from "../../src/schemas/executions";
 import { upsertExecutionIndex, type ExecutionIndexRow } from "../../src/store/executions";
-import { call, tenantWithKeys, type ApiResponse } from "../helpers/api";
+import { call, eventually, tenantWithKeys, type ApiResponse } from "../helpers/api";
+import { start } from "../helpers/executions";
 
 interface Summary {
   id: string;
@@ -162,5 +163,23 @@ describe("GET /v1/executions: keyset pagination under concurrent inserts", { tim
     // The newer rows did land: a fresh walk starts with them.
     const first = await call<Page>("GET", `/v1/executions?limit=${PAGE}${filter ? `&${filter}` : ""}`, { key: t.viewer });
     expect(Date.parse(first.body.items[0]!.created_at)).toBeGreaterThan(expected[0]!.createdAt);
+  });
+});
+
+describe("the index row of an execution", () => {
+  it("has no cost (null, not 0) until costs are recorded", async () => {
+    const t = await tenantWithKeys("idx-cost");
+    const res = await start(t.operator, { definition: { id: "costless", steps: [{ id: "a", type: "transform", expression: "1" }], output: "steps.a.output" } }, { wait: 10 });
+    expect(res.status, res.text).toBe(200);
+    const id = res.body.id;
+    const row = await eventually(async () => {
+      const r = await env.DB.prepare("SELECT status, cost_usd FROM executions WHERE tenant = ?1 AND id = ?2").bind(t.tenant, id).first<{ status: string; cost_usd: number | null }>();
+      expect(r?.status).toBe("completed");
+      return r!;
+    });
+    expect(row.cost_usd).toBeNull();
+    // And the listing reads such a row back.
+    const listed = await call<Page>("GET", "/v1/executions", { key: t.viewer });
+    expect(listed.body.items).toEqual([expect.objectContaining({ id, status: "completed" })]);
   });
 });

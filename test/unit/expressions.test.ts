@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseExpression, parseTemplate, referencedRoots } from "../../src/engine/expressions";
+import { parseExpression, parseTemplate, referencedRoots, referencedSecrets } from "../../src/engine/expressions";
 import type { ExpressionReferences } from "../../src/engine/expressions";
 
 function refs(source: string): ExpressionReferences {
@@ -179,5 +179,22 @@ describe("referencedRoots", () => {
 
   it("ignores regex literals", () => {
     expect(refs("$match(input.s, /steps.a/)")).toMatchObject({ steps: [], dynamicSteps: false });
+  });
+});
+
+describe("referencedSecrets", () => {
+  it("finds every secret a definition names, in templates anywhere and in raw expressions, once each", () => {
+    const definition = {
+      id: "w",
+      description: "mentions secrets in prose, which is no expression",
+      steps: [
+        { id: "a", type: "http", request: { method: "POST", url: "https://x.test/{{ secrets.PATH_KEY }}", headers: { authorization: "Bearer {{ secrets.API_TOKEN }}" } } },
+        { id: "b", type: "http", request: { method: "POST", url: "https://x.test/", body: { nested: ["{{ secrets.API_TOKEN & secrets.OTHER }}"] } } },
+        { id: "c", type: "transform", expression: "secrets.IN_RAW" },
+        { id: "d", type: "transform", expression: "steps.a.output" },
+      ],
+    };
+    expect(referencedSecrets(definition).sort()).toEqual(["API_TOKEN", "IN_RAW", "OTHER", "PATH_KEY"]);
+    expect(referencedSecrets({ id: "none", steps: [{ id: "a", type: "transform", expression: "1" }] })).toEqual([]);
   });
 });

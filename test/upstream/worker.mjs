@@ -16,19 +16,26 @@
  *   /big?bytes=N&status=S    N bytes of text (streamed in 64 KiB chunks, no content-length), status S (200)
  *   /json, /text             a fixed JSON / plain text body
  *   /broken                  a 200 whose body stream fails after the first chunk
+ *   /store/:key              PUT or POST keeps the request body (text) under key; GET answers
+ *                            { value } (null when nothing is kept), as an API that hands back a
+ *                            credential it was given would
  *   /__hits?host=H&contains=S     requests received (not counting /__ routes): with `host`, those
- *                            whose Host header is H; with `contains`, those whose URL contains S
- *   /__reset                 forget hits and flaky counters
+ *                            whose Host header is H; with `contains`, those whose URL contains S.
+ *                            With a filter, also `requests: [{ method, url, idempotency_key }]`
+ *                            (oldest first), so a test can compare what each attempt sent
+ *   /__reset                 forget hits, flaky counters and stored values
  *
  * State lives in module scope: miniflare runs this worker in one isolate. Tests that run
  * concurrently share it, so assertions should use a unique marker (`contains=`) rather than
  * `/__reset`.
  */
 
-/** @type {{ host: string; url: string }[]} */
+/** @type {{ host: string; url: string; method: string; idempotencyKey: string | null }[]} */
 let hits = [];
 /** @type {Map<string, number>} */
 let flaky = new Map();
+/** @type {Map<string, string>} */
+let stored = new Map();
 const MAX_HITS = 10_000;
 
 function json(value, init = {}) {
@@ -58,15 +65,17 @@ export default {
       const wantHost = url.searchParams.get("host");
       const contains = url.searchParams.get("contains");
       const matching = hits.filter((h) => (wantHost === null || h.host === wantHost) && (contains === null || h.url.includes(contains)));
-      return json({ hits: matching.length, total: hits.length });
+      const requests = wantHost === null && contains === null ? {} : { requests: matching.map((h) => ({ method: h.method, url: h.url, idempotency_key: h.idempotencyKey })) };
+      return json({ hits: matching.length, total: hits.length, ...requests });
     }
     if (path === "/__reset") {
       hits = [];
       flaky = new Map();
+      stored = new Map();
       return json({ ok: true });
     }
 
-    hits.push({ host, url: request.url });
+    hits.push({ host, url: request.url, method: request.method, idempotencyKey: request.headers.get("idempotency-key") });
     if (hits.length > MAX_HITS) hits.splice(0, hits.length - MAX_HITS);
 
     if (path === "/echo") {
@@ -107,6 +116,16 @@ export default {
       flaky.set(key, calls);
       if (calls <= failures) return json({ ok: false, calls }, { status: 503 });
       return json({ ok: true, calls });
+    }
+
+    const storeMatch = /^\/store\/([^/]+)$/.exec(path);
+    if (storeMatch) {
+      const key = storeMatch[1];
+      if (request.method === "PUT" || request.method === "POST") {
+        stored.set(key, await request.text());
+        return json({ ok: true });
+      }
+      return json({ value: stored.get(key) ?? null });
     }
 
     if (path === "/redirect") {

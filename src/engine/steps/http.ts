@@ -6,8 +6,9 @@
  *   null/undefined is left out.
  * - Body: a string that is not exactly one `{{ expr }}` is sent as text (`text/plain`); any other
  *   body, once rendered, as JSON (`application/json`) — unless the author set `content-type`.
- * - Every request carries `Idempotency-Key: <executionId>:<stepId>:<attempt>` unless the author set
- *   one, so a receiver can tell a retry of an attempt from a new attempt.
+ * - Every request carries `Idempotency-Key: <executionId>:<stepId>` unless the author set one: the
+ *   same on every attempt of the step (a retry, or a re-send after the object was cut off
+ *   mid-request), so a receiver can de-duplicate a request it gets twice.
  * - The URL and every redirect hop go through `checkOutboundUrl` (SSRF policy). Redirects are
  *   followed by hand (`redirect: "manual"`), at most `MAX_REDIRECTS`: 303 becomes GET without
  *   body, 301/302 turn a POST into a GET (as browsers do), 307/308 keep method and body. On a
@@ -97,7 +98,7 @@ async function prepare(step: HttpStep, ctx: StepContext): Promise<PreparedReques
       throw new NonRetriableError("INVALID_REQUEST", `request.headers.${name}: not a valid header name or value`);
     }
   }
-  if (!headers.has("idempotency-key")) headers.set("idempotency-key", `${ctx.executionId}:${ctx.stepId}:${ctx.attempt}`);
+  if (!headers.has("idempotency-key")) headers.set("idempotency-key", `${ctx.executionId}:${ctx.stepId}`);
 
   let body: string | undefined;
   if (request.body !== undefined) {
