@@ -98,6 +98,21 @@ export class InternalError extends ApiError {
   }
 }
 
+/** `?wait=`: the execution ended `timed_out` while the caller waited (SPEC §4). It exists; read it by `execution_id`. */
+export class ExecutionTimedOutError extends ApiError {
+  constructor(executionId: string) {
+    super(
+      504,
+      "EXECUTION_TIMED_OUT",
+      "Execution timed out",
+      `Execution '${executionId}' ended timed_out while the request waited for it.`,
+      undefined,
+      undefined,
+      { execution_id: executionId },
+    );
+  }
+}
+
 export class UpgradeRequiredError extends ApiError {
   constructor() {
     super(426, "UPGRADE_REQUIRED", "Upgrade required", "This route is a WebSocket: send `Upgrade: websocket`.", undefined, { Upgrade: "websocket" });

@@ -4,6 +4,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import { base64url } from "../lib/digest";
+import { parseRfc3339 } from "../lib/time";
 import { ValidationError } from "./errors";
 
 export function encodeCursor(position: unknown): string {
@@ -36,13 +37,16 @@ export function toPage<R, I>(rows: R[], limit: number, toItem: (row: R) => I, po
   };
 }
 
-export function isoTime(ms: number): string;
-export function isoTime(ms: number | null): string | null;
-export function isoTime(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
+/** Times on the wire are written by the one RFC 3339 writer. */
+export { isoTime } from "../lib/time";
 
-/** Parses an RFC 3339 query value to epoch ms (the schema has already checked the format). */
-export function parseTime(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Date.parse(value);
+/**
+ * An RFC 3339 query value as epoch ms, read by the one parser registration and the engine use. The
+ * route's schema has checked the format already; a value it let through that is no instant is 400.
+ */
+export function parseTime(value: string | undefined, param = ""): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseRfc3339(value);
+  if (ms === null) throw new ValidationError([{ path: param, in: "query", message: `'${value}' is not an RFC 3339 date-time with an offset.` }]);
+  return ms;
 }

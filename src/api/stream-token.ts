@@ -1,7 +1,8 @@
 /**
  * Stream tokens: browsers' WebSocket and EventSource cannot send headers, so a caller exchanges
- * its API key for a short-lived token bound to one tenant and one execution, accepted as
- * `?token=` on that execution's stream routes only. Format: `<payload>.<signature>`, both
+ * its API key for a short-lived token bound to one tenant, one execution and the id of the key
+ * that minted it (so revoking the key ends its tokens: see `guard`), accepted as `?token=` on that
+ * execution's stream routes only. Format: `<payload>.<signature>`, both
  * base64url; the signature is HMAC-SHA256 over the payload with STREAM_TOKEN_SECRET, checked with
  * `crypto.subtle.verify` (constant time).
  */

@@ -3,27 +3,44 @@
  * branch on; runners throw these, and the retry policy reads `retryable` / `retryAfterMs`.
  */
 
-/** Stable codes. Runners may add others, always UPPER_SNAKE. */
+/**
+ * Every code the engine gives a failed step attempt or step — what `retry_on` may name (checked at
+ * registration, see `validateDefinition`). Keep it true: a test reads the sources of src/engine and
+ * src/durable and fails on a step error code that is missing here. Plugins may throw codes of their
+ * own; they declare them (`PluginDefinition.errorCodes`) to make them valid in `retry_on` too.
+ * Retryable ones are marked; `retry_on` narrows retries to its codes, it never makes a
+ * non-retriable error retry. An execution's `error` is its failed step's, or one of
+ * `EXECUTION_ERROR_CODES`.
+ */
 export const ERROR_CODES = [
-  "HTTP_STATUS", // response status not expected (retryable)
+  "HTTP_STATUS", // response status not expected (retryable for 408, 429 and 5xx)
   "NETWORK_ERROR", // fetch failed before a response (retryable)
-  "RESPONSE_TOO_LARGE",
   "STEP_TIMEOUT", // one attempt ran past timeout_seconds (retryable)
-  "EXECUTION_TIMEOUT", // the workflow's timeout_seconds passed
-  "SSRF_BLOCKED", // outbound request to a refused address
-  "INVALID_URL",
+  "INTERRUPTED", // the attempt was cut off by an eviction or crash (re-attempted whatever retry_on says)
+  "RESPONSE_TOO_LARGE",
   "TOO_MANY_REDIRECTS",
+  "INVALID_URL",
+  "INVALID_REQUEST", // an http step's request cannot be built (GET with a body, bad header)
+  "SSRF_BLOCKED", // outbound request to a refused address
+  "SECRET_NOT_FOUND",
   "EXPRESSION_ERROR", // JSONata evaluation failed
   "TEMPLATE_ERROR",
   "PLUGIN_ERROR",
   "UNKNOWN_PLUGIN",
-  "INTERRUPTED", // the attempt was cut off by an eviction or crash (retryable)
-  "CANCELLED",
+  "ANSWERS_TIMEOUT", // an input step's timeout_seconds passed without answers (on_timeout: fail)
   "UNSUPPORTED_STEP_TYPE",
-  "SECRET_NOT_FOUND",
-  "INVALID_REQUEST", // an http step's request cannot be built (GET with a body, bad header)
+  "STEP_ERROR", // a runner threw something that is not a StepError
+  "CANCELLED", // the execution was cancelled, rejected, or a sibling failed while the step ran
+  "EXECUTION_TIMEOUT", // the execution's timeout_seconds passed while the step ran
 ] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes of an execution's `error` that are not a step's. */
+export const EXECUTION_ERROR_CODES = [
+  "EXECUTION_TIMEOUT", // the workflow's timeout_seconds passed
+  "STEP_FAILED", // a step failed without an error of its own
+  "APPROVAL_REJECTED",
+  "APPROVAL_EXPIRED",
+] as const;
 
 /** The error object of a failed step attempt, step or execution, as stored and returned. */
 export interface ErrorInfo {

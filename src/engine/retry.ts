@@ -131,21 +131,6 @@ export function shouldRetry(
   return true;
 }
 
-export type RetryDecision = { retry: true; delayMs: number; at: number } | { retry: false };
-
-/** `shouldRetry` and `retryDelayMs` together: when the next attempt may start (epoch ms), if any. */
-export function decideRetry(
-  policy: ResolvedRetryPolicy,
-  error: { readonly code: string; readonly retryable: boolean; readonly retryAfterMs?: number | undefined },
-  failedAttempt: number,
-  now: number,
-  random: () => number,
-): RetryDecision {
-  if (!shouldRetry(policy, error, failedAttempt)) return { retry: false };
-  const delayMs = retryDelayMs(policy, failedAttempt, random, error.retryAfterMs);
-  return { retry: true, delayMs, at: now + delayMs };
-}
-
 /**
  * Limit on one attempt of `step`, in milliseconds, or null when the step has none of its own
  * (see the module comment). `approval` is the workflow's `approval` block, for approval steps.

@@ -1,7 +1,7 @@
 /**
  * Static checks of a workflow definition at registration, beyond its zod shape: everything that
  * needs the whole definition (the step graph, expressions and what they read, JSON Schemas,
- * registered plugins, size).
+ * registered plugins, the error codes `retry_on` names, size).
  *
  * Contract:
  * - the input has passed the `WorkflowDefinition` schema (the checks rely on its types);
@@ -23,8 +23,10 @@ import { canonicalJson } from "./canonical-json";
 import { findCycles, upstreamOf } from "./graph";
 import { parseExpression, parseTemplate, referencedRoots } from "./expressions";
 import type { ExpressionReferences } from "./expressions";
+import { ERROR_CODES } from "./errors";
 import { checkJsonSchema } from "./json-schema-check";
 import { MAX_DEFINITION_BYTES } from "./limits";
+import { isRfc3339 } from "../lib/time";
 
 export type DefinitionProblemCode =
   | "DEFINITION_TOO_LARGE"
@@ -43,7 +45,8 @@ export type DefinitionProblemCode =
   | "MAP_STEP_NEEDS"
   | "INVALID_MAP_ITEMS"
   | "INVALID_URL"
-  | "INVALID_TIMESTAMP";
+  | "INVALID_TIMESTAMP"
+  | "UNKNOWN_ERROR_CODE";
 
 export interface DefinitionProblem {
   /** JSON Pointer into the definition, e.g. `/steps/2/needs/0`; `""` is the whole definition. */
@@ -55,6 +58,11 @@ export interface DefinitionProblem {
 export interface ValidateDefinitionOptions {
   /** Registered plugin names; when omitted, `plugin` names are not checked. */
   plugins?: readonly string[];
+  /**
+   * The error codes `retry_on` may name: the engine's (`ERROR_CODES`, the default) plus those the
+   * registered plugins declare. A code nothing emits would silently never match.
+   */
+  errorCodes?: readonly string[];
 }
 
 /** What the expressions at one place may read of `steps`. */
@@ -149,6 +157,7 @@ function checkGraph(definition: WorkflowDefinition, ctx: Context): void {
 
 function checkStep(step: Step | MapSubStep, at: string, scope: Scope, ctx: Context): void {
   if (step.if !== undefined) checkExpression(step.if, `${at}/if`, scope, false, ctx);
+  if (step.retry?.retry_on !== undefined) checkRetryOn(step.retry.retry_on, `${at}/retry/retry_on`, ctx);
 
   switch (step.type) {
     case "http":
@@ -197,6 +206,17 @@ function checkStep(step: Step | MapSubStep, at: string, scope: Scope, ctx: Conte
       if (step.input !== undefined) walkTemplates(step.input, `${at}/input`, scope, false, ctx);
       break;
   }
+}
+
+function checkRetryOn(codes: readonly string[], at: string, ctx: Context): void {
+  const known = ctx.options.errorCodes ?? ERROR_CODES;
+  codes.forEach((code, j) => {
+    if (known.includes(code)) return;
+    // A misspelling, or a part of the real name (`TIMEOUT` for `STEP_TIMEOUT`).
+    const part = known.find((k) => k.endsWith(`_${code}`) || k.startsWith(`${code}_`));
+    const hint = suggestion(code, known) || (part !== undefined ? ` (did you mean '${part}'?)` : "");
+    add(ctx, `${at}/${j}`, "UNKNOWN_ERROR_CODE", `retry_on names '${code}', which no step error has${hint}; the codes are: ${known.join(", ")}`);
+  });
 }
 
 function checkMap(step: MapStep, at: string, scope: Scope, ctx: Context): void {
@@ -392,11 +412,6 @@ function positionText(position: number | undefined): string {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/** An RFC 3339 date-time with an explicit offset, that is also a real instant. */
-function isRfc3339(text: string): boolean {
-  return /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text.replace(" ", "T")));
-}
 
 function isHttpUrl(text: string): boolean {
   try {

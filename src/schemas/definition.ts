@@ -136,9 +136,10 @@ export const RetryPolicy = z
       .optional()
       .meta({
         description:
-          "Only errors with one of these codes are retried (e.g. `TIMEOUT`, `HTTP_STATUS`, `NETWORK_ERROR`). When absent, " +
-          "every retryable error is retried; errors marked non-retriable never are.",
-        examples: [["TIMEOUT", "HTTP_STATUS"]],
+          "Only errors with one of these codes are retried (e.g. `STEP_TIMEOUT`, `HTTP_STATUS`, `NETWORK_ERROR`). When absent, " +
+          "every retryable error is retried; errors marked non-retriable never are. Registration refuses a code no step error has " +
+          "(the engine's codes, and those the deployment's plugins declare).",
+        examples: [["STEP_TIMEOUT", "HTTP_STATUS"]],
       }),
   })
   .refine(
@@ -351,7 +352,7 @@ export const InputStep = z
       })
       .meta({ description: `The questions (1-${MAX_QUESTIONS}, unique ids); answered together.` }),
     on_timeout: z.enum(["fail", "default"]).optional().meta({
-      description: "When `timeout_seconds` passes without answers: `fail` the step (error `TIMEOUT`), or complete it with each question's `default`.",
+      description: "When `timeout_seconds` passes without answers: `fail` the step (error `ANSWERS_TIMEOUT`), or complete it with each question's `default`.",
       default: "fail",
     }),
   })
@@ -470,8 +471,6 @@ export const Step = z
   .meta({ description: "A step of the workflow, selected by `type`." });
 export type Step = z.infer<typeof Step>;
 export type StepType = Step["type"];
-
-export const STEP_TYPES = ["http", "transform", "wait", "approval", "input", "plugin", "llm", "map", "workflow"] as const satisfies readonly StepType[];
 
 // ---------------------------------------------------------------------------------------------
 // Workflow

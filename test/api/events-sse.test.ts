@@ -1,7 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { isTerminalEvent } from "../../src/engine/state-machine";
-import { call, expectProblem, tenantWithKeys } from "../helpers/api";
+import { call, createKey, expectProblem, tenantWithKeys } from "../helpers/api";
 import { NAP_THEN_GO, eventsOf, start, waitForStatus, type EventBody } from "../helpers/executions";
 import { advanceAndRunAlarm } from "../helpers/objects";
 import { SseReader, type SseFrame } from "../helpers/sse";
@@ -138,6 +138,31 @@ describe("stream tokens (for browsers' EventSource)", { timeout: 20_000 }, () =>
     const { signStreamToken } = await import("../../src/api/stream-token");
     const expired = await signStreamToken(env.STREAM_TOKEN_SECRET, { tenant: t.tenant, role: "viewer", keyId: "k" }, a.body.id, Date.now() - 6 * 60_000);
     await refused(a.body.id, expired.token);
+  });
+
+  it("stops working once the API key that minted it is revoked (401 when the stream opens, SSE and WebSocket)", async () => {
+    const t = await tenantWithKeys("tok-revoked");
+    const minter = await createKey(t.tenant, "viewer", "browser-session");
+    const done = await start(t.operator, { definition: { id: "x", steps: [{ id: "a", type: "transform", expression: "1" }] } }, { wait: 10 });
+    const { events_url: url } = await tokenFor(minter.key, done.body.id);
+    const before = await anonymous(url);
+    expect(before.status).toBe(200);
+    await before.body?.cancel();
+    expect((await call("DELETE", `/v1/api-keys/${minter.id}`, { key: t.admin })).status).toBe(200);
+    const after = await anonymous(url);
+    expect(after.status).toBe(401);
+    expect(after.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await after.json()) as { code: string }).code).toBe("UNAUTHORIZED");
+    const token = new URL(url, "http://x").searchParams.get("token")!;
+    const socket = await exports.default.fetch(
+      new Request(`http://stepline.test/v1/executions/${done.body.id}/ws?token=${encodeURIComponent(token)}`, { headers: { upgrade: "websocket" } }),
+    );
+    expect(socket.status).toBe(401);
+    // A token of a key that is still valid keeps working.
+    const { events_url: other } = await tokenFor(t.viewer, done.body.id);
+    const ok = await anonymous(other);
+    expect(ok.status).toBe(200);
+    await ok.body?.cancel();
   });
 
   it("is accepted on the stream route only, and only for executions of the caller's tenant", async () => {

@@ -5,6 +5,7 @@ import type { ExecutionObject } from "../../src/durable/execution-object";
 import { sha256Hex } from "../../src/lib/digest";
 import { call, eventually, expectProblem, tenantWithKeys } from "../helpers/api";
 import {
+  NAP_THEN_GO,
   chain,
   eventsOf,
   expectContiguous,
@@ -58,6 +59,32 @@ describe("POST /v1/executions", () => {
     expect(res.body.error!.message).toContain("kaput");
     expect(res.body.workflow_version).toBe(0); // inline definitions are not stored
     expectProblem(await call("GET", "/v1/workflows/boom", { key: t.viewer }), 404, "WORKFLOW_NOT_FOUND");
+  });
+
+  it("?wait= that runs out while the execution is still going: 202 with Location and Retry-After", async () => {
+    const t = await tenantWithKeys("exwaitout");
+    const res = await start(t.operator, NAP_THEN_GO, { wait: 1 });
+    expect(res.status, res.text).toBe(202);
+    expect(res.headers.get("location")).toBe(`/v1/executions/${res.body.id}`);
+    const retryAfter = res.headers.get("retry-after");
+    expect(retryAfter).toMatch(/^\d+$/);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+    expect(res.body).toMatchObject({ id: expect.stringMatching(/^ex_/), status: "waiting", waiting_for: { kind: "sleep", step_id: "nap" } });
+    // Without ?wait= the 202 is the ordinary "accepted": no Retry-After.
+    const plain = await start(t.operator, NAP_THEN_GO);
+    expect(plain.status).toBe(202);
+    expect(plain.headers.get("retry-after")).toBeNull();
+  });
+
+  it("?wait= when the execution ends timed_out meanwhile: 504 EXECUTION_TIMED_OUT carrying execution_id", async () => {
+    const t = await tenantWithKeys("exwait504");
+    const definition = { id: "too-slow", timeout_seconds: 1, steps: [{ id: "nap", type: "wait", seconds: 600 }] };
+    const res = await start(t.operator, { definition, input: {} }, { wait: 10 });
+    const p = expectProblem(res, 504, "EXECUTION_TIMED_OUT") as ReturnType<typeof expectProblem> & { execution_id?: string };
+    expect(p.execution_id).toMatch(/^ex_[0-9a-f]{32}$/);
+    const ended = await call<ExecutionBody>("GET", `/v1/executions/${p.execution_id}`, { key: t.viewer });
+    expect(ended.body).toMatchObject({ status: "timed_out", error: { code: "EXECUTION_TIMEOUT" } });
   });
 
   it("validates input against input_schema: 400 listing every problem, nothing started", async () => {
@@ -131,6 +158,33 @@ describe("Idempotency-Key", () => {
     const theirs = await start(u.operator, body, { idempotencyKey: "order-42" });
     expect(theirs.status).toBe(202);
     expect(theirs.body.id).not.toBe(first.body.id);
+  });
+
+  it("a replay still answers after the workflow is archived; another body is still 422; a new key is 409 and writes nothing", async () => {
+    const t = await tenantWithKeys("exidemarch");
+    await register(t.operator, chain("retired", 1));
+    const body = { workflow_id: "retired", input: { n: 1 } };
+    const first = await start(t.operator, body, { idempotencyKey: "before-archive" });
+    expect(first.status, first.text).toBe(202);
+    expect((await call("DELETE", "/v1/workflows/retired", { key: t.operator })).status).toBe(200);
+    const again = await start(t.operator, body, { idempotencyKey: "before-archive" });
+    expect(again.status, again.text).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.headers.get("location")).toBe(`/v1/executions/${first.body.id}`);
+    expect(again.body.id).toBe(first.body.id);
+    expectProblem(await start(t.operator, { workflow_id: "retired", input: { n: 2 } }, { idempotencyKey: "before-archive" }), 422, "IDEMPOTENCY_KEY_REUSED");
+    expectProblem(await start(t.operator, body, { idempotencyKey: "after-archive" }), 409, "WORKFLOW_ARCHIVED");
+    // The refused request wrote nothing: not even the schema of the object its key leads to.
+    const failedId = `ex_${(await sha256Hex(`idempotency\n${t.tenant}\nafter-archive`)).slice(0, 32)}`;
+    const tables = await runInDurableObject(env.EXECUTIONS.getByName(failedId), (_o, state) =>
+      state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'").toArray(),
+    );
+    expect(tables).toEqual([]);
+    expectProblem(await call("GET", `/v1/executions/${failedId}`, { key: t.viewer }), 404, "EXECUTION_NOT_FOUND");
+    await eventually(async () => {
+      const listed = await call<Page<ExecutionBody>>("GET", "/v1/executions?workflow_id=retired", { key: t.viewer });
+      expect(listed.body.items.map((e) => e.id)).toEqual([first.body.id]);
+    });
   });
 
   it("a key older than 24 h has expired: reusing it starts a new execution", async () => {

@@ -1,8 +1,9 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
-import deployService from "../../examples/deploy-service.json";
-import fanOut from "../../examples/fan-out.json";
-import invoiceReview from "../../examples/invoice-review.json";
 import { call, expectProblem, tenantWithKeys, type ProblemBody } from "../helpers/api";
+
+/** Every example definition (those `npm start` registers and those waiting in examples/upcoming). */
+const EXAMPLES = import.meta.glob<{ id: string }>("../../examples/**/*.json", { eager: true, import: "default" });
 
 interface Version {
   id: string;
@@ -92,13 +93,50 @@ describe("POST /v1/workflows", () => {
     expect(versions.body.items).toHaveLength(1);
   });
 
-  it("registers the three examples", async () => {
+  it("registers every example under examples/", async () => {
     const t = await tenantWithKeys("wfexamples");
-    for (const example of [invoiceReview, deployService, fanOut]) {
+    expect(Object.keys(EXAMPLES).length).toBeGreaterThan(0);
+    for (const [file, example] of Object.entries(EXAMPLES)) {
       const res = await call<Version>("POST", "/v1/workflows", { key: t.operator, body: example });
-      expect(res.status, res.text).toBe(201);
+      expect(res.status, `${file}: ${res.text}`).toBe(201);
       expect(res.body.id).toBe(example.id);
     }
+  });
+
+  it("a wait step's literal until must be a real instant: 2026-02-30 is 400 at its path", async () => {
+    const t = await tenantWithKeys("wfuntil");
+    const definition = (until: string) => ({
+      id: "sleepy",
+      steps: [
+        { id: "a", type: "transform", expression: "1" },
+        { id: "nap", type: "wait", until },
+      ],
+    });
+    for (const until of ["2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2027-02-29T12:00:00+01:00"]) {
+      const p = expectProblem(await call("POST", "/v1/workflows", { key: t.operator, body: definition(until) }), 400, "VALIDATION_FAILED");
+      expect(p.errors!.map((e) => [e.path, e.code]), until).toEqual([["/steps/1/until", "INVALID_TIMESTAMP"]]);
+    }
+    expect((await call("POST", "/v1/workflows", { key: t.operator, body: definition("2028-02-29T12:00:00+01:00") })).status).toBe(201);
+  });
+
+  it("retry_on names codes the engine emits: a misspelt code is 400 listing the known ones", async () => {
+    const t = await tenantWithKeys("wfretryon");
+    const definition = (retryOn: string[]) => ({
+      id: "retrying",
+      steps: [
+        { id: "a", type: "transform", expression: "1" },
+        { id: "call", type: "http", request: { method: "GET", url: "https://api.example/x" }, retry: { max_attempts: 3, retry_on: retryOn } },
+      ],
+    });
+    const p = expectProblem(await call("POST", "/v1/workflows", { key: t.operator, body: definition(["HTTP_STATUS", "TIMEOUT"]) }), 400, "VALIDATION_FAILED");
+    expect(p.errors!.map((e) => [e.path, e.code])).toEqual([["/steps/1/retry/retry_on/1", "UNKNOWN_ERROR_CODE"]]);
+    const message = p.errors![0]!.message;
+    expect(message).toContain("'TIMEOUT'");
+    expect(message).toContain("STEP_TIMEOUT"); // the list names the real codes
+    for (const code of ["HTTP_STATUS", "NETWORK_ERROR", "STEP_TIMEOUT", "RESPONSE_TOO_LARGE", "INTERRUPTED", "PLUGIN_ERROR", "ANSWERS_TIMEOUT"]) {
+      expect(message).toContain(code);
+    }
+    expect((await call("POST", "/v1/workflows", { key: t.operator, body: definition(["STEP_TIMEOUT", "HTTP_STATUS"]) })).status).toBe(201);
   });
 
   it("400 lists schema problems with their paths", async () => {

@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY_POLICY, MAX_RETRY_INTERVAL_MS } from "../../src/engine/limits";
 import {
   APPROVAL_EXPIRY_SECONDS,
-  decideRetry,
   executionTimeoutMs,
   NO_SLA_DEFAULTS,
   resolveRetryPolicy,
@@ -165,19 +164,6 @@ describe("shouldRetry", () => {
   });
 });
 
-describe("decideRetry", () => {
-  it("gives the delay and the instant of the next attempt", () => {
-    const p = policy({ initial_interval_ms: 500, max_attempts: 3 });
-    expect(decideRetry(p, { code: "HTTP_STATUS", retryable: true }, 2, 10_000, noRandom)).toEqual({ retry: true, delayMs: 1_000, at: 11_000 });
-    expect(decideRetry(p, { code: "HTTP_STATUS", retryable: true, retryAfterMs: 4_000 }, 1, 10_000, noRandom)).toEqual({
-      retry: true,
-      delayMs: 4_000,
-      at: 14_000,
-    });
-    expect(decideRetry(p, { code: "HTTP_STATUS", retryable: true }, 3, 10_000, noRandom)).toEqual({ retry: false });
-  });
-});
-
 describe("resolveRetryPolicy", () => {
   it("fills the fields a policy leaves out from DEFAULT_RETRY_POLICY", () => {
     expect(resolveRetryPolicy({ max_attempts: 4 })).toEqual({
@@ -198,9 +184,9 @@ describe("resolveRetryPolicy", () => {
       initial_interval_ms: 50,
       max_interval_ms: 60,
       jitter: false,
-      retry_on: ["TIMEOUT"],
+      retry_on: ["STEP_TIMEOUT"],
     } as const;
-    expect(resolveRetryPolicy({ ...retry, retry_on: [...retry.retry_on] }, "long")).toEqual({ ...retry, retry_on: ["TIMEOUT"] });
+    expect(resolveRetryPolicy({ ...retry, retry_on: [...retry.retry_on] }, "long")).toEqual({ ...retry, retry_on: ["STEP_TIMEOUT"] });
   });
 
   it("raises the default cap to an initial interval above it", () => {

@@ -1,7 +1,6 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
-import deployService from "../../examples/deploy-service.json";
-import fanOut from "../../examples/fan-out.json";
-import invoiceReview from "../../examples/invoice-review.json";
+import { ERROR_CODES } from "../../src/engine/errors";
 import { MAX_DEFINITION_BYTES } from "../../src/engine/limits";
 import { validateDefinition } from "../../src/engine/validate-definition";
 import type { DefinitionProblem, ValidateDefinitionOptions } from "../../src/engine/validate-definition";
@@ -26,11 +25,8 @@ const http = (id: string, request: Record<string, unknown>, more: Record<string,
 });
 
 describe("validateDefinition: examples", () => {
-  it.each([
-    ["invoice-review", invoiceReview],
-    ["deploy-service", deployService],
-    ["fan-out", fanOut],
-  ])("%s is valid", (_, example) => {
+  // Every example: those `npm start` registers and those waiting in examples/upcoming.
+  it.each(Object.entries(import.meta.glob("../../examples/**/*.json", { eager: true, import: "default" })))("%s is valid", (_, example) => {
     expect(check(example)).toEqual([]);
   });
 
@@ -484,6 +480,41 @@ describe("validateDefinition: other checks", () => {
         message: "until '2026-12-01T09:00:00' is not an RFC 3339 timestamp with an offset (e.g. 2026-12-01T09:00:00Z) nor a {{ }} template",
       },
     ]);
+  });
+
+  it("refuses literal instants that do not exist, with the parser the wait step runs with", () => {
+    const steps = ["2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2026-04-31T12:00:00+02:00", "2028-02-29T12:00:00Z"].map((until, i) => ({
+      id: `w${i}`,
+      type: "wait",
+      until,
+    }));
+    expect(check(wf(steps)).map((p) => `${p.path} ${p.code}`)).toEqual([
+      "/steps/0/until INVALID_TIMESTAMP",
+      "/steps/1/until INVALID_TIMESTAMP",
+      "/steps/2/until INVALID_TIMESTAMP",
+    ]);
+  });
+
+  it("checks retry_on codes against the codes steps fail with, in steps and map sub-steps", () => {
+    const retry = (...codes: string[]) => ({ retry: { max_attempts: 3, retry_on: codes } });
+    const steps = [
+      http("a", {}, retry("HTTP_STATUS", "STEP_TIMEOUT", "NETWORK_ERROR")),
+      http("b", {}, retry("TIMEOUT")),
+      http("c", {}, retry("HTTP_STAUTS", "PLUGIN_EROR")),
+      { id: "m", type: "map", items: [1, 2], step: { id: "each", type: "plugin", plugin: "json.validate", ...retry("NO_SUCH_CODE") } },
+    ];
+    const found = check(wf(steps));
+    expect(found.map((p) => `${p.path} ${p.code}`)).toEqual([
+      "/steps/1/retry/retry_on/0 UNKNOWN_ERROR_CODE",
+      "/steps/2/retry/retry_on/0 UNKNOWN_ERROR_CODE",
+      "/steps/2/retry/retry_on/1 UNKNOWN_ERROR_CODE",
+      "/steps/3/step/retry/retry_on/0 UNKNOWN_ERROR_CODE",
+    ]);
+    expect(found[0]!.message).toBe(`retry_on names 'TIMEOUT', which no step error has (did you mean 'STEP_TIMEOUT'?); the codes are: ${ERROR_CODES.join(", ")}`);
+    expect(found[1]!.message).toContain("(did you mean 'HTTP_STATUS'?)");
+    expect(found[2]!.message).toContain("(did you mean 'PLUGIN_ERROR'?)");
+    // A plugin's own codes are valid once the deployment passes them in.
+    expect(check(wf([http("b", {}, retry("QUOTA_EXCEEDED"))]), { plugins: PLUGINS, errorCodes: [...ERROR_CODES, "QUOTA_EXCEEDED"] })).toEqual([]);
   });
 });
 

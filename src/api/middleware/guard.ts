@@ -4,7 +4,7 @@
  * OpenAPI document and the code say the same thing.
  */
 import { createMiddleware } from "hono/factory";
-import { findApiKeyByHash, touchApiKey } from "../../store/api-keys";
+import { findApiKey, findApiKeyByHash, touchApiKey } from "../../store/api-keys";
 import { digestsEqual, sha256Hex } from "../../lib/digest";
 import { ForbiddenError, UnauthorizedError } from "../errors";
 import { verifyStreamToken } from "../stream-token";
@@ -44,6 +44,23 @@ export async function authenticate(env: Env, key: string, ctx?: { waitUntil(p: P
   return { tenant: record.tenant, role: record.role, keyId: record.id };
 }
 
+/**
+ * The principal of a stream token, or 401: the token must be valid (see `verifyStreamToken`) and
+ * the API key that minted it (its id is in the token) must still be valid: a revoked key's tokens
+ * stop working when a stream is opened. The bootstrap key cannot be revoked, only switched off.
+ */
+async function streamTokenPrincipal(env: Env, token: string, executionId: string): Promise<Principal> {
+  const principal = await verifyStreamToken(env.STREAM_TOKEN_SECRET, token, executionId, Date.now());
+  const revoked = new UnauthorizedError("The stream token was issued by an API key that has been revoked.");
+  if (principal.keyId === BOOTSTRAP_KEY_ID && principal.tenant === PLATFORM_TENANT) {
+    if (!env.ADMIN_API_KEY) throw revoked; // the bootstrap key was switched off
+    return principal;
+  }
+  const minter = await findApiKey(env.DB, principal.keyId);
+  if (!minter || minter.revokedAt !== null || minter.tenant !== principal.tenant) throw revoked;
+  return principal;
+}
+
 export interface GuardOptions {
   permission: Permission;
   /** Audit action name, e.g. "workflow.register". Reads are not audited unless denied. */
@@ -61,7 +78,7 @@ export function guard(options: GuardOptions) {
     const token = options.streamToken ? c.req.query("token") : undefined;
     let principal: Principal;
     if (key) principal = await authenticate(c.env, key, c.executionCtx);
-    else if (token) principal = await verifyStreamToken(c.env.STREAM_TOKEN_SECRET, token, c.req.param("id") ?? "", Date.now());
+    else if (token) principal = await streamTokenPrincipal(c.env, token, c.req.param("id") ?? "");
     else throw new UnauthorizedError("Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
     c.set("principal", principal);
     if (!can(principal.role, options.permission)) {

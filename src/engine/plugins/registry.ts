@@ -27,6 +27,11 @@ export interface PluginDefinition {
    * for arguments that are templates the handler renders itself (`text.template`'s `template`).
    */
   rawArgs?: readonly string[];
+  /**
+   * Codes of the `StepError`s the handler throws beyond the engine's own (`ERROR_CODES`), UPPER_SNAKE:
+   * declared so that a step's `retry_on` may name them (registration refuses any other code).
+   */
+  errorCodes?: readonly string[];
   handler: PluginHandler;
 }
 

@@ -1,34 +1,15 @@
 /**
  * `wait`: `{ seconds }` sleeps that long from now; `{ until }` (a literal RFC 3339 timestamp with
  * an offset, or a template yielding one) sleeps until that instant, and an instant in the past does
- * not wait. The outcome is a `sleep`: the Durable Object arms a timer and completes the step with
- * `{ waited_until }` when it fires. No secrets.
+ * not wait. `until` is read with `parseRfc3339`, the parser registration checks a literal with, so
+ * what registers runs. The outcome is a `sleep`: the Durable Object arms a timer and completes the
+ * step with `{ waited_until }` when it fires. No secrets.
  */
+import { isoTime, parseRfc3339 } from "../../lib/time";
 import type { WaitStep } from "../../schemas/definition";
 import { NonRetriableError } from "../errors";
 import { renderTemplate } from "../evaluate";
 import type { StepOutcome, StepRunner } from "./types";
-
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
-
-/** Epoch milliseconds of an RFC 3339 date-time with an offset (`Z` or `±hh:mm`), or null. */
-export function parseRfc3339(text: string): number | null {
-  const m = RFC3339.exec(text);
-  if (!m) return null;
-  const [, year, month, day, hour, minute, second, fraction = "", , offH, offM] = m;
-  const y = Number(year);
-  const mo = Number(month);
-  const d = Number(day);
-  const h = Number(hour);
-  const mi = Number(minute);
-  const s = Number(second);
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
-  if (d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return null; // day 0 of the next month = last day of this one
-  if (offH !== undefined && (Number(offH) > 23 || Number(offM) > 59)) return null;
-  const normalised = `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${m[8] === "z" ? "Z" : m[8]}`;
-  const ms = Date.parse(normalised);
-  return Number.isNaN(ms) ? null : ms;
-}
 
 export const waitRunner: StepRunner<WaitStep> = {
   async run(step, ctx): Promise<StepOutcome> {
@@ -50,6 +31,6 @@ export const waitRunner: StepRunner<WaitStep> = {
     } else {
       throw new NonRetriableError("TEMPLATE_ERROR", "a wait step needs 'seconds' or 'until'");
     }
-    return { kind: "sleep", until, output: { waited_until: new Date(until).toISOString() } };
+    return { kind: "sleep", until, output: { waited_until: isoTime(until) } };
   },
 };

@@ -1,6 +1,6 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import { eventSocketRequest, eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
-import type { CreateResult } from "../../../durable/execution-engine";
+import type { CreateResult, ExistingExecution } from "../../../durable/execution-engine";
 import { planHashOf } from "../../../engine/approvals";
 import { canonicalJson } from "../../../engine/canonical-json";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
@@ -9,7 +9,7 @@ import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/ex
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
 import { signStreamToken } from "../../stream-token";
-import { ConflictError, InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError, ValidationError } from "../../errors";
+import { ConflictError, ExecutionTimedOutError, InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError, ValidationError } from "../../errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
 import type { AppEnv } from "../../types";
@@ -29,7 +29,7 @@ import type {
   openExecutionSocket,
   startExecution,
 } from "./executions.routes";
-import { IDEMPOTENCY_KEY_TTL_MS, assertRunnable, assertValidInput, executionIdFor, resolveDefinition } from "./start-execution";
+import { assertRunnable, assertValidInput, executionIdFor, idempotencyKeyExpired, resolveDefinition, retryAfterSeconds } from "./start-execution";
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
@@ -54,18 +54,43 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   const body = c.req.valid("json");
   const { wait } = c.req.valid("query");
   const key = c.req.valid("header")["idempotency-key"];
+  const requestHash = key === undefined ? null : await sha256Hex(canonicalJson(body));
+
+  const replay = (id: string, existing: ExistingExecution) => {
+    c.set("auditTarget", id);
+    c.set("auditDetail", { workflow_id: existing.execution.workflow_id, workflow_version: existing.execution.workflow_version });
+    if (!existing.sameRequest) {
+      throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.");
+    }
+    c.header("Idempotent-Replayed", "true");
+    c.header("Location", located(id));
+    return c.json(existing.execution, 200);
+  };
+
+  // A key already used is answered from the execution it created, before the definition is
+  // resolved: a replay does not depend on what became of the workflow since (archived, new
+  // versions). Nothing is written on this path.
+  let generation = 0;
+  if (requestHash !== null) {
+    for (; ; generation++) {
+      const id = await executionIdFor(p.tenant, key, generation);
+      const existing = await executionStub(c.env, id).existing(p.tenant, requestHash);
+      if (existing === null) break;
+      if (!idempotencyKeyExpired(existing.execution, Date.now())) return replay(id, existing);
+    }
+  }
+
   const resolved = await resolveDefinition(c.env.DB, p, body);
   assertRunnable(resolved.definition);
   const input = body.input ?? {};
   assertValidInput(resolved.definition, input);
 
-  const requestHash = key === undefined ? null : await sha256Hex(canonicalJson(body));
   const planHash = await planHashOf(resolved.hash, input);
   let id: string;
   let stub: ExecutionRpc;
   let result: CreateResult;
   c.set("auditDetail", { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion });
-  for (let generation = 0; ; generation++) {
+  for (; ; generation++) {
     id = await executionIdFor(p.tenant, key, generation);
     c.set("auditTarget", id);
     stub = executionStub(c.env, id);
@@ -82,23 +107,18 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
       planHash,
       audit: auditEntryFor(c, 202),
     });
-    const expired = result.kind === "existing" && Date.parse(result.execution.created_at) < Date.now() - IDEMPOTENCY_KEY_TTL_MS;
-    if (!expired) break;
+    if (result.kind === "created" || !idempotencyKeyExpired(result.execution, Date.now())) break;
   }
-  if (result.kind === "existing") {
-    if (!result.sameRequest) {
-      throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.");
-    }
-    c.header("Idempotent-Replayed", "true");
-    c.header("Location", located(id));
-    return c.json(result.execution, 200);
-  }
+  // A concurrent duplicate created it between the look-up and here.
+  if (result.kind === "existing") return replay(id, result);
   c.set("auditHandedOff", true);
   c.header("Location", located(id));
   if (wait !== undefined && wait > 0) {
-    const ended = await stub.waitForEnd(p.tenant, wait * 1000);
-    if (ended && isTerminalExecution(ended.status)) return c.json(ended, 200);
-    return c.json(ended ?? result.execution, 202);
+    const latest = (await stub.waitForEnd(p.tenant, wait * 1000)) ?? result.execution;
+    if (latest.status === "timed_out") throw new ExecutionTimedOutError(id);
+    if (isTerminalExecution(latest.status)) return c.json(latest, 200);
+    c.header("Retry-After", String(retryAfterSeconds(latest, Date.now())));
+    return c.json(latest, 202);
   }
   return c.json(result.execution, 202);
 };
@@ -129,8 +149,8 @@ export const list: RouteHandler<typeof listExecutions, AppEnv> = async (c) => {
     workflowId: q.workflow_id,
     status: q.status,
     label: q.label !== undefined ? { key: q.label.slice(0, colon), value: q.label.slice(colon + 1) } : undefined,
-    createdAfter: parseTime(q.created_after),
-    createdBefore: parseTime(q.created_before),
+    createdAfter: parseTime(q.created_after, "/created_after"),
+    createdBefore: parseTime(q.created_before, "/created_before"),
     before: position && { createdAt: position.c, id: position.i },
     limit: q.limit,
   });

@@ -1,15 +1,17 @@
 /**
- * Starting an execution: resolve the definition (registered version or inline), check the input
- * against `input_schema`, derive the execution id (from tenant + Idempotency-Key when given, so a
- * concurrent duplicate reaches the same Durable Object and cannot create a second execution),
- * and create it in its Durable Object.
+ * Starting an execution: with an Idempotency-Key, first find the execution the key already made
+ * (a replay answers from it, whatever became of the workflow since); then resolve the definition
+ * (registered version or inline), check the input against `input_schema`, derive the execution id
+ * (from tenant + Idempotency-Key when given, so a concurrent duplicate reaches the same Durable
+ * Object and cannot create a second execution), and create it in its Durable Object.
  */
 import { canonicalJson } from "../../../engine/canonical-json";
 import { validateJsonValue } from "../../../engine/json-schema-validate";
 import { stepRunners } from "../../../engine/steps/registry";
 import { sha256Hex, toHex } from "../../../lib/digest";
+import { parseRfc3339 } from "../../../lib/time";
 import type { WorkflowDefinition } from "../../../schemas/definition";
-import type { StartExecutionBody } from "../../../schemas/executions";
+import type { Execution, StartExecutionBody } from "../../../schemas/executions";
 import type { FieldError } from "../../../schemas/errors";
 import { findWorkflowVersion } from "../../../store/workflows";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "../../errors";
@@ -67,6 +69,24 @@ export function assertValidInput(def: WorkflowDefinition, input: unknown): void 
 
 /** How long an Idempotency-Key is remembered (the IETF draft's and Stripe's 24 hours). */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** True when the key that created `e` is older than IDEMPOTENCY_KEY_TTL_MS: the key starts a new execution. */
+export function idempotencyKeyExpired(e: Execution, now: number): boolean {
+  const createdAt = parseRfc3339(e.created_at);
+  return createdAt !== null && createdAt < now - IDEMPOTENCY_KEY_TTL_MS;
+}
+
+/**
+ * `Retry-After` (seconds) of a `?wait=` that ran out: until a sleep ends (at most a minute), a few
+ * seconds while a person is asked, otherwise one.
+ */
+export function retryAfterSeconds(e: Execution, now: number): number {
+  const w = e.waiting_for;
+  const wakeAt = w?.kind === "sleep" && w.until !== undefined ? parseRfc3339(w.until) : null;
+  if (wakeAt !== null) return Math.min(60, Math.max(1, Math.ceil((wakeAt - now) / 1000)));
+  if (w?.kind === "approval" || w?.kind === "answers") return 5;
+  return 1;
+}
 
 /**
  * The execution id: random, or derived from tenant + Idempotency-Key (+ a generation) so that

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { WorkflowDefinition } from "../../../schemas/definition";
+import { isoTime } from "../../../lib/time";
 import { createRouter } from "../../router";
 import * as routes from "./meta.routes";
 
@@ -12,7 +13,7 @@ function workflowDefinitionJsonSchema(origin: string): Record<string, unknown> {
 }
 
 export const metaRouter = createRouter()
-  .openapi(routes.health, (c) => c.json({ status: "ok" as const, service: "stepline" as const, time: new Date().toISOString() }, 200))
+  .openapi(routes.health, (c) => c.json({ status: "ok" as const, service: "stepline" as const, time: isoTime(Date.now()) }, 200))
   .openapi(routes.definitionJsonSchema, (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.json(workflowDefinitionJsonSchema(new URL(c.req.url).origin), 200);

@@ -1,6 +1,6 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import { canonicalJson } from "../../../engine/canonical-json";
-import { PLUGIN_NAMES } from "../../../engine/plugins";
+import { PLUGIN_NAMES, RETRY_ON_CODES } from "../../../engine/plugins";
 import { validateDefinition } from "../../../engine/validate-definition";
 import { sha256Hex } from "../../../lib/digest";
 import type { WorkflowDefinition } from "../../../schemas/definition";
@@ -37,7 +37,7 @@ function notFound(id: string, version?: number): NotFoundError {
 
 /** Static checks beyond the schema; every problem is listed in one 400. */
 export function assertValidDefinition(definition: WorkflowDefinition): void {
-  const found = validateDefinition(definition, { plugins: PLUGIN_NAMES });
+  const found = validateDefinition(definition, { plugins: PLUGIN_NAMES, errorCodes: RETRY_ON_CODES });
   if (found.length > 0) {
     throw new ValidationError(
       found.map((p) => ({ ...p, in: "body" as const })),
