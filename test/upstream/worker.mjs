@@ -14,7 +14,7 @@
  *   /flaky/:key/:n           503 for the first n calls with that key, then 200 { ok: true, calls }
  *   /redirect?to=URL&status=30x   a redirect (default 302) to `to`
  *   /big?bytes=N&status=S    N bytes of text (streamed in 64 KiB chunks, no content-length), status S (200)
- *   /json, /text             a fixed JSON / plain text body
+ *   /json, /text             a fixed JSON / plain text body; /json?value=V answers V (JSON text) as the body
  *   /broken                  a 200 whose body stream fails after the first chunk
  *   /store/:key              PUT or POST keeps the request body (text) under key; GET answers
  *                            { value } (null when nothing is kept), as an API that hands back a
@@ -166,7 +166,10 @@ export default {
       return new Response(readable, { headers: { "content-type": "application/json" } });
     }
 
-    if (path === "/json") return json({ name: "stepline", items: [1, 2, 3], nested: { ok: true } });
+    if (path === "/json") {
+      const value = url.searchParams.get("value");
+      return value === null ? json({ name: "stepline", items: [1, 2, 3], nested: { ok: true } }) : new Response(value, { headers: { "content-type": "application/json" } });
+    }
     if (path === "/text") return new Response("plain text body", { headers: { "content-type": "text/plain; charset=utf-8" } });
 
     return json({ error: "not found", path }, { status: 404 });

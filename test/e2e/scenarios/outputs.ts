@@ -49,6 +49,17 @@ describe("outputs of every shape", () => {
     });
   }
 
+  for (const [what, , expected] of SHAPES.slice(0, 6)) {
+    it(`an http step whose JSON body is ${what} reads back as its output's body`, async () => {
+      const url = `${upstreamUrl}/json?value=${encodeURIComponent(JSON.stringify(expected))}`;
+      const e = await runInline([{ id: "h", type: "http", request: { method: "GET", url } }], "steps.h.output.body");
+      expect(e.output).toEqual(expected);
+      const steps = await call<{ items: { output: { body: unknown } }[] }>("GET", `/v1/executions/${e.id}/steps`);
+      expect(steps.status, steps.text).toBe(200);
+      expect(steps.body.items[0]?.output.body).toEqual(expected);
+    });
+  }
+
   it("the SPEC's own example: an object built over an http step's JSON body", async () => {
     const e = await runInline(
       [
