@@ -1,7 +1,9 @@
 /** Helpers for execution tests: register, start, and wait without blind sleeps. */
+import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { ApprovalGate } from "../../src/engine/approvals";
+import type { ApprovalGate } from "../../src/schemas/executions";
 import { call, type ApiResponse } from "./api";
+import { SseReader } from "./sse";
 
 /** The wire shape of an approval gate is the engine's own record. */
 export type ApprovalGateBody = ApprovalGate;
@@ -57,17 +59,33 @@ export async function start(
   return call<ExecutionBody>("POST", `/v1/executions${q}`, { key, body, headers });
 }
 
-/** Polls until the execution's status is one of `statuses`; rejects after `ms`. */
+/**
+ * Waits until the execution's status is one of `statuses`; rejects after `ms`. Event-driven: it
+ * follows the execution's own SSE stream and reads the execution again after each `execution.*`
+ * event (every status change emits one), instead of polling on a timer.
+ */
 export async function waitForStatus(key: string, id: string, statuses: string[], ms = 10_000): Promise<ExecutionBody> {
   const deadline = Date.now() + ms;
-  let last: ExecutionBody | undefined;
-  while (Date.now() < deadline) {
-    const res = await call<ExecutionBody>("GET", `/v1/executions/${id}`, { key });
-    last = res.body;
-    if (statuses.includes(res.body.status)) return res.body;
-    await new Promise((r) => setTimeout(r, 25));
+  const read = async (): Promise<ExecutionBody> => (await call<ExecutionBody>("GET", `/v1/executions/${id}`, { key })).body;
+  let last = await read();
+  if (statuses.includes(last.status)) return last;
+  const res = await exports.default.fetch(
+    new Request(`http://stepline.test/v1/executions/${id}/events`, { headers: { authorization: `Bearer ${key}`, accept: "text/event-stream" } }),
+  );
+  if (res.status !== 200) throw new Error(`execution ${id}: its event stream answered ${res.status}`);
+  const stream = new SseReader(res);
+  try {
+    for (let left = ms; left > 0; left = deadline - Date.now()) {
+      const frame = await stream.next(left).catch(() => null); // null: the stream ended, or nothing came in time
+      if (frame !== null && !frame.event?.startsWith("execution.")) continue;
+      last = await read();
+      if (statuses.includes(last.status) || frame === null) break;
+    }
+  } finally {
+    await stream.cancel().catch(() => undefined);
   }
-  throw new Error(`execution ${id} did not reach ${statuses.join("|")} within ${ms} ms (last: ${last?.status})`);
+  if (statuses.includes(last.status)) return last;
+  throw new Error(`execution ${id} did not reach ${statuses.join("|")} within ${ms} ms (last: ${last.status})`);
 }
 
 export async function stepsOf(key: string, id: string): Promise<StepBody[]> {
