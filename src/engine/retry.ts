@@ -16,19 +16,22 @@
  *   With `jitter` the wait is uniform in [0, capped] ("full jitter", so the retries of many
  *   executions failing together spread out). A server's `Retry-After` is a floor: the wait is
  *   never shorter, even above `max_interval_ms`, but never above `MAX_RETRY_INTERVAL_MS` (1 day).
- * - Step timeouts. An explicit `timeout_seconds` always wins. Otherwise: `http`, `transform`,
- *   `plugin`, `llm` take the class's step timeout; `approval` waits for the workflow's approval
- *   expiry (`approval.expires_in_seconds`, else 300 s for level 1 and 900 s for level 2);
- *   `wait`, `input`, `map` and `workflow` have no step timeout of their own (a sleep is not an
+ * - Step timeouts. An explicit `timeout_seconds` always wins. Otherwise the step's kind says
+ *   (`attemptTimeoutMs` in `steps/<type>.ts`), and a kind that does not say takes the class's step
+ *   timeout: `http`, `transform`, `plugin` (and `llm`) do; `approval` waits for the workflow's
+ *   approval expiry (`approval.expires_in_seconds`, else 300 s for level 1 and 900 s for level 2);
+ *   `wait`, `input` (and `map`, `workflow`) have no step timeout of their own (a sleep is not an
  *   attempt; a human answer, a fan-out and a child execution are bounded by their own parts and by
- *   the execution timeout) and get `null`.
+ *   the execution timeout) and get `null`. The types in brackets have no kind yet (see
+ *   `UNTIMED_WITHOUT_KIND`).
  * - Execution timeout without `timeout_seconds` and without `sla_class`: 24 hours, not the
  *   medium class's hour. A workflow whose author chose nothing must not be killed in the middle of
  *   a long sleep or a human wait; the default only bounds forgotten executions. Steps of such a
  *   workflow get the medium step timeout (300 s).
  */
-import type { MapSubStep, RetryPolicy, SlaClass, Step, WorkflowApproval, WorkflowDefinition } from "../schemas/definition";
-import { DEFAULT_RETRY_POLICY, MAX_RETRY_INTERVAL_MS } from "./limits";
+import type { MapSubStep, RetryPolicy, SlaClass, Step, StepType, WorkflowApproval, WorkflowDefinition } from "../schemas/definition";
+import { DEFAULT_RETRY_POLICY, MAX_RETRY_INTERVAL_MS } from "../schemas/limits";
+import { kindOf } from "./steps/registry";
 
 export interface SlaDefaults {
   /** Limit on one attempt of a step that sets no `timeout_seconds`. */
@@ -141,21 +144,17 @@ export function stepTimeoutMs(
   approval?: Pick<WorkflowApproval, "expires_in_seconds">,
 ): number | null {
   if (step.timeout_seconds !== undefined) return step.timeout_seconds * 1000;
-  switch (step.type) {
-    case "approval":
-      return (approval?.expires_in_seconds ?? APPROVAL_EXPIRY_SECONDS[step.level ?? 1]) * 1000;
-    case "wait":
-    case "input":
-    case "map":
-    case "workflow":
-      return null;
-    case "http":
-    case "transform":
-    case "plugin":
-    case "llm":
-      return defaultsFor(slaClass).step_timeout_seconds * 1000;
-  }
+  const classStepMs = defaultsFor(slaClass).step_timeout_seconds * 1000;
+  const kind = kindOf(step.type);
+  if (!kind) return UNTIMED_WITHOUT_KIND.has(step.type) ? null : classStepMs;
+  if (!kind.attemptTimeoutMs) return classStepMs;
+  const defaults = { classStepMs, approvalExpiryMs: (level: 1 | 2) => (approval?.expires_in_seconds ?? APPROVAL_EXPIRY_SECONDS[level]) * 1000 };
+  // A kind reads only the fields that decide its timeout (`level`), which `step` carries.
+  return kind.attemptTimeoutMs(step as Step, defaults);
 }
+
+/** Types without a kind yet whose `timeout_seconds` has no default (a fan-out, a child execution); `llm` takes the class's. */
+const UNTIMED_WITHOUT_KIND: ReadonlySet<StepType> = new Set<StepType>(["map", "workflow"]);
 
 /** Limit on the whole execution, waits included, in milliseconds. */
 export function executionTimeoutMs(def: Pick<WorkflowDefinition, "timeout_seconds" | "sla_class">): number {

@@ -1,7 +1,8 @@
 /**
  * Static checks of a workflow definition at registration, beyond its zod shape: everything that
  * needs the whole definition (the step graph, expressions and what they read, JSON Schemas,
- * registered plugins, the error codes `retry_on` names, size).
+ * registered plugins, the error codes `retry_on` names, size). The checks of one step type live
+ * with its kind (`check` in `steps/<type>.ts`); the ones here are shared by every step.
  *
  * Contract:
  * - the input has passed the `WorkflowDefinition` schema (the checks rely on its types);
@@ -18,42 +19,19 @@
  * - `secrets.*` may only appear in the `request` of an http step or the `prompt` / `system` of
  *   an llm step (the only places they are resolved; elsewhere they would silently be undefined).
  */
-import type { HttpStep, InputStep, MapStep, MapSubStep, Step, WorkflowDefinition } from "../schemas/definition";
+import type { MapStep, MapSubStep, Step, WorkflowDefinition } from "../schemas/definition";
 import { canonicalJson } from "./canonical-json";
 import { findCycles, upstreamOf } from "./graph";
 import { parseExpression, parseTemplate, referencedRoots } from "./expressions";
 import type { ExpressionReferences } from "./expressions";
 import { ERROR_CODES } from "./errors";
 import { checkJsonSchema } from "./json-schema-check";
-import { MAX_DEFINITION_BYTES } from "./limits";
-import { isRfc3339 } from "../lib/time";
+import { MAX_DEFINITION_BYTES } from "../schemas/limits";
+import type { DefinitionProblem, DefinitionProblemCode } from "./definition-problems";
+import { kindOf } from "./steps/registry";
+import type { StepCheckContext, StepPath, TemplateKind } from "./steps/types";
 
-export type DefinitionProblemCode =
-  | "DEFINITION_TOO_LARGE"
-  | "DUPLICATE_STEP_ID"
-  | "UNKNOWN_STEP"
-  | "SELF_DEPENDENCY"
-  | "CYCLE"
-  | "EXPRESSION_SYNTAX"
-  | "NOT_UPSTREAM"
-  | "SECRET_NOT_ALLOWED"
-  | "INVALID_INPUT_SCHEMA"
-  | "INVALID_OUTPUT_SCHEMA"
-  | "UNKNOWN_PLUGIN"
-  | "INVALID_QUESTION"
-  | "INVALID_APPROVAL"
-  | "MAP_STEP_NEEDS"
-  | "INVALID_MAP_ITEMS"
-  | "INVALID_URL"
-  | "INVALID_TIMESTAMP"
-  | "UNKNOWN_ERROR_CODE";
-
-export interface DefinitionProblem {
-  /** JSON Pointer into the definition, e.g. `/steps/2/needs/0`; `""` is the whole definition. */
-  path: string;
-  message: string;
-  code: DefinitionProblemCode;
-}
+export type { DefinitionProblem, DefinitionProblemCode };
 
 export interface ValidateDefinitionOptions {
   /** Registered plugin names; when omitted, `plugin` names are not checked. */
@@ -159,36 +137,27 @@ function checkStep(step: Step | MapSubStep, at: string, scope: Scope, ctx: Conte
   if (step.if !== undefined) checkExpression(step.if, `${at}/if`, scope, false, ctx);
   if (step.retry?.retry_on !== undefined) checkRetryOn(step.retry.retry_on, `${at}/retry/retry_on`, ctx);
 
+  const kind = kindOf(step.type);
+  if (kind) kind.check?.(step, stepCheckContext(at, scope, ctx));
+  else checkNotYetRunnable(step, at, scope, ctx);
+}
+
+/** What a kind's `check` sees: the helpers below, bound to the step's place and scope. */
+function stepCheckContext(at: string, scope: Scope, ctx: Context): StepCheckContext {
+  const pointer = (path: StepPath) => at + path.map((segment) => `/${escapePointer(String(segment))}`).join("");
+  return {
+    plugins: ctx.options.plugins,
+    problem: (path, code, message) => add(ctx, pointer(path), code, message),
+    expression: (source, path) => checkExpression(source, pointer(path), scope, false, ctx),
+    template: (text, path, options) => checkTemplates(text, pointer(path), scope, options?.secrets ?? false, ctx),
+    templates: (value, path, options) => walkTemplates(value, pointer(path), scope, options?.secrets ?? false, ctx),
+    suggestion,
+  };
+}
+
+/** Types that register but do not run yet have no kind; their checks stay here until they do. */
+function checkNotYetRunnable(step: Step | MapSubStep, at: string, scope: Scope, ctx: Context): void {
   switch (step.type) {
-    case "http":
-      checkHttp(step, at, scope, ctx);
-      break;
-    case "transform":
-      checkExpression(step.expression, `${at}/expression`, scope, false, ctx);
-      break;
-    case "wait":
-      if (step.until !== undefined) {
-        const parsed = checkTemplates(step.until, `${at}/until`, scope, false, ctx);
-        if (parsed === "literal" && !isRfc3339(step.until)) {
-          add(ctx, `${at}/until`, "INVALID_TIMESTAMP", `until '${step.until}' is not an RFC 3339 timestamp with an offset (e.g. 2026-12-01T09:00:00Z) nor a {{ }} template`);
-        }
-      }
-      break;
-    case "approval":
-      if (step.comment !== undefined) checkTemplates(step.comment, `${at}/comment`, scope, false, ctx);
-      break;
-    case "input":
-      checkInput(step, at, scope, ctx);
-      break;
-    case "plugin": {
-      const registered = ctx.options.plugins;
-      if (registered && !registered.includes(step.plugin)) {
-        const list = registered.length > 0 ? ` (registered: ${registered.join(", ")})` : " (none are registered)";
-        add(ctx, `${at}/plugin`, "UNKNOWN_PLUGIN", `no plugin named '${step.plugin}' is registered${suggestion(step.plugin, registered) || list}`);
-      }
-      if (step.args !== undefined) walkTemplates(step.args, `${at}/args`, scope, false, ctx);
-      break;
-    }
     case "llm":
       checkTemplates(step.model, `${at}/model`, scope, false, ctx);
       checkTemplates(step.prompt, `${at}/prompt`, scope, true, ctx);
@@ -235,80 +204,6 @@ function checkMap(step: MapStep, at: string, scope: Scope, ctx: Context): void {
   checkStep(step.step, `${at}/step`, scope, ctx);
 }
 
-function checkHttp(step: HttpStep, at: string, scope: Scope, ctx: Context): void {
-  const { request } = step;
-  const urlKind = checkTemplates(request.url, `${at}/request/url`, scope, true, ctx);
-  if (urlKind === "literal" && !isHttpUrl(request.url)) {
-    add(ctx, `${at}/request/url`, "INVALID_URL", `url '${request.url}' is not an absolute http(s) URL`);
-  } else if (urlKind === "interpolated") {
-    // Only the text before the first {{ }} is known; when there is some, it must start the URL's scheme.
-    const template = parseTemplate(request.url);
-    const head = template.ok && template.segments[0]?.kind === "text" ? template.segments[0].text : "";
-    if (head !== "" && !/^https?:\/\//i.test(head)) {
-      add(ctx, `${at}/request/url`, "INVALID_URL", `url must start with http:// or https:// (it starts with '${head}')`);
-    }
-  }
-  for (const [name, value] of Object.entries(request.headers ?? {})) {
-    checkTemplates(value, `${at}/request/headers/${escapePointer(name)}`, scope, true, ctx);
-  }
-  for (const [name, value] of Object.entries(request.query ?? {})) {
-    checkTemplates(value, `${at}/request/query/${escapePointer(name)}`, scope, true, ctx);
-  }
-  if (request.body !== undefined) walkTemplates(request.body, `${at}/request/body`, scope, true, ctx);
-}
-
-function checkInput(step: InputStep, at: string, scope: Scope, ctx: Context): void {
-  step.questions.forEach((question, q) => {
-    const qa = `${at}/questions/${q}`;
-    checkTemplates(question.prompt, `${qa}/prompt`, scope, false, ctx);
-    if (question.type === "choice") {
-      if (question.options === undefined) {
-        add(ctx, `${qa}/options`, "INVALID_QUESTION", `choice question '${question.id}' has no options`);
-      } else {
-        const seen = new Set<string>();
-        question.options.forEach((option, k) => {
-          if (seen.has(option)) add(ctx, `${qa}/options/${k}`, "INVALID_QUESTION", `option '${option}' of question '${question.id}' is listed twice`);
-          seen.add(option);
-        });
-      }
-    } else if (question.options !== undefined) {
-      add(ctx, `${qa}/options`, "INVALID_QUESTION", `options are only used by choice questions; question '${question.id}' is of type ${question.type}`);
-    }
-
-    if (question.default !== undefined) {
-      const value = question.default;
-      // A templated default is computed at run time; its type cannot be known here.
-      const templated = typeof value === "string" && checkTemplates(value, `${qa}/default`, scope, false, ctx) !== "literal";
-      if (!templated) {
-        const problem = defaultProblem(question.type, value, question.options);
-        if (problem) add(ctx, `${qa}/default`, "INVALID_QUESTION", `default of question '${question.id}' ${problem}`);
-      }
-    }
-  });
-
-  if (step.on_timeout === "default") {
-    const missing = step.questions.filter((question) => question.required !== false && question.default === undefined).map((question) => `'${question.id}'`);
-    if (missing.length > 0) {
-      add(ctx, `${at}/on_timeout`, "INVALID_QUESTION", `on_timeout 'default' needs a default for every required question; ${missing.join(", ")} ${missing.length === 1 ? "has" : "have"} none`);
-    }
-  }
-}
-
-function defaultProblem(type: InputStep["questions"][number]["type"], value: unknown, options: readonly string[] | undefined): string | null {
-  switch (type) {
-    case "choice":
-      if (typeof value !== "string") return "must be one of its options";
-      if (options && !options.includes(value)) return `'${value}' is not one of its options (${options.join(", ")})`;
-      return null;
-    case "number":
-      return typeof value === "number" && Number.isFinite(value) ? null : "must be a number";
-    case "boolean":
-      return typeof value === "boolean" ? null : "must be true or false";
-    case "string":
-      return typeof value === "string" ? null : "must be a string";
-  }
-}
-
 function checkWorkflowApproval(definition: WorkflowDefinition, ctx: Context): void {
   const approval = definition.approval;
   if (!approval) return;
@@ -351,7 +246,7 @@ function checkTemplates(
   scope: Scope,
   secretsAllowed: boolean,
   ctx: Context,
-): "literal" | "exact" | "interpolated" | "error" {
+): TemplateKind {
   const template = parseTemplate(text);
   if (!template.ok) {
     add(ctx, at, "EXPRESSION_SYNTAX", `invalid template: ${template.message} (at position ${template.position})`);
@@ -412,15 +307,6 @@ function positionText(position: number | undefined): string {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
-  } catch {
-    return false;
-  }
-}
 
 function escapePointer(segment: string): string {
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");

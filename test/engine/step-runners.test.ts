@@ -1,5 +1,5 @@
 /**
- * Step runners called directly with a real StepContext. Its `fetch` is the real global fetch:
+ * Step kinds run directly with a real StepContext. Its `fetch` is the real global fetch:
  * vitest.config.ts routes every outbound request of this Worker to the local upstream worker
  * (test/upstream/worker.mjs), so nothing here can leave the machine. Requests carry a unique
  * marker so `/__hits?contains=` counts only this test's requests, even with other files running.
@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { HttpStep, PluginStep, Step, TransformStep, WaitStep } from "../../src/schemas/definition";
 import { NonRetriableError, StepError } from "../../src/engine/errors";
 import { MAX_RESPONSE_BYTES } from "../../src/engine/steps/http";
-import { stepRunners } from "../../src/engine/steps/registry";
+import { kindOf } from "../../src/engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepOutcome } from "../../src/engine/steps/types";
 import { PLUGIN_NAMES } from "../../src/engine/plugins";
 
@@ -55,9 +55,9 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
 }
 
 async function run(step: Step, ctx: StepContext = context()): Promise<StepOutcome> {
-  const runner = stepRunners[step.type] as { run(step: Step, ctx: StepContext): Promise<StepOutcome> } | undefined;
-  if (!runner) throw new Error(`no runner for ${step.type}`);
-  return runner.run(step, ctx);
+  const kind = kindOf(step.type);
+  if (!kind) throw new Error(`no kind for ${step.type}`);
+  return kind.run(step, ctx);
 }
 
 async function failure(step: Step, ctx: StepContext = context()): Promise<StepError> {

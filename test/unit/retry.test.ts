@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RETRY_POLICY, MAX_RETRY_INTERVAL_MS } from "../../src/engine/limits";
+import { DEFAULT_RETRY_POLICY, MAX_RETRY_INTERVAL_MS } from "../../src/schemas/limits";
 import {
   APPROVAL_EXPIRY_SECONDS,
   executionTimeoutMs,

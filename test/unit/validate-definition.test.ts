@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../../src/engine/errors";
-import { MAX_DEFINITION_BYTES } from "../../src/engine/limits";
+import { MAX_DEFINITION_BYTES } from "../../src/schemas/limits";
 import { validateDefinition } from "../../src/engine/validate-definition";
 import type { DefinitionProblem, ValidateDefinitionOptions } from "../../src/engine/validate-definition";
 import { WorkflowDefinition } from "../../src/schemas/definition";

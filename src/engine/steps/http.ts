@@ -25,14 +25,18 @@
  *   are `NETWORK_ERROR`.
  * - Every value of a secret resolved for the request is masked (`***`) in the output and in the
  *   messages and details of errors built here.
+ * - Registration checks the request's templates (`secrets.*` allowed there, and only there) and
+ *   that a literal URL is absolute http(s), or that an interpolated one starts with a scheme.
+ * - A dry run sends nothing: the request is prepared as for an attempt (templates, SSRF policy)
+ *   and the step completes with output null and `would_send` (secrets masked).
  */
 import type { HttpStep } from "../../schemas/definition";
 import { NonRetriableError, RetryableError, StepError } from "../errors";
 import { interpolate, maskSecrets, maskText, renderTemplate } from "../evaluate";
 import { parseTemplate } from "../expressions";
-import { MAX_RETRY_INTERVAL_MS } from "../limits";
+import { MAX_RETRY_INTERVAL_MS } from "../../schemas/limits";
 import { checkOutboundUrl } from "../ssrf";
-import type { StepContext, StepOutcome, StepRunner } from "./types";
+import type { StepCheckContext, StepContext, StepKind, StepOutcome, WouldSend } from "./types";
 
 export const MAX_REDIRECTS = 5;
 /** Largest response body read (1 MiB). */
@@ -57,7 +61,7 @@ interface PreparedRequest {
   body: string | undefined;
 }
 
-export const httpRunner: StepRunner<HttpStep> = {
+export const httpKind: StepKind<HttpStep> = {
   async run(step, ctx): Promise<StepOutcome> {
     try {
       const request = await prepare(step, ctx);
@@ -69,7 +73,55 @@ export const httpRunner: StepRunner<HttpStep> = {
       throw error instanceof StepError ? masked(error, ctx) : error;
     }
   },
+  check,
+  async simulate(step, ctx) {
+    try {
+      const request = await prepare(step, ctx);
+      const headers: Record<string, string> = {};
+      request.headers.forEach((value, name) => {
+        headers[name] = value;
+      });
+      const wouldSend: WouldSend = { method: request.method, url: request.url.href, headers, body: request.body ?? null };
+      return { outcome: { kind: "completed", output: null }, would_send: maskSecrets(wouldSend, ctx.secrets.used) };
+    } catch (error) {
+      throw error instanceof StepError ? masked(error, ctx) : error;
+    }
+  },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+
+function check(step: HttpStep, ctx: StepCheckContext): void {
+  const { request } = step;
+  const urlKind = ctx.template(request.url, ["request", "url"], { secrets: true });
+  if (urlKind === "literal" && !isHttpUrl(request.url)) {
+    ctx.problem(["request", "url"], "INVALID_URL", `url '${request.url}' is not an absolute http(s) URL`);
+  } else if (urlKind === "interpolated") {
+    // Only the text before the first {{ }} is known; when there is some, it must start the URL's scheme.
+    const template = parseTemplate(request.url);
+    const head = template.ok && template.segments[0]?.kind === "text" ? template.segments[0].text : "";
+    if (head !== "" && !/^https?:\/\//i.test(head)) {
+      ctx.problem(["request", "url"], "INVALID_URL", `url must start with http:// or https:// (it starts with '${head}')`);
+    }
+  }
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    ctx.template(value, ["request", "headers", name], { secrets: true });
+  }
+  for (const [name, value] of Object.entries(request.query ?? {})) {
+    ctx.template(value, ["request", "query", name], { secrets: true });
+  }
+  if (request.body !== undefined) ctx.templates(request.body, ["request", "body"], { secrets: true });
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Request

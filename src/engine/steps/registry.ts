@@ -1,20 +1,31 @@
 /**
- * Step runners by step type. The Durable Object looks a step's type up here; a type without a
- * runner fails with `UNSUPPORTED_STEP_TYPE`. (llm, map and workflow arrive later.)
+ * Step kinds by step type: the one list of the types that run. Adding a type is one file,
+ * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (llm, map and
+ * workflow, for now) registers, but starting it is refused (`FEATURE_NOT_AVAILABLE`) and the
+ * Durable Object fails such a step with `UNSUPPORTED_STEP_TYPE`.
  */
-import { approvalRunner } from "./approval";
-import { httpRunner } from "./http";
-import { inputRunner } from "./input";
-import { pluginRunner } from "./plugin";
-import { transformRunner } from "./transform";
-import type { StepRunnerRegistry } from "./types";
-import { waitRunner } from "./wait";
+import type { StepType } from "../../schemas/definition";
+import { approvalKind } from "./approval";
+import { httpKind } from "./http";
+import { inputKind } from "./input";
+import { pluginKind } from "./plugin";
+import { transformKind } from "./transform";
+import type { StepKind, StepKinds } from "./types";
+import { waitKind } from "./wait";
 
-export const stepRunners: StepRunnerRegistry = {
-  transform: transformRunner,
-  http: httpRunner,
-  wait: waitRunner,
-  plugin: pluginRunner,
-  input: inputRunner,
-  approval: approvalRunner,
+export const stepKinds: StepKinds = {
+  transform: transformKind,
+  http: httpKind,
+  wait: waitKind,
+  plugin: pluginKind,
+  input: inputKind,
+  approval: approvalKind,
 };
+
+/**
+ * The kind of `type` in `kinds` (default: `stepKinds`), or undefined when that type does not run
+ * yet. Typed for any step: the caller hands it the step whose `type` it looked up.
+ */
+export function kindOf(type: StepType, kinds: StepKinds = stepKinds): StepKind | undefined {
+  return kinds[type] as StepKind | undefined;
+}

@@ -1,9 +1,13 @@
 /**
- * The contract between the execution Durable Object and step runners. Runners are pure with
- * respect to storage: they get everything through `StepContext` and return a `StepOutcome`;
- * the Durable Object persists the outcome, schedules timers and emits events.
+ * The contract of a step kind: everything the service knows about one step `type` lives in one
+ * file, `./<type>.ts`, which exports a `StepKind`, listed by one line in `./registry.ts`.
+ *
+ * Kinds are pure with respect to storage: `run` gets everything through `StepContext` and
+ * returns a `StepOutcome`; the Durable Object persists the outcome, schedules timers and emits
+ * events. `check` reports problems through `StepCheckContext`; it never throws.
  */
 import type { InputQuestion, Step, StepType } from "../../schemas/definition";
+import type { DefinitionProblemCode } from "../definition-problems";
 
 /** What expressions see: `{ input, steps: { <id>: { output, status } }, execution }`. */
 export interface ExpressionScope {
@@ -45,11 +49,72 @@ export type StepOutcome =
   | { kind: "sleep"; until: number; output: unknown }
   /** The step waits for people to answer these questions (input steps). */
   | { kind: "ask"; questions: InputQuestion[] }
-  /** The step waits for an approver's decision; `comment` is what they are shown (approval steps). */
-  | { kind: "approval"; comment?: string };
+  /** The step waits for an approver's decision at `level`; `comment` is what they are shown (approval steps). */
+  | { kind: "approval"; level: 1 | 2; comment?: string };
 
-/** Runs one attempt of one step type; throws a StepError (see ../errors.ts) on failure. */
-export interface StepRunner<S extends Step = Step> {
+/** A path inside the step, as JSON Pointer segments (`["request", "headers", name]`); escaped for you. */
+export type StepPath = readonly (string | number)[];
+
+/** What a template string is: no `{{ }}`, exactly one `{{ expr }}`, text around them, or already reported. */
+export type TemplateKind = "literal" | "exact" | "interpolated" | "error";
+
+/**
+ * What a kind's `check` uses at registration (built by `validate-definition.ts` for each step,
+ * map sub-steps included). Paths are relative to the step. The generic checks — ids, needs,
+ * cycles, `if`, `retry_on` — are done before `check` is called; `check` adds the type's own.
+ */
+export interface StepCheckContext {
+  /** Registered plugin names; undefined when plugin names are not checked. */
+  readonly plugins: readonly string[] | undefined;
+  problem(path: StepPath, code: DefinitionProblemCode, message: string): void;
+  /** Checks a raw JSONata expression: syntax, and that it reads only upstream steps and no secrets. */
+  expression(source: string, path: StepPath): void;
+  /**
+   * Checks every `{{ }}` of a templated string (as `expression` does; `secrets: true` where
+   * `secrets.*` is resolved) and says what the string is.
+   */
+  template(text: string, path: StepPath, options?: { secrets?: boolean }): TemplateKind;
+  /** `template` on every string of a JSON value (object keys are not templated). */
+  templates(value: unknown, path: StepPath, options?: { secrets?: boolean }): void;
+  /** ` (did you mean 'x'?)` when one candidate is close to `name`, else `""`. */
+  suggestion(name: string, candidates: Iterable<string>): string;
+}
+
+/** What a kind's default attempt timeout may depend on (see `stepTimeoutMs` in `../retry.ts`). */
+export interface TimeoutDefaults {
+  /** The step timeout of the workflow's `sla_class` (or the unclassed default), in ms. */
+  readonly classStepMs: number;
+  /** How long an approval waits at `level` when nothing else says, in ms (the workflow's expiry, else the level's default). */
+  approvalExpiryMs(level: 1 | 2): number;
+}
+
+/** What a side-effecting step would have sent, shown by a dry run; secrets masked. */
+export interface WouldSend {
+  method: string;
+  url: string;
+  /** Lowercase names. */
+  headers: Record<string, string>;
+  /** The body as it would be sent; null without one. */
+  body: string | null;
+}
+
+/**
+ * What a dry run (SPEC §10, `POST /v1/workflows/{id}/test`) records in place of an attempt:
+ * nothing leaves the service and no wait lasts. Pure kinds run as usual; side-effecting ones
+ * complete with output null and say what they `would_send`; sleeps are fast-forwarded (they
+ * complete at once); human waits ask as usual, and the dry run answers from its request.
+ */
+export interface Simulation {
+  outcome: StepOutcome;
+  would_send?: WouldSend;
+}
+
+/**
+ * One step type. Adding a type is one file exporting one of these, plus one line in
+ * `./registry.ts`. A type without a descriptor registers but cannot run yet.
+ */
+export interface StepKind<S extends Step = Step> {
+  /** Runs one attempt; throws a StepError (see ../errors.ts) on failure. */
   run(step: S, ctx: StepContext): Promise<StepOutcome>;
   /**
    * True when an attempt has no effect outside its output (no I/O, no waiting): it may run before
@@ -57,6 +122,25 @@ export interface StepRunner<S extends Step = Step> {
    * left nothing behind, so running it again is the same as running it once.
    */
   readonly pure?: boolean;
+  /**
+   * After its attempt the step waits for a person: `answers` (POST …/steps/{id}/answers) or a
+   * `decision` (POST …/approval). Its `timeout_seconds` then bounds that wait (a timer), not the attempt.
+   */
+  readonly waitsFor?: "answers" | "decision";
+  /**
+   * What `timeout_seconds` defaults to, in ms; null: no limit of its own (bounded by its parts and
+   * the execution timeout). Absent: the class's step timeout.
+   */
+  attemptTimeoutMs?(step: S, defaults: TimeoutDefaults): number | null;
+  /** The type's own static checks at registration (see `StepCheckContext`). */
+  check?(step: S, ctx: StepCheckContext): void;
+  /**
+   * What a dry run does instead of `run` (see `Simulation`). Required, so that no new kind can
+   * reach the outside world from a dry run by omission. Not called yet: dry runs arrive with
+   * SPEC §10; until then only the kinds' tests call it.
+   */
+  simulate(step: S, ctx: StepContext): Promise<Simulation>;
 }
 
-export type StepRunnerRegistry = { [K in StepType]?: StepRunner<Extract<Step, { type: K }>> };
+/** The descriptor of each type that runs; the mapped type keeps each kind paired with its own step type. */
+export type StepKinds = { [K in StepType]?: StepKind<Extract<Step, { type: K }>> };
