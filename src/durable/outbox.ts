@@ -7,10 +7,9 @@
  * runs waits for it and then sends what is left.
  */
 import type { Sql } from "./metered-sql";
-import { auditInsertStatement, type AuditEntry } from "../store/audit";
+import type { AuditRow } from "../schemas/audit";
+import { auditInsertStatement } from "../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../store/executions";
-
-export type AuditRow = Omit<AuditEntry, "seq">;
 
 type OutboxKind = "execution_index" | "audit";
 
@@ -22,8 +21,6 @@ interface OutboxRow {
 }
 
 export class Outbox {
-  /** Test hook: make the next N flushes fail as if D1 were unreachable (fault injection, not a mock). */
-  failNextFlushes = 0;
   /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
   d1RowsWritten = 0;
   private running: Promise<boolean> | null = null;
@@ -82,10 +79,6 @@ export class Outbox {
       if (!prev || row.stateVersion > prev.stateVersion) latest.set(row.id, row);
     }
     try {
-      if (this.failNextFlushes > 0) {
-        this.failNextFlushes -= 1;
-        throw new Error("injected D1 failure");
-      }
       const results = await db.batch([...executionIndexStatements(db, [...latest.values()], now), ...audits.map((a) => auditInsertStatement(db, a))]);
       for (const r of results) this.d1RowsWritten += r.meta.rows_written;
     } catch {

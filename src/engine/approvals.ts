@@ -24,31 +24,18 @@
  *   with no approver.
  */
 import type { WorkflowApproval } from "../schemas/definition";
+import type { ApprovalGate } from "../schemas/executions";
 import { sha256Hex } from "../lib/digest";
 import { canonicalJson } from "./canonical-json";
 import { APPROVAL_EXPIRY_SECONDS } from "./retry";
 
-export type ApprovalLevel = 1 | 2 | 3;
-export type GateKind = "execution" | "step" | "approval_step";
-/** `cancelled`: the execution ended (cancelled, timed out, another gate rejected) before anyone decided. */
-export type GateStatus = "pending" | "approved" | "rejected" | "expired" | "cancelled";
+/**
+ * Gates are the schema's `ApprovalGate` (one type for the record, the wire and the engine). Its
+ * status `cancelled`: the execution ended (cancelled, timed out, another gate rejected) before
+ * anyone decided; `by` is null when the gate expired or was decided by its `on_expiry`.
+ */
+export type ApprovalLevel = ApprovalGate["level"];
 export type Decision = "approve" | "reject";
-
-/** One gate as recorded on the execution (and shown in its `approvals`). Times are RFC 3339. */
-export interface ApprovalGate {
-  kind: GateKind;
-  step_id?: string;
-  level: ApprovalLevel;
-  status: GateStatus;
-  requested_at: string;
-  expires_at: string;
-  decided_at?: string;
-  /** Key id of the approver; null when the gate expired or was decided by its `on_expiry`. */
-  by?: string | null;
-  comment?: string;
-  /** What the approver is shown: an approval step's `comment`, rendered. */
-  request_comment?: string;
-}
 
 export interface DecisionRequest {
   decision: Decision;

@@ -80,23 +80,68 @@ export function dependentsOf(steps: readonly GraphNode[]): Map<string, string[]>
 
 /**
  * A run order in which every step comes after all the steps it needs; among steps that are ready
- * together, declaration order is kept (Kahn's algorithm with a stable queue). `null` when the
- * graph has a cycle.
+ * together, declaration order is kept (see `topologicalIndexes`). `null` when the graph has a cycle.
  */
 export function topologicalOrder(steps: readonly GraphNode[]): string[] | null {
   const { ids, edges } = buildGraph(steps);
-  const remaining = new Map<string, number>(ids.map((id) => [id, edges.get(id)?.length ?? 0]));
-  const dependents = dependentsOf(steps);
-  const order: string[] = [];
-  const placed = new Set<string>();
-  // Repeatedly take the first declared step whose needs are all placed: quadratic but stable.
-  while (order.length < ids.length) {
-    const next = ids.find((id) => !placed.has(id) && remaining.get(id) === 0);
-    if (next === undefined) return null;
-    placed.add(next);
+  const position = new Map(ids.map((id, i) => [id, i]));
+  const needs = ids.map((id) => (edges.get(id) ?? []).map((need) => position.get(need) as number));
+  const dependents: number[][] = ids.map(() => []);
+  needs.forEach((own, i) => {
+    for (const j of own) (dependents[j] as number[]).push(i);
+  });
+  const order = topologicalIndexes(needs, dependents);
+  return order.length === ids.length ? order.map((i) => ids[i] as string) : null;
+}
+
+/**
+ * The one topological sort, over step numbers (declaration indexes), for callers that keep their
+ * graph as arrays (the scheduler's compiled plan) and for `topologicalOrder`. `needs[i]` are the
+ * steps step i needs and `dependents[i]` the steps that need it, both without repeats. Kahn's
+ * algorithm: among the steps whose needs are all placed, the first declared goes next (a binary
+ * min-heap of step numbers), O((steps + edges) · log steps). Returns every step that is not on or
+ * behind a cycle: fewer than `needs.length` numbers exactly when there is a cycle, and the steps
+ * left out are those with a need still unplaced.
+ */
+export function topologicalIndexes(needs: readonly (readonly number[])[], dependents: readonly (readonly number[])[]): number[] {
+  const remaining = needs.map((own) => own.length);
+  const heap: number[] = [];
+  const push = (i: number): void => {
+    let at = heap.push(i) - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if ((heap[parent] as number) <= i) break;
+      heap[at] = heap[parent] as number;
+      at = parent;
+    }
+    heap[at] = i;
+  };
+  const pop = (): number => {
+    const top = heap[0] as number;
+    const last = heap.pop() as number;
+    if (heap.length > 0) {
+      let at = 0;
+      for (;;) {
+        let child = 2 * at + 1;
+        if (child >= heap.length) break;
+        if (child + 1 < heap.length && (heap[child + 1] as number) < (heap[child] as number)) child++;
+        if ((heap[child] as number) >= last) break;
+        heap[at] = heap[child] as number;
+        at = child;
+      }
+      heap[at] = last;
+    }
+    return top;
+  };
+  for (let i = 0; i < remaining.length; i++) if (remaining[i] === 0) push(i);
+  const order: number[] = [];
+  while (heap.length > 0) {
+    const next = pop();
     order.push(next);
-    for (const dependent of dependents.get(next) ?? []) {
-      remaining.set(dependent, (remaining.get(dependent) ?? 0) - 1);
+    for (const d of dependents[next] ?? []) {
+      const left = (remaining[d] as number) - 1;
+      remaining[d] = left;
+      if (left === 0) push(d);
     }
   }
   return order;

@@ -34,7 +34,8 @@
  *   are met (a retry in backoff), for the alarm; null when there is none.
  * - A step with no entry in `states` is `pending` (a plan the caller has not written rows for yet).
  */
-import type { StepStatus } from "./state-machine";
+import type { StepStatus } from "../schemas/executions";
+import { topologicalIndexes } from "./graph";
 
 /** The only fields of a step the scheduler reads. */
 export interface PlanStep {
@@ -120,19 +121,10 @@ export function compilePlan(steps: readonly PlanStep[]): CompiledPlan {
     needs.push(own);
   });
 
-  // Kahn's algorithm with a FIFO queue seeded in declaration order: O(steps + edges).
-  const remaining = needs.map((own) => own.length);
-  const topological: number[] = [];
-  for (let i = 0; i < ids.length; i++) if (remaining[i] === 0) topological.push(i);
-  for (let head = 0; head < topological.length; head++) {
-    for (const d of dependents[topological[head] as number] ?? []) {
-      const left = (remaining[d] as number) - 1;
-      remaining[d] = left;
-      if (left === 0) topological.push(d);
-    }
-  }
+  const topological = topologicalIndexes(needs, dependents);
   if (topological.length !== ids.length) {
-    const stuck = ids.filter((_, i) => (remaining[i] as number) > 0);
+    const placed = new Set(topological);
+    const stuck = ids.filter((_, i) => !placed.has(i));
     throw new PlanError(`the steps form a cycle through: ${stuck.join(", ")}`);
   }
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ExecutionObject } from "../../src/durable/execution-object";
 import { sha256Hex } from "../../src/lib/digest";
 import { call, eventually, expectProblem, tenantWithKeys } from "../helpers/api";
+import { OffsetClock } from "../helpers/objects";
 import {
   NAP_THEN_GO,
   chain,
@@ -194,7 +195,7 @@ describe("Idempotency-Key", () => {
     const firstId = `ex_${(await sha256Hex(`idempotency\n${t.tenant}\n${key}`)).slice(0, 32)}`;
     // The first execution's object runs 25 hours behind: its key is already past the 24 h window.
     await runInDurableObject(env.EXECUTIONS.getByName(firstId), (o) => {
-      (o as unknown as ExecutionObject).clockSkewMs = -25 * 3600 * 1000;
+      (o as unknown as ExecutionObject).deps.clock = new OffsetClock(-25 * 3600 * 1000);
     });
     const body = { workflow_id: "daily", input: { n: 1 } };
     const first = await start(t.operator, body, { idempotencyKey: key });

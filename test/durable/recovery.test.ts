@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../../src/lib/digest";
 import { UPSTREAM, hits, marker } from "../helpers/upstream";
 import { call, tenantWithKeys } from "../helpers/api";
-import { advanceAndRunAlarm, inObject, stubOf } from "../helpers/objects";
+import { advanceAndRunAlarm, d1FailingBatches, inObject, offsetClockOf, stubOf } from "../helpers/objects";
 import { eventsOf, expectContiguous, start, stepsOf, waitForStatus, type EventBody } from "../helpers/executions";
 
 function countBy(events: EventBody[], type: string): Record<string, number> {
@@ -128,7 +128,7 @@ describe("alarms that throw", () => {
     await waitForStatus(t.viewer, id, ["waiting"]);
     const failures = await failNextAlarms(id, 2);
     await inObject(id, (o) => {
-      o.clockSkewMs += 61_000;
+      offsetClockOf(o).offsetMs += 61_000;
     });
 
     // The wake-up alarm fires and throws after it woke the step and started the request.
@@ -175,14 +175,14 @@ describe("the D1 index", () => {
     const key = `flush-${Math.random()}`;
     const id = `ex_${(await sha256Hex(`idempotency\n${t.tenant}\n${key}`)).slice(0, 32)}`;
     await inObject(id, (o) => {
-      o.engine.outbox.failNextFlushes = 1_000;
+      o.deps.d1 = d1FailingBatches(env.DB, 1_000);
     });
     const res = await start(t.operator, { definition: { id: "indexed", steps: [{ id: "a", type: "transform", expression: "7" }], output: "steps.a.output" } }, { idempotencyKey: key, wait: 10 });
     expect(res.body.status).toBe("completed");
     const indexed = () => env.DB.prepare("SELECT status, state_version FROM executions WHERE tenant = ?1 AND id = ?2").bind(t.tenant, id).first<{ status: string; state_version: number }>();
     expect(await indexed()).toBeNull(); // D1 "down": nothing indexed yet
     const pending = await inObject(id, (o) => {
-      o.engine.outbox.failNextFlushes = 2; // two more failures, then D1 is back
+      o.deps.d1 = d1FailingBatches(env.DB, 2); // two more failures, then D1 is back
       return o.engine.outbox.pending();
     });
     expect(pending).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 /**
  * Durable timers of the execution object: sleeps, workflow timeouts and retry backoff are rows
- * behind the object's single alarm. Time is moved with the object's `clockSkewMs` and the alarm
- * is run with `runDurableObjectAlarm` — no test sleeps through a deadline.
+ * behind the object's single alarm. Time is moved with the object's clock (an `OffsetClock`) and
+ * the alarm is run with `runDurableObjectAlarm` — no test sleeps through a deadline.
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkDecision, executionGateLevel, gateExpiryMs, planHashOf, stepsNeedApproval, type ApprovalGate } from "../../src/engine/approvals";
+import { checkDecision, executionGateLevel, gateExpiryMs, planHashOf, stepsNeedApproval } from "../../src/engine/approvals";
+import type { ApprovalGate } from "../../src/schemas/executions";
 
 const T = "2026-01-01T00:00:00.000Z";
 const gate = (g: Partial<ApprovalGate>): ApprovalGate => ({ kind: "execution", level: 1, status: "pending", requested_at: T, expires_at: T, ...g });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dependentsOf, findCycle, findCycles, topologicalOrder, upstreamOf } from "../../src/engine/graph";
+import { dependentsOf, findCycle, findCycles, topologicalIndexes, topologicalOrder, upstreamOf } from "../../src/engine/graph";
 
 const s = (id: string, ...needs: string[]) => ({ id, needs });
 
@@ -84,6 +84,45 @@ describe("topologicalOrder", () => {
   it("returns null on a cycle", () => {
     expect(topologicalOrder([s("a"), s("b", "c"), s("c", "b")])).toBeNull();
     expect(topologicalOrder([s("a", "a")])).toBeNull();
+  });
+});
+
+describe("topologicalIndexes", () => {
+  /** The rule spelled out: repeatedly take the first declared step whose needs are all placed. */
+  function firstReadyFirst(needs: number[][]): number[] {
+    const order: number[] = [];
+    const placed = new Set<number>();
+    for (;;) {
+      const next = needs.findIndex((own, i) => !placed.has(i) && own.every((j) => placed.has(j)));
+      if (next < 0) return order;
+      placed.add(next);
+      order.push(next);
+    }
+  }
+
+  it("places the first declared ready step next, on random graphs with and without cycles", () => {
+    let seed = 7;
+    const random = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * below);
+    };
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + random(30);
+      // Acyclic rounds: a step needs only steps of a lower rank, whatever their declaration order.
+      const rank = Array.from({ length: n }, () => random(n));
+      const cyclic = round % 4 === 0;
+      const needs = Array.from({ length: n }, (_, i) => {
+        const own = new Set<number>();
+        for (let k = random(4); k > 0; k--) {
+          const j = random(n);
+          if (j !== i && (cyclic || rank[j]! < rank[i]!)) own.add(j);
+        }
+        return [...own];
+      });
+      const dependents: number[][] = needs.map(() => []);
+      needs.forEach((own, i) => own.forEach((j) => dependents[j]!.push(i)));
+      expect(topologicalIndexes(needs, dependents)).toEqual(firstReadyFirst(needs));
+    }
   });
 });
 

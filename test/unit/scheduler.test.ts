@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compilePlan, planNext, PlanError } from "../../src/engine/scheduler";
 import type { PlanStep, StepRuntimeState } from "../../src/engine/scheduler";
-import type { StepStatus } from "../../src/engine/state-machine";
+import type { StepStatus } from "../../src/schemas/executions";
 
 const NOW = 1_700_000_000_000;
 const s = (id: string, needs: string[] = [], on_error?: "fail" | "continue"): PlanStep =>
