@@ -3,7 +3,7 @@
  * errors become problem+json.
  */
 import { Scalar } from "@scalar/hono-api-reference";
-import { NotFoundError } from "./api/errors";
+import { NotFoundError } from "./services/errors";
 import { auditTrail } from "./api/middleware/audit";
 import { boundedJsonBody } from "./api/middleware/body";
 import { requestId } from "./api/middleware/request-id";

@@ -4,8 +4,7 @@
  * carries out: durable in the same transaction as the change, flushed to D1 with the index).
  */
 import type { Context } from "hono";
-import type { AuditResult } from "../store/audit";
-import type { AuditRow } from "../durable/outbox";
+import type { AuditResult, AuditRow } from "../schemas/audit";
 import type { AppEnv } from "./types";
 
 export function auditResultOf(status: number): AuditResult {

@@ -5,7 +5,7 @@
 import type { z } from "@hono/zod-openapi";
 import { base64url } from "../lib/digest";
 import { parseRfc3339 } from "../lib/time";
-import { ValidationError } from "./errors";
+import { ValidationError } from "../services/errors";
 
 export function encodeCursor(position: unknown): string {
   return base64url(new TextEncoder().encode(JSON.stringify(position)));

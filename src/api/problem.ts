@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Problem } from "../schemas/errors";
-import { ApiError, InternalError, MalformedJsonError, PayloadTooLargeError } from "./errors";
+import { ApiError, InternalError, MalformedJsonError, PayloadTooLargeError } from "../services/errors";
 import { log } from "../lib/log";
 import type { AppEnv } from "./types";
 

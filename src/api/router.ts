@@ -3,7 +3,7 @@
  * leaves as the same 400 problem listing each failing field.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { ValidationError } from "./errors";
+import { ValidationError } from "../services/errors";
 import type { AppEnv } from "./types";
 import { fieldErrorsOf, locationOf } from "./validation";
 

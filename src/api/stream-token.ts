@@ -8,7 +8,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { base64url } from "../lib/digest";
-import { UnauthorizedError } from "./errors";
+import { UnauthorizedError } from "../services/errors";
 import type { Principal } from "./permissions";
 
 export const STREAM_TOKEN_TTL_MS = 5 * 60 * 1000;

@@ -12,15 +12,8 @@
  * - Fast steps run back to back in one invocation; sleeps, retry backoff, deadlines and failed
  *   index flushes are rows in `timers` behind the single alarm.
  */
-import { checkAnswers, defaultAnswers, type AnswerProblem } from "../engine/answers";
-import {
-  checkDecision,
-  executionGateLevel,
-  gateExpiryMs,
-  stepsNeedApproval,
-  type ApprovalGate,
-  type DecisionRequest,
-} from "../engine/approvals";
+import { checkAnswers, defaultAnswers } from "../engine/answers";
+import { checkDecision, executionGateLevel, gateExpiryMs, stepsNeedApproval } from "../engine/approvals";
 import { StepError, toStepError, type ErrorInfo } from "../engine/errors";
 import { evaluateExpression, maskSecrets } from "../engine/evaluate";
 import { referencedSecrets } from "../engine/expressions";
@@ -34,15 +27,27 @@ import {
   type ExecutionCommand,
   type StepCommand,
 } from "../engine/state-machine";
-import type { ExpressionScope, SecretResolver, StepContext, StepOutcome, StepRunner, StepRunnerRegistry } from "../engine/steps/types";
-import { DEFAULT_PARALLELISM } from "../engine/limits";
+import { kindOf } from "../engine/steps/registry";
+import type { ExpressionScope, SecretResolver, StepContext, StepKind, StepKinds, StepOutcome } from "../engine/steps/types";
+import { DEFAULT_PARALLELISM } from "../schemas/limits";
+import type { Clock } from "../engine/clock";
 import type { Step } from "../schemas/definition";
-import type { EventType, Execution, ExecutionEvent, ExecutionStatus, StepTrace, WaitingFor } from "../schemas/executions";
+import type { ApprovalGate, EventType, Execution, ExecutionEvent, StepTrace, WaitingFor } from "../schemas/executions";
 import type { ExecutionIndexRow } from "../store/executions";
 import { EventLog, type EventSpec } from "./event-log";
 import { ExecutionStore, pendingStep, type AttemptRecord, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "./execution-store";
-import { Outbox, type AuditRow } from "./outbox";
-import type { CreateExecutionArgs } from "./rpc";
+import { Outbox } from "./outbox";
+import type { AuditRow } from "../schemas/audit";
+import type {
+  AnswerResult,
+  CommandResult,
+  CreateExecutionArgs,
+  CreateResult,
+  DecisionArgs,
+  DecisionResult,
+  EventPage,
+  ExistingExecution,
+} from "../schemas/execution-rpc";
 import { ensureSchema, hasSchema } from "./sqlite-schema";
 import { MeteredSql } from "./metered-sql";
 import { log } from "../lib/log";
@@ -63,48 +68,30 @@ const MAX_BURST_STEPS = 32;
 /** A drive still running after this long flushes the index without waiting for its end. */
 const EARLY_FLUSH_MS = 250;
 
+/**
+ * What the engine runs on besides its own storage. Read at each use (never copied), so a
+ * dependency replaced on a live object takes effect at once: tests run an object on their own
+ * clock, or against a D1 that refuses batches, this way (see ARCHITECTURE.md, "Dependencies").
+ */
 export interface EngineDeps {
   sql: SqlStorage;
   storage: DurableObjectStorage;
   env: Env;
-  runners: StepRunnerRegistry;
+  /** Step kinds by type (`stepKinds` in production). */
+  kinds: StepKinds;
   fetch: typeof fetch;
-  now: () => number;
+  /** Every time the engine reads or records; the alarm is set at `clock.toWallTime(due)`. */
+  clock: Clock;
+  /** The D1 database the outbox flushes the index and audit rows to (`env.DB`). */
+  d1: D1Database;
   random: () => number;
-  /** How far `now` runs ahead of the wall clock (non-zero only in tests); alarms are set in wall time. */
-  clockSkewMs?: () => number;
 }
 
-/** What `create` needs: the RPC arguments, validated by the object (see rpc.ts). */
+/**
+ * What `create` needs: the RPC arguments, validated by the object. The RPC arguments and results
+ * are in `schemas/execution-rpc.ts`, shared with the Worker's side (`client.ts`).
+ */
 export type CreateRequest = CreateExecutionArgs;
-
-export type CreateResult =
-  | { kind: "created"; execution: Execution }
-  | { kind: "existing"; execution: Execution; sameRequest: boolean };
-export type ExistingExecution = Extract<CreateResult, { kind: "existing" }>;
-
-export type AnswerResult =
-  | { ok: true; execution: Execution }
-  | { ok: false; reason: "not_found" | "step_not_found" }
-  | { ok: false; reason: "not_waiting"; status: ExecutionStatus; stepStatus: string }
-  | { ok: false; reason: "invalid_answers"; problems: AnswerProblem[] };
-
-/** A decision on an approval gate (POST …/approval), from the API. */
-export interface DecisionArgs extends DecisionRequest {
-  comment?: string | undefined;
-}
-
-export type DecisionResult =
-  | { ok: true; execution: Execution }
-  | { ok: false; reason: "not_found" | "step_not_found" | "not_waiting" | "plan_hash_mismatch" }
-  | { ok: false; reason: "already_decided"; gate: ApprovalGate }
-  | { ok: false; reason: "step_id_required"; waiting: string[] }
-  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
-
-export type CommandResult =
-  | { ok: true; execution: Execution }
-  | { ok: false; reason: "not_found" }
-  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
 
 interface LoadedState {
   execution: ExecutionRecord;
@@ -150,7 +137,7 @@ function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRe
         return execution.attempt;
       },
       get started_at() {
-        return iso(execution.startedAt) ?? null;
+        return isoTime(execution.startedAt);
       },
     },
   };
@@ -178,12 +165,6 @@ interface InFlight {
 }
 
 
-function iso(ms: number): string;
-function iso(ms: number | null): string | undefined;
-function iso(ms: number | null): string | undefined {
-  return ms === null ? undefined : isoTime(ms);
-}
-
 /** Values too large for an event are replaced by a marker; the full value is in the step trace. */
 function eventValue(value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
@@ -198,7 +179,7 @@ function pendingGate(
   expiresAt: number,
 ): ApprovalGate {
   const { request_comment, ...gate } = asked;
-  return { ...gate, status: "pending", requested_at: iso(now), expires_at: iso(expiresAt), ...(request_comment !== undefined ? { request_comment } : {}) };
+  return { ...gate, status: "pending", requested_at: isoTime(now), expires_at: isoTime(expiresAt), ...(request_comment !== undefined ? { request_comment } : {}) };
 }
 
 /** What a gate asks of its approver besides yes or no: the plan hash (level 2 only) and the step's comment. */
@@ -331,7 +312,7 @@ export class ExecutionEngine {
     if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
     this.flushBurst(); // completed pure steps come first, in the log as in time
     const pending: EventSpec[] = (this.pendingEvents = []);
-    const now = at ?? this.deps.now();
+    const now = at ?? this.deps.clock.now();
     let appended: ExecutionEvent[] = [];
     try {
       const result = this.deps.storage.transactionSync(() => {
@@ -356,14 +337,14 @@ export class ExecutionEngine {
   private moveExecution(s: LoadedState, command: ExecutionCommand, patch: Partial<ExecutionRecord> = {}): boolean {
     const t = transitionExecution(s.execution.status, command);
     if (!t.ok) return false;
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
     // `waiting_for` describes a waiting execution only: any other status drops it unless set here.
     if (t.to !== "waiting" && patch.waitingFor === undefined) s.execution.waitingFor = null;
     if (isTerminalExecution(t.to)) {
       s.execution.endedAt = now;
       // A gate nobody decided before the execution ended (cancelled, timed out) is closed, not left pending.
-      for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: iso(now) });
+      for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: isoTime(now) });
     }
     this.store.saveExecution(s.execution);
     this.outbox.enqueueIndex(this.indexRow(s.execution), now);
@@ -429,9 +410,9 @@ export class ExecutionEngine {
       ...(e.error ? { error: e.error } : {}),
       labels: e.labels,
       attempt: e.attempt,
-      created_at: iso(e.createdAt),
-      ...(e.startedAt !== null ? { started_at: iso(e.startedAt) } : {}),
-      ...(e.endedAt !== null ? { ended_at: iso(e.endedAt) } : {}),
+      created_at: isoTime(e.createdAt),
+      ...(e.startedAt !== null ? { started_at: isoTime(e.startedAt) } : {}),
+      ...(e.endedAt !== null ? { ended_at: isoTime(e.endedAt) } : {}),
     };
   }
 
@@ -460,21 +441,21 @@ export class ExecutionEngine {
         attempts: attempts.map((a) => ({
           attempt: a.attempt,
           status: a.status,
-          started_at: iso(a.startedAt),
-          ...(a.endedAt !== null ? { ended_at: iso(a.endedAt) } : {}),
+          started_at: isoTime(a.startedAt),
+          ...(a.endedAt !== null ? { ended_at: isoTime(a.endedAt) } : {}),
           ...(a.output !== undefined ? { output: a.output } : {}),
           ...(a.error ? { error: a.error } : {}),
         })),
-        ...(st.startedAt !== null ? { started_at: iso(st.startedAt) } : {}),
-        ...(st.endedAt !== null ? { ended_at: iso(st.endedAt) } : {}),
-        ...(st.nextAttemptAt !== null ? { next_attempt_at: iso(st.nextAttemptAt) } : {}),
+        ...(st.startedAt !== null ? { started_at: isoTime(st.startedAt) } : {}),
+        ...(st.endedAt !== null ? { ended_at: isoTime(st.endedAt) } : {}),
+        ...(st.nextAttemptAt !== null ? { next_attempt_at: isoTime(st.nextAttemptAt) } : {}),
         ...(st.output !== undefined ? { output: st.output } : {}),
         ...(st.error ? { error: st.error } : {}),
       };
     });
   }
 
-  eventPage(tenant: string, after: number, limit: number): { items: ExecutionEvent[]; terminal: boolean } | null {
+  eventPage(tenant: string, after: number, limit: number): EventPage | null {
     const s = this.owned(tenant);
     if (!s) return null;
     const items = this.events.after(after, limit);
@@ -537,7 +518,7 @@ export class ExecutionEngine {
         sameRequest: existing.execution.requestHash === req.requestHash,
       };
     }
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     // Workflow approval level 1 or 2: the execution waits for its gate before anything runs.
     const gateLevel = executionGateLevel(req.definition.approval);
     const gate = gateLevel === null ? null : pendingGate({ kind: "execution", level: gateLevel }, now, now + gateExpiryMs(req.definition.approval!, gateLevel));
@@ -592,7 +573,7 @@ export class ExecutionEngine {
     if (!s) return { ok: false, reason: "not_found" };
     const check = transitionExecution(s.execution.status, command);
     if (!check.ok) return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     const recordAudit = (): void => {
       if (audit) this.outbox.enqueueAudit(audit, now);
     };
@@ -653,7 +634,7 @@ export class ExecutionEngine {
     const answers = checkAnswers(def.questions, given);
     if (!answers.ok) return { ok: false, reason: "invalid_answers", problems: answers.problems };
     const answered = this.mask(s, answers.answers);
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     this.tx((emit) => {
       this.timers.clear("step_wake", stepId);
       emit({ type: "answers.received", stepId, data: { answers: answered, by: audit?.actor ?? null } });
@@ -681,12 +662,12 @@ export class ExecutionEngine {
     if (!transitionExecution(s.execution.status, command).ok) {
       return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
     }
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     const gate = s.execution.approvals[check.index]!;
     const by = audit?.actor ?? null;
     const comment = req.comment ? this.mask(s, req.comment) : undefined;
     this.tx((emit) => {
-      Object.assign(gate, { status: req.decision === "approve" ? "approved" : "rejected", decided_at: iso(now), by }, comment ? { comment } : {});
+      Object.assign(gate, { status: req.decision === "approve" ? "approved" : "rejected", decided_at: isoTime(now), by }, comment ? { comment } : {});
       this.timers.clear("approval_expiry", gate.step_id ?? null);
       const decided = { kind: gate.kind, level: gate.level, by, ...(comment ? { comment } : {}) };
       if (req.decision === "approve") {
@@ -710,7 +691,7 @@ export class ExecutionEngine {
 
   /** An approved gate lets the work it held proceed. Inside a tx; the gate is already marked. */
   private openGate(s: LoadedState, gate: ApprovalGate, emit: (e: EventSpec) => void): void {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     switch (gate.kind) {
       case "execution":
         this.moveExecution(s, "approve");
@@ -752,11 +733,11 @@ export class ExecutionEngine {
     const gate = s.execution.approvals.find((g) => g.status === "pending" && (stepId === null ? g.kind === "execution" : g.step_id === stepId));
     // `on_expiry` is the workflow gate's (registration allows `approve` at level 1 only); an approval step's expiry rejects.
     const onExpiry = gate?.kind === "execution" ? (s.execution.definition.approval?.on_expiry ?? "reject") : "reject";
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     this.tx((emit) => {
       this.timers.clear("approval_expiry", stepId);
       if (!gate || isTerminalExecution(s.execution.status)) return;
-      Object.assign(gate, { status: onExpiry === "approve" ? "approved" : "expired", decided_at: iso(now), by: null });
+      Object.assign(gate, { status: onExpiry === "approve" ? "approved" : "expired", decided_at: isoTime(now), by: null });
       emit({ type: "approval.expired", stepId: gate.step_id, data: { kind: gate.kind, level: gate.level, action: onExpiry } });
       if (onExpiry === "approve") {
         this.openGate(s, gate, emit);
@@ -784,7 +765,7 @@ export class ExecutionEngine {
 
   /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
   private endOpenSteps(s: LoadedState, _why: "cancelled", error: ErrorInfo, emit: (e: EventSpec) => void): void {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     for (const st of s.steps.values()) {
       if (st.status !== "pending" && st.status !== "running" && st.status !== "waiting") continue;
       if (st.status === "running" || st.status === "waiting") {
@@ -814,7 +795,7 @@ export class ExecutionEngine {
 
   private async drive(): Promise<void> {
     if (!this.load()) return; // no execution here: nothing to drive, and nothing to write
-    const started = this.deps.now();
+    const started = this.deps.clock.now();
     // A short drive flushes the index once, at its end (one D1 batch for the whole run); a long one
     // (a slow request, many steps) also flushes early so listings show the execution meanwhile.
     const earlyFlush = setTimeout(() => void this.flushOutbox(), EARLY_FLUSH_MS);
@@ -834,7 +815,7 @@ export class ExecutionEngine {
           if (s.execution.status === "running") this.settleWaiting(s);
           break;
         }
-        if (this.deps.now() - started > MAX_DRIVE_MS) break;
+        if (this.deps.clock.now() - started > MAX_DRIVE_MS) break;
         await this.nextSettlement();
       }
     } finally {
@@ -851,13 +832,13 @@ export class ExecutionEngine {
     const waits: Promise<unknown>[] = [...this.inflight.values()].map((f) => f.done);
     const due = this.timers.earliest();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    if (due !== null) waits.push(new Promise((r) => (timer = setTimeout(r, Math.max(0, due - this.deps.now())))));
+    if (due !== null) waits.push(new Promise((r) => (timer = setTimeout(r, Math.max(0, due - this.deps.clock.now())))));
     await Promise.race(waits);
     if (timer) clearTimeout(timer);
   }
 
   private fireDueTimers(s: LoadedState): void {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     for (const timer of this.timers.due(now)) {
       switch (timer.kind) {
         case "execution_timeout":
@@ -896,18 +877,20 @@ export class ExecutionEngine {
     this.timers.clear("step_wake", stepId);
     if (!st || st.status !== "waiting") return;
     const def = s.defs.get(stepId)!;
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
+    // An input step's wake is its answers' deadline; any other step's, the end of its sleep.
+    const input = def.type === "input" ? def : null;
     this.tx((emit) => {
-      if (def.type === "input" && def.on_timeout !== "default") {
+      if (input && input.on_timeout !== "default") {
         const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: st.id, attempt: st.attempts };
         this.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
         this.moveStep(st, "fail", { error, endedAt: now, output: undefined });
         emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error, tolerated: def.on_error === "continue" } });
       } else {
-        const output = def.type === "input" ? defaultAnswers(def.questions) : st.output;
+        const output = input ? defaultAnswers(input.questions) : st.output;
         this.store.finishAttempt(st.id, st.attempts, "completed", now, output, null);
         this.moveStep(st, "complete", { endedAt: now, output });
-        const marker = def.type === "input" ? { timed_out: true } : {};
+        const marker = input ? { timed_out: true } : {};
         emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(output), ...marker } });
       }
       if (s.execution.status === "waiting") this.moveExecution(s, "wake", { waitingFor: null });
@@ -926,7 +909,7 @@ export class ExecutionEngine {
         step_id: st.id,
         attempt: st.attempts,
       };
-      const now = this.deps.now();
+      const now = this.deps.clock.now();
       const giveUp = st.attempts >= policy.max_attempts + EXTRA_INTERRUPTED_ATTEMPTS;
       this.tx((emit) => {
         this.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
@@ -935,7 +918,7 @@ export class ExecutionEngine {
           emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error } });
         } else {
           this.moveStep(st, "interrupt", { nextAttemptAt: null });
-          emit({ type: "step.retrying", stepId: st.id, data: { attempt: st.attempts, error, retry_at: iso(now) } });
+          emit({ type: "step.retrying", stepId: st.id, data: { attempt: st.attempts, error, retry_at: isoTime(now) } });
         }
       });
     }
@@ -946,7 +929,7 @@ export class ExecutionEngine {
    * something that warrants planning again right away.
    */
   private async schedule(s: LoadedState): Promise<boolean> {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     const plan = planNext(s.plan, s.steps, { now, parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
     if (plan.failedBy) {
       this.failExecution(s, plan.failedBy);
@@ -989,7 +972,7 @@ export class ExecutionEngine {
       if (s.execution.status !== "running" || st.status !== "pending") return false;
       if (!run) {
         this.tx((emit) => {
-          this.moveStep(st, "skip", { endedAt: this.deps.now() });
+          this.moveStep(st, "skip", { endedAt: this.deps.clock.now() });
           emit({ type: "step.skipped", stepId: id, data: { reason: "condition_false" } });
         });
         return true;
@@ -997,24 +980,24 @@ export class ExecutionEngine {
     }
     const approval = s.execution.definition.approval;
     if (stepsNeedApproval(approval) && !s.execution.approvals.some((g) => g.kind === "step" && g.step_id === id && g.status === "approved")) {
-      const now = this.deps.now();
+      const now = this.deps.clock.now();
       this.tx((emit) => {
         this.moveStep(st, "hold");
         this.requestStepApproval(s, pendingGate({ kind: "step", step_id: id, level: 3 }, now, now + gateExpiryMs(approval!, 3)), emit);
       });
       return false;
     }
-    const runner = this.deps.runners[def.type] as StepRunner | undefined;
-    if (runner?.pure) return this.runPure(s, st, def, runner);
+    const kind = kindOf(def.type, this.deps.kinds);
+    if (kind?.pure) return this.runPure(s, st, def, kind);
     const attempt = this.beginAttempt(st);
-    if (!runner) {
+    if (!kind) {
       const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
       this.settle(s, id, attempt, { ok: false, error });
       return true;
     }
     const controller = new AbortController();
     // Human waits (approval, input) have no attempt timeout here: their expiry is a timer.
-    const timeoutMs = def.type === "approval" ? null : stepTimeoutMs(def, s.execution.definition.sla_class);
+    const timeoutMs = kind.waitsFor ? null : stepTimeoutMs(def, s.execution.definition.sla_class);
     const timeout =
       timeoutMs === null
         ? undefined
@@ -1032,12 +1015,12 @@ export class ExecutionEngine {
       fetch: this.deps.fetch,
       secrets,
       allowedPrivateHosts: this.allowedPrivateHosts,
-      now: this.deps.now,
+      now: () => this.deps.clock.now(),
     };
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
     });
-    const done = Promise.race([runner.run(def, ctx), aborted])
+    const done = Promise.race([kind.run(def, ctx), aborted])
       .then(
         (outcome): { ok: true; outcome: StepOutcome } => ({ ok: true, outcome }),
         (err: unknown): { ok: false; error: StepError } => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
@@ -1053,14 +1036,14 @@ export class ExecutionEngine {
   }
 
   /**
-   * A pure step (see StepRunner.pure) runs first and is recorded after: start and completion in
+   * A pure step (see StepKind.pure) runs first and is recorded after: start and completion in
    * one transaction — one step row write, one attempt row, both events — instead of two. A failed
    * attempt goes through the ordinary path (retry policy, events) as if it had just started.
    * Returns true: the step ended (or the execution moved on meanwhile and nothing was recorded).
    */
-  private async runPure(s: LoadedState, st: StepRecord, def: Step, runner: StepRunner): Promise<boolean> {
+  private async runPure(s: LoadedState, st: StepRecord, def: Step, kind: StepKind): Promise<boolean> {
     const attempt = st.attempts + 1;
-    const startedAt = this.deps.now();
+    const startedAt = this.deps.clock.now();
     const secrets = new AttemptSecrets(this.deps.env);
     const ctx: StepContext = {
       executionId: s.execution.id,
@@ -1071,12 +1054,12 @@ export class ExecutionEngine {
       fetch: this.deps.fetch,
       secrets,
       allowedPrivateHosts: this.allowedPrivateHosts,
-      now: this.deps.now,
+      now: () => this.deps.clock.now(),
     };
     let outcome: StepOutcome | null = null;
     let error: StepError | null = null;
     try {
-      outcome = await runner.run(def, ctx);
+      outcome = await kind.run(def, ctx);
     } catch (err) {
       error = toStepError(err, "STEP_ERROR");
     }
@@ -1087,7 +1070,7 @@ export class ExecutionEngine {
       return true;
     }
     const output = this.mask(s, outcome.output);
-    const endedAt = this.deps.now();
+    const endedAt = this.deps.clock.now();
     // Recorded with the burst (see flushBurst): in memory now, so the scheduler sees it completed.
     applyStepCommands(st, ["start", "complete"], { attempts: attempt, startedAt: st.startedAt ?? startedAt, endedAt, output, nextAttemptAt: null, error: null });
     const burst = (this.burst ??= { steps: [], attempts: [], events: [] });
@@ -1122,7 +1105,7 @@ export class ExecutionEngine {
 
   /** pending → running with a new attempt row and a step.started event. */
   private beginAttempt(st: StepRecord): number {
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     const attempt = st.attempts + 1;
     this.tx((emit) => {
       this.moveStep(st, "start", { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: null, error: null });
@@ -1142,37 +1125,37 @@ export class ExecutionEngine {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
     const def = s.defs.get(id)!;
-    const now = this.deps.now();
+    const now = this.deps.clock.now();
     if (result.ok) {
       const outcome = result.outcome;
       if (outcome.kind === "ask") {
         // While it waits, the step's output holds the questions asked (prompts rendered).
         const questions = this.mask(s, outcome.questions);
-        const timeout = def.type === "input" ? def.timeout_seconds : undefined;
+        // Only a kind that waits for answers asks; its timeout_seconds bounds that wait.
+        const timeout = def.timeout_seconds;
         this.tx((emit) => {
           this.moveStep(st, "wait", { output: { questions } });
           if (timeout !== undefined) this.timers.set("step_wake", now + timeout * 1000, id);
           emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "answers" } });
-          emit({ type: "answers.requested", stepId: id, data: { questions, ...(timeout !== undefined ? { expires_at: iso(now + timeout * 1000) } : {}) } });
+          emit({ type: "answers.requested", stepId: id, data: { questions, ...(timeout !== undefined ? { expires_at: isoTime(now + timeout * 1000) } : {}) } });
         });
         return;
       }
-      if (outcome.kind === "approval" && def.type === "approval") {
+      if (outcome.kind === "approval") {
         const expiresAt = now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!;
         const shown = outcome.comment === undefined ? {} : { request_comment: this.mask(s, outcome.comment) };
         this.tx((emit) => {
           this.moveStep(st, "wait");
-          this.requestStepApproval(s, pendingGate({ kind: "approval_step", step_id: id, level: def.level ?? 1, ...shown }, now, expiresAt), emit);
+          this.requestStepApproval(s, pendingGate({ kind: "approval_step", step_id: id, level: outcome.level, ...shown }, now, expiresAt), emit);
         });
         return;
       }
-      if (outcome.kind === "approval") throw new Error(`step '${id}' (${def.type}) asked for an approval`);
       const output = this.mask(s, outcome.output);
       if (outcome.kind === "sleep") {
         this.tx((emit) => {
           this.moveStep(st, "wait", { output });
           this.timers.set("step_wake", outcome.until, id);
-          emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "sleep", until: iso(outcome.until) } });
+          emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "sleep", until: isoTime(outcome.until) } });
         });
         return;
       }
@@ -1192,7 +1175,7 @@ export class ExecutionEngine {
         this.store.finishAttempt(id, attempt, "failed", now, undefined, error);
         this.moveStep(st, "schedule_retry", { error, nextAttemptAt: retryAt });
         this.timers.set("step_retry", retryAt, id);
-        emit({ type: "step.retrying", stepId: id, data: { attempt, error, retry_at: iso(retryAt) } });
+        emit({ type: "step.retrying", stepId: id, data: { attempt, error, retry_at: isoTime(retryAt) } });
       }, now); // stamped when the attempt ended, so retry_at is never before the event's own time
       return;
     }
@@ -1264,10 +1247,10 @@ export class ExecutionEngine {
     if (!sleeping) return;
     const gate = s.execution.approvals.find((g) => g.status === "pending" && g.step_id === sleeping.id);
     const until = this.timers.dueAt("step_wake", sleeping.id);
-    const deadline = until !== undefined ? { until: iso(until) } : {};
+    const deadline = until !== undefined ? { until: isoTime(until) } : {};
     const waitingFor: WaitingFor = gate
       ? gateWaitingFor(gate, s.execution.planHash)
-      : s.defs.get(sleeping.id)!.type === "input"
+      : kindOf(s.defs.get(sleeping.id)!.type, this.deps.kinds)?.waitsFor === "answers"
         ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
         : { kind: "sleep", step_id: sleeping.id, ...deadline };
     this.tx((emit) => {
@@ -1283,8 +1266,8 @@ export class ExecutionEngine {
       this.timers.clear("outbox_flush");
       return;
     }
-    const now = this.deps.now();
-    if (await this.outbox.flush(this.deps.env.DB, now)) {
+    const now = this.deps.clock.now();
+    if (await this.outbox.flush(this.deps.d1, now)) {
       this.flushFailures = 0;
       if (this.outbox.pending() === 0) {
         this.timers.clear("outbox_flush");
@@ -1317,11 +1300,11 @@ export class ExecutionEngine {
     let next = this.timers.earliest();
     // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.
     if (s && (this.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) {
-      const at = this.deps.now() + (opts.driveStarting ? DRIVE_GRACE_MS : 0);
+      const at = this.deps.clock.now() + (opts.driveStarting ? DRIVE_GRACE_MS : 0);
       next = next === null ? at : Math.min(next, at);
     }
     if (next === null) await this.deps.storage.deleteAlarm();
-    else await this.deps.storage.setAlarm(next - (this.deps.clockSkewMs?.() ?? 0));
+    else await this.deps.storage.setAlarm(this.deps.clock.toWallTime(next));
   }
 
   /** True when a drive now would change something (so the alarm must fire now, not at a timer). */
@@ -1330,7 +1313,7 @@ export class ExecutionEngine {
       if (st.status === "running" && !this.inflight.has(st.id)) return true; // cut off: recover it
     }
     if (this.shouldWait(s)) return true; // e.g. resumed while a step sleeps: settle to `waiting`
-    const plan = planNext(s.plan, s.steps, { now: this.deps.now(), parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
+    const plan = planNext(s.plan, s.steps, { now: this.deps.clock.now(), parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
     return plan.start.length > 0 || plan.skip.length > 0 || plan.done !== null || plan.failedBy !== null;
   }
 }

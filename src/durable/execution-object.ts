@@ -1,56 +1,38 @@
 /**
  * ExecutionObject: one Durable Object per execution. A thin shell: it owns the platform entry
  * points (constructor, RPC methods, alarm) and delegates to ExecutionEngine. RPC arguments are
- * parsed again here — the Worker is not trusted to have validated them.
+ * parsed again here (`schemas/execution-rpc.ts`) — the Worker is not trusted to have validated
+ * them. The Worker calls it through `client.ts`, never by importing this module.
  */
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../lib/log";
-import { stepRunners } from "../engine/steps/registry";
-import type { Execution, ExecutionEvent, StepTrace } from "../schemas/executions";
-import { ExecutionEngine, type AnswerResult, type CommandResult, type CreateResult, type DecisionArgs, type ExistingExecution, type DecisionResult } from "./execution-engine";
-import type { AuditRow } from "./outbox";
+import { stepKinds } from "../engine/steps/registry";
+import { systemClock } from "../engine/clock";
+import { AuditRow } from "../schemas/audit";
+import type { Execution, StepTrace } from "../schemas/executions";
+import {
+  AnswersArgs,
+  CreateExecutionArgs,
+  DecisionArgs,
+  EVENT_SOCKET_PATH,
+  EVENT_STREAM_PATH,
+  EventWindow,
+  RequestHash,
+  StreamArgs,
+  Tenant,
+  UserCommand,
+  WaitMs,
+  type AnswerResult,
+  type CommandResult,
+  type CreateResult,
+  type DecisionResult,
+  type EventPage,
+  type ExistingExecution,
+} from "../schemas/execution-rpc";
+import type { ExecutionRpc } from "./client";
+import { ExecutionEngine, type EngineDeps } from "./execution-engine";
 import { EventSockets } from "./event-sockets";
 import { eventStreamResponse } from "./event-stream";
-import { AnswersArgs, AuditRowArgs, DecisionArgs as DecisionArgsSchema, CreateExecutionArgs, EVENT_SOCKET_PATH, EVENT_STREAM_PATH, EventWindow, RequestHash, StreamArgs, Tenant, UserCommand, WaitMs } from "./rpc";
-
-/**
- * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
- * carry `unknown` JSON — input, output — into `never`.)
- */
-export interface ExecutionRpc {
-  create(args: CreateExecutionArgs): Promise<CreateResult>;
-  existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
-  get(tenant: string): Promise<Execution | null>;
-  steps(tenant: string): Promise<StepTrace[] | null>;
-  events(tenant: string, window: { after: number; limit: number }): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null>;
-  command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
-  answer(tenant: string, args: { stepId: string; answers: Record<string, unknown> }, audit: AuditRow | null): Promise<AnswerResult>;
-  decide(tenant: string, args: DecisionArgs, audit: AuditRow | null): Promise<DecisionResult>;
-  waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
-  /** Streams (SSE) — see `eventStreamRequest`. */
-  fetch(request: Request): Promise<Response>;
-}
-
-/** The request the Worker sends the object for an event stream (the caller is already authenticated). */
-export function eventStreamRequest(tenant: string, after: number): Request {
-  return streamRequest(EVENT_STREAM_PATH, tenant, after, { accept: "text/event-stream" });
-}
-
-/** The upgrade request the Worker sends the object for a WebSocket (the caller is already authenticated). */
-export function eventSocketRequest(tenant: string, after: number): Request {
-  return streamRequest(EVENT_SOCKET_PATH, tenant, after, { upgrade: "websocket" });
-}
-
-function streamRequest(path: string, tenant: string, after: number, headers: Record<string, string>): Request {
-  const url = new URL(`https://execution${path}`);
-  url.searchParams.set("tenant", tenant);
-  url.searchParams.set("after", String(after));
-  return new Request(url, { headers });
-}
-
-export function executionRpc(env: Env, id: string): ExecutionRpc {
-  return env.EXECUTIONS.getByName(id) as unknown as ExecutionRpc;
-}
 
 function logBackgroundFailure(engine: ExecutionEngine, what: string, err: unknown): void {
   log("error", `${what} failed in the background`, { error: engine.maskForLog(err instanceof Error ? err.message : String(err)) });
@@ -60,23 +42,25 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   readonly engine: ExecutionEngine;
   readonly sockets: EventSockets;
   /**
-   * Added to the wall clock. Tests move time forward with it (through runInDurableObject) instead
-   * of sleeping; it is never set in production.
+   * The engine's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
+   * The engine reads them at each use, so one replaced on a live instance (through
+   * runInDurableObject) takes effect at once — how tests move an object's clock or make D1 refuse.
    */
-  clockSkewMs = 0;
+  readonly deps: EngineDeps;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.engine = new ExecutionEngine({
+    this.deps = {
       sql: ctx.storage.sql,
       storage: ctx.storage,
       env,
-      runners: stepRunners,
+      kinds: stepKinds,
       fetch: (input, init) => fetch(input, init),
-      now: () => Date.now() + this.clockSkewMs,
-      clockSkewMs: () => this.clockSkewMs,
+      clock: systemClock,
+      d1: env.DB,
       random: Math.random,
-    });
+    };
+    this.engine = new ExecutionEngine(this.deps);
     this.sockets = new EventSockets(ctx, this.engine);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
@@ -108,22 +92,22 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     return this.engine.trace(Tenant.parse(tenant));
   }
 
-  async events(tenant: unknown, window: unknown): Promise<{ items: ExecutionEvent[]; terminal: boolean } | null> {
+  async events(tenant: unknown, window: unknown): Promise<EventPage | null> {
     const { after, limit } = EventWindow.parse(window);
     return this.engine.eventPage(Tenant.parse(tenant), after, limit);
   }
 
   async command(tenant: unknown, command: unknown, audit: unknown = null): Promise<CommandResult> {
-    return this.carryOn(this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRowArgs.nullable().parse(audit)));
+    return this.carryOn(this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRow.nullable().parse(audit)));
   }
 
   async answer(tenant: unknown, args: unknown, audit: unknown = null): Promise<AnswerResult> {
     const { stepId, answers } = AnswersArgs.parse(args);
-    return this.carryOn(this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRowArgs.nullable().parse(audit)));
+    return this.carryOn(this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRow.nullable().parse(audit)));
   }
 
   async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
-    return this.carryOn(this.engine.decide(Tenant.parse(tenant), DecisionArgsSchema.parse(args), AuditRowArgs.nullable().parse(audit)));
+    return this.carryOn(this.engine.decide(Tenant.parse(tenant), DecisionArgs.parse(args), AuditRow.nullable().parse(audit)));
   }
 
   /**

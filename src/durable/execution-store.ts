@@ -3,7 +3,7 @@
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
 import { insertRows, type Sql } from "./metered-sql";
-import type { ApprovalGate } from "../engine/approvals";
+import type { ApprovalGate } from "../schemas/executions";
 import type { ErrorInfo } from "../engine/errors";
 import type { WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";

@@ -7,8 +7,8 @@
  * far more than a map lookup. A transaction that rolls back must call `forget()` so the mirror is
  * reloaded from storage.
  */
+import type { TimerKind } from "../schemas/vocabulary";
 import type { Sql } from "./metered-sql";
-export type TimerKind = "execution_timeout" | "step_retry" | "step_wake" | "outbox_flush" | "approval_expiry";
 
 export interface Timer {
   id: string;

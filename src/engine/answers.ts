@@ -3,12 +3,7 @@
  * with defaults filled in for questions left unanswered. Pure.
  */
 import type { InputQuestion } from "../schemas/definition";
-
-export interface AnswerProblem {
-  /** JSON Pointer into the `answers` object. */
-  path: string;
-  message: string;
-}
+import type { AnswerProblem } from "../schemas/execution-rpc";
 
 export type AnswersCheck = { ok: true; answers: Record<string, unknown> } | { ok: false; problems: AnswerProblem[] };
 

@@ -66,25 +66,14 @@
  *   durable), so an eviction does not touch it.
  * - `redrive` (execution `retry`) takes `failed` and `cancelled` steps back to `pending`;
  *   `completed` and `skipped` steps stay as they are.
+ *
+ * The status lists themselves are vocabulary (`schemas/vocabulary.ts`); this module owns what may
+ * follow what.
  */
+import type { ExecutionStatus, StepStatus } from "../schemas/executions";
 
 // ---------------------------------------------------------------------------------------------
 // Execution
-
-export const EXECUTION_STATUSES = [
-  "pending_approval",
-  "queued",
-  "running",
-  "waiting",
-  "paused",
-  "completed",
-  "partial",
-  "failed",
-  "cancelled",
-  "timed_out",
-  "rejected",
-] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export const TERMINAL_EXECUTION_STATUSES = [
   "completed",
@@ -199,9 +188,6 @@ void _everyExecutionCommandUsed;
 
 // ---------------------------------------------------------------------------------------------
 // Step
-
-export const STEP_STATUSES = ["pending", "running", "waiting", "completed", "failed", "skipped", "cancelled"] as const;
-export type StepStatus = (typeof STEP_STATUSES)[number];
 
 /** Statuses in which a step has ended (for this run of the execution: `failed`/`cancelled` may be redriven). */
 export const ENDED_STEP_STATUSES = ["completed", "failed", "skipped", "cancelled"] as const satisfies readonly StepStatus[];

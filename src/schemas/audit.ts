@@ -3,6 +3,26 @@ import { TenantId } from "./api-keys";
 import { PageQuery, Timestamp, page } from "./pages";
 
 export const AuditResult = z.enum(["success", "failure", "denied"]);
+export type AuditResult = z.infer<typeof AuditResult>;
+
+/**
+ * One audit row as written: built from a request by `api/audit-entry.ts`, inserted into D1 by the
+ * auditTrail middleware or handed to an execution object (an RPC argument, parsed again there) whose
+ * outbox flushes it with the index row. Times are epoch milliseconds; D1 adds the `seq`.
+ */
+export const AuditRow = z.object({
+  id: z.string(),
+  time: z.number().int(),
+  tenant: z.string().nullable(),
+  actor: z.string().nullable(),
+  action: z.string(),
+  target: z.string().nullable(),
+  result: AuditResult,
+  status: z.number().int(),
+  requestId: z.string(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditRow = z.infer<typeof AuditRow>;
 
 export const AuditEntry = z
   .object({

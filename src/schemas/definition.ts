@@ -28,7 +28,7 @@ import {
   MAX_STEP_TIMEOUT_SECONDS,
   MAX_STEPS,
   MAX_WORKFLOW_TIMEOUT_SECONDS,
-} from "../engine/limits";
+} from "./limits";
 
 // ---------------------------------------------------------------------------------------------
 // Scalars

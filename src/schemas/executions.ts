@@ -3,10 +3,10 @@
  * row, JSON page, and (later) WebSocket and SSE frames.
  */
 import { z } from "@hono/zod-openapi";
-import { EXECUTION_STATUSES, STEP_STATUSES } from "../engine/state-machine";
 import { WorkflowDefinition } from "./definition";
 import { JsonValue } from "./json";
 import { PageQuery, Timestamp, page } from "./pages";
+import { EXECUTION_STATUSES, STEP_STATUSES } from "./vocabulary";
 
 export const EXECUTION_ID_PATTERN = /^ex_[0-9a-f]{32}$/;
 
@@ -65,6 +65,8 @@ export const ApprovalGate = z
     request_comment: z.string().optional().openapi({ description: "What the approver is shown: an approval step's `comment`, rendered." }),
   })
   .openapi("ApprovalGate");
+/** One gate as recorded on the execution (and shown in its `approvals`); the engine decides on these. */
+export type ApprovalGate = z.infer<typeof ApprovalGate>;
 
 export const Execution = z
   .object({

@@ -1,22 +1,13 @@
 /** D1 repository for the audit log (append-only). */
-export const AUDIT_RESULTS = ["success", "failure", "denied"] as const;
-export type AuditResult = (typeof AUDIT_RESULTS)[number];
+import type { AuditResult, AuditRow } from "../schemas/audit";
 
-export interface AuditEntry {
-  id: string;
+/** An audit row as read back: with the `seq` D1 gave it. */
+export interface AuditEntry extends AuditRow {
   seq: number;
-  time: number;
-  tenant: string | null;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  result: AuditResult;
-  status: number;
-  requestId: string;
-  detail: Record<string, unknown> | null;
 }
 
-interface AuditRow {
+/** The `audit_log` table's columns. */
+interface AuditLogRow {
   seq: number;
   id: string;
   time: number;
@@ -30,7 +21,7 @@ interface AuditRow {
   detail: string | null;
 }
 
-function toEntry(row: AuditRow): AuditEntry {
+function toEntry(row: AuditLogRow): AuditEntry {
   return {
     id: row.id,
     seq: row.seq,
@@ -47,7 +38,7 @@ function toEntry(row: AuditRow): AuditEntry {
 }
 
 /** The insert of one audit row; `OR IGNORE` on its id makes a replayed flush harmless. */
-export function auditInsertStatement(db: D1Database, e: Omit<AuditEntry, "seq">): D1PreparedStatement {
+export function auditInsertStatement(db: D1Database, e: AuditRow): D1PreparedStatement {
   return db
     .prepare(
       `INSERT OR IGNORE INTO audit_log (id, time, tenant, actor, action, target, result, status, request_id, detail)
@@ -67,7 +58,7 @@ export function auditInsertStatement(db: D1Database, e: Omit<AuditEntry, "seq">)
     );
 }
 
-export async function insertAudit(db: D1Database, e: Omit<AuditEntry, "seq">): Promise<void> {
+export async function insertAudit(db: D1Database, e: AuditRow): Promise<void> {
   await auditInsertStatement(db, e).run();
 }
 
@@ -117,6 +108,6 @@ export async function listAudit(db: D1Database, q: AuditQuery): Promise<AuditEnt
       q.before?.seq ?? null,
       q.limit + 1,
     )
-    .all<AuditRow>();
+    .all<AuditLogRow>();
   return results.map(toEntry);
 }

@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
 import { z } from "@hono/zod-openapi";
 import { describe, expect, it } from "vitest";
-import { MAX_MAP_ITEMS, MAX_QUESTIONS, MAX_STEPS } from "../../src/engine/limits";
+import { MAX_MAP_ITEMS, MAX_QUESTIONS, MAX_STEPS } from "../../src/schemas/limits";
 import { Step, WorkflowDefinition } from "../../src/schemas/definition";
 
 /** The issues of a failed parse as `path: message` lines, for exact comparisons. */

@@ -1,23 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { ExecutionStatus as ExecutionStatusSchema, StepStatus as StepStatusSchema } from "../../src/schemas/executions";
+import {
+  ExecutionStatus as ExecutionStatusSchema,
+  StepStatus as StepStatusSchema,
+  type ExecutionStatus,
+  type StepStatus,
+} from "../../src/schemas/executions";
 import {
   allowedExecutionCommands,
   allowedStepCommands,
   ENDED_STEP_STATUSES,
   EXECUTION_COMMANDS,
   EXECUTION_ENGINE_COMMANDS,
-  EXECUTION_STATUSES,
   EXECUTION_USER_COMMANDS,
   isEndedStep,
   isTerminalEvent,
   isTerminalExecution,
   STEP_COMMANDS,
-  STEP_STATUSES,
   TERMINAL_EXECUTION_STATUSES,
   transitionExecution,
   transitionStep,
 } from "../../src/engine/state-machine";
-import type { ExecutionCommand, ExecutionStatus, StepCommand, StepStatus } from "../../src/engine/state-machine";
+import type { ExecutionCommand, StepCommand } from "../../src/engine/state-machine";
+import { EXECUTION_STATUSES, STEP_STATUSES } from "../../src/schemas/vocabulary";
 
 const __ = "illegal" as const;
 

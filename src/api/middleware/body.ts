@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { bodyLimit } from "hono/body-limit";
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors";
+import { PayloadTooLargeError, UnsupportedMediaTypeError } from "../../services/errors";
 import type { AppEnv } from "../types";
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

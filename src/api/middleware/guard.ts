@@ -6,7 +6,7 @@
 import { createMiddleware } from "hono/factory";
 import { findApiKey, findApiKeyByHash, touchApiKey } from "../../store/api-keys";
 import { digestsEqual, sha256Hex } from "../../lib/digest";
-import { ForbiddenError, UnauthorizedError } from "../errors";
+import { ForbiddenError, UnauthorizedError } from "../../services/errors";
 import { verifyStreamToken } from "../stream-token";
 import { BOOTSTRAP_KEY_ID, PLATFORM_TENANT, can, type Permission, type Principal } from "../permissions";
 import type { AppEnv } from "../types";

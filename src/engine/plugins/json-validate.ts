@@ -8,7 +8,7 @@
 import { NonRetriableError } from "../errors";
 import { checkJsonSchema } from "../json-schema-check";
 import { validateJsonValue } from "../json-schema-validate";
-import type { PluginDefinition } from "./registry";
+import type { PluginDefinition } from "./types";
 
 /** Schemas already found usable, by text, so the meta-check runs once per schema (bounded). */
 const usable = new Set<string>();

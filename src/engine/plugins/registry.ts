@@ -13,27 +13,9 @@
  * - it may run more than once for one step (at-least-once execution): side effects must be
  *   idempotent, e.g. keyed by `executionId`/`stepId`.
  */
-import type { StepContext } from "../steps/types";
 import { jsonValidate } from "./json-validate";
 import { textTemplate } from "./text-template";
-
-export type PluginHandler = (args: Record<string, unknown>, ctx: StepContext) => Promise<unknown>;
-
-export interface PluginDefinition {
-  /** One line for people reading the registry. */
-  description: string;
-  /**
-   * Top-level argument names passed to the handler as written, not rendered as templates first:
-   * for arguments that are templates the handler renders itself (`text.template`'s `template`).
-   */
-  rawArgs?: readonly string[];
-  /**
-   * Codes of the `StepError`s the handler throws beyond the engine's own (`ERROR_CODES`), UPPER_SNAKE:
-   * declared so that a step's `retry_on` may name them (registration refuses any other code).
-   */
-  errorCodes?: readonly string[];
-  handler: PluginHandler;
-}
+import type { PluginDefinition } from "./types";
 
 export const plugins: Readonly<Record<string, PluginDefinition>> = Object.freeze({
   "json.validate": jsonValidate,

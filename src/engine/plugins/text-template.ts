@@ -9,7 +9,7 @@
  */
 import { NonRetriableError } from "../errors";
 import { interpolate, renderTemplate } from "../evaluate";
-import type { PluginDefinition } from "./registry";
+import type { PluginDefinition } from "./types";
 
 export const textTemplate: PluginDefinition = {
   description: "Renders a {{ }} template over the expression context merged with `values`: { template, values? } → { text }.",

@@ -2,7 +2,7 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { randomToken, sha256Hex } from "../../../lib/digest";
 import type { ApiKey } from "../../../schemas/api-keys";
 import * as keys from "../../../store/api-keys";
-import { ForbiddenError, NotFoundError } from "../../errors";
+import { ForbiddenError, NotFoundError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, toPage } from "../../paging";
 import { isPlatformAdmin, type Principal } from "../../permissions";

@@ -1,7 +1,7 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import type { AuditEntry } from "../../../schemas/audit";
 import * as audit from "../../../store/audit";
-import { ForbiddenError } from "../../errors";
+import { ForbiddenError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
 import { isPlatformAdmin } from "../../permissions";

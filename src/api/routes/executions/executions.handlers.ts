@@ -1,15 +1,12 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { eventSocketRequest, eventStreamRequest, executionRpc, type ExecutionRpc } from "../../../durable/execution-object";
-import type { CreateResult, ExistingExecution } from "../../../durable/execution-engine";
-import { planHashOf } from "../../../engine/approvals";
-import { canonicalJson } from "../../../engine/canonical-json";
+import { eventSocketRequest, eventStreamRequest, executionRpc } from "../../../durable/client";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
-import { sha256Hex } from "../../../lib/digest";
 import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
+import { awaitEnd, startExecution as startExecutionUseCase } from "../../../services/start-execution";
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
 import { signStreamToken } from "../../stream-token";
-import { ConflictError, ExecutionTimedOutError, InvalidStateError, NotFoundError, UnprocessableError, UpgradeRequiredError, ValidationError } from "../../errors";
+import { ConflictError, InvalidStateError, NotFoundError, UpgradeRequiredError, ValidationError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, parseTime, toPage } from "../../paging";
 import type { AppEnv } from "../../types";
@@ -29,7 +26,6 @@ import type {
   openExecutionSocket,
   startExecution,
 } from "./executions.routes";
-import { assertRunnable, assertValidInput, executionIdFor, idempotencyKeyExpired, resolveDefinition, retryAfterSeconds } from "./start-execution";
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
@@ -53,74 +49,30 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   const p = principalOf(c);
   const body = c.req.valid("json");
   const { wait } = c.req.valid("query");
-  const key = c.req.valid("header")["idempotency-key"];
-  const requestHash = key === undefined ? null : await sha256Hex(canonicalJson(body));
-
-  const replay = (id: string, existing: ExistingExecution) => {
-    c.set("auditTarget", id);
-    c.set("auditDetail", { workflow_id: existing.execution.workflow_id, workflow_version: existing.execution.workflow_version });
-    if (!existing.sameRequest) {
-      throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used with a different request body.");
-    }
+  const outcome = await startExecutionUseCase(
+    c.env,
+    { tenant: p.tenant, body, idempotencyKey: c.req.valid("header")["idempotency-key"] },
+    {
+      about: (target, subject) => {
+        if (target !== null) c.set("auditTarget", target);
+        c.set("auditDetail", subject);
+      },
+      auditRow: () => auditEntryFor(c, 202),
+    },
+  );
+  c.header("Location", located(outcome.id));
+  if (outcome.kind === "replay") {
     c.header("Idempotent-Replayed", "true");
-    c.header("Location", located(id));
-    return c.json(existing.execution, 200);
-  };
-
-  // A key already used is answered from the execution it created, before the definition is
-  // resolved: a replay does not depend on what became of the workflow since (archived, new
-  // versions). Nothing is written on this path.
-  let generation = 0;
-  if (requestHash !== null) {
-    for (; ; generation++) {
-      const id = await executionIdFor(p.tenant, key, generation);
-      const existing = await executionStub(c.env, id).existing(p.tenant, requestHash);
-      if (existing === null) break;
-      if (!idempotencyKeyExpired(existing.execution, Date.now())) return replay(id, existing);
-    }
+    return c.json(outcome.execution, 200);
   }
-
-  const resolved = await resolveDefinition(c.env.DB, p, body);
-  assertRunnable(resolved.definition);
-  const input = body.input ?? {};
-  assertValidInput(resolved.definition, input);
-
-  const planHash = await planHashOf(resolved.hash, input);
-  let id: string;
-  let stub: ExecutionRpc;
-  let result: CreateResult;
-  c.set("auditDetail", { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion });
-  for (; ; generation++) {
-    id = await executionIdFor(p.tenant, key, generation);
-    c.set("auditTarget", id);
-    stub = executionStub(c.env, id);
-    result = await stub.create({
-      id,
-      tenant: p.tenant,
-      workflowId: resolved.workflowId,
-      workflowVersion: resolved.workflowVersion,
-      definitionHash: resolved.hash,
-      definition: resolved.definition,
-      input,
-      labels: body.labels ?? {},
-      requestHash,
-      planHash,
-      audit: auditEntryFor(c, 202),
-    });
-    if (result.kind === "created" || !idempotencyKeyExpired(result.execution, Date.now())) break;
-  }
-  // A concurrent duplicate created it between the look-up and here.
-  if (result.kind === "existing") return replay(id, result);
   c.set("auditHandedOff", true);
-  c.header("Location", located(id));
   if (wait !== undefined && wait > 0) {
-    const latest = (await stub.waitForEnd(p.tenant, wait * 1000)) ?? result.execution;
-    if (latest.status === "timed_out") throw new ExecutionTimedOutError(id);
-    if (isTerminalExecution(latest.status)) return c.json(latest, 200);
-    c.header("Retry-After", String(retryAfterSeconds(latest, Date.now())));
-    return c.json(latest, 202);
+    const waited = await awaitEnd(outcome.rpc, p.tenant, outcome.id, wait, outcome.execution);
+    if (waited.ended) return c.json(waited.execution, 200);
+    c.header("Retry-After", String(waited.retryAfterSeconds));
+    return c.json(waited.execution, 202);
   }
-  return c.json(result.execution, 202);
+  return c.json(outcome.execution, 202);
 };
 
 const Position = z.object({ c: z.number().int(), i: z.string() });

@@ -1,12 +1,11 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import { canonicalJson } from "../../../engine/canonical-json";
-import { PLUGIN_NAMES, RETRY_ON_CODES } from "../../../engine/plugins";
-import { validateDefinition } from "../../../engine/validate-definition";
 import { sha256Hex } from "../../../lib/digest";
 import type { WorkflowDefinition } from "../../../schemas/definition";
 import type { WorkflowVersion, WorkflowVersionSummary } from "../../../schemas/workflows";
 import * as workflows from "../../../store/workflows";
-import { ConflictError, NotFoundError, ValidationError } from "../../errors";
+import { assertValidDefinition, workflowNotFound as notFound } from "../../../services/definitions";
+import { ConflictError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, toPage } from "../../paging";
 import type { AppEnv } from "../../types";
@@ -26,24 +25,6 @@ function toSummary(r: workflows.WorkflowVersionRecord): WorkflowVersionSummary {
 
 function toWorkflowVersion(r: workflows.WorkflowVersionRecord): WorkflowVersion {
   return { ...toSummary(r), definition: JSON.parse(r.definition) as WorkflowDefinition };
-}
-
-function notFound(id: string, version?: number): NotFoundError {
-  return new NotFoundError(
-    "WORKFLOW_NOT_FOUND",
-    version === undefined ? `No workflow '${id}'.` : `Workflow '${id}' has no version ${version}.`,
-  );
-}
-
-/** Static checks beyond the schema; every problem is listed in one 400. */
-export function assertValidDefinition(definition: WorkflowDefinition): void {
-  const found = validateDefinition(definition, { plugins: PLUGIN_NAMES, errorCodes: RETRY_ON_CODES });
-  if (found.length > 0) {
-    throw new ValidationError(
-      found.map((p) => ({ ...p, in: "body" as const })),
-      `The definition has ${found.length} problem${found.length === 1 ? "" : "s"}.`,
-    );
-  }
 }
 
 export const register: RouteHandler<typeof registerWorkflow, AppEnv> = async (c) => {

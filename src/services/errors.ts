@@ -1,6 +1,8 @@
 /**
- * One error hierarchy for the whole API. Middleware and handlers throw these; `renderProblem`
- * (src/api/problem.ts) is the only place that turns them into responses.
+ * One error hierarchy for the whole API, each class carrying its HTTP status and code. Services,
+ * middleware and handlers throw these; `renderProblem` (src/api/problem.ts) is the only place that
+ * turns them into responses. They live below `api/` so that services can throw them without
+ * importing the API.
  */
 import type { FieldError } from "../schemas/errors";
 

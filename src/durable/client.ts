@@ -1,0 +1,62 @@
+/**
+ * The Worker's side of the execution Durable Object: its RPC surface and the requests for its two
+ * streams. The API and the services reach an execution through this module only; the object's
+ * internals (engine, stores, outbox) stay behind it. Imports nothing from `durable/` but schemas.
+ */
+import type { AuditRow } from "../schemas/audit";
+import type { Execution, StepTrace } from "../schemas/executions";
+import {
+  EVENT_SOCKET_PATH,
+  EVENT_STREAM_PATH,
+  type AnswerResult,
+  type AnswersArgs,
+  type CommandResult,
+  type CreateExecutionArgs,
+  type CreateResult,
+  type DecisionArgs,
+  type DecisionResult,
+  type EventPage,
+  type EventWindow,
+  type ExistingExecution,
+  type UserCommand,
+} from "../schemas/execution-rpc";
+
+/**
+ * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that
+ * carry `unknown` JSON — input, output — into `never`.)
+ */
+export interface ExecutionRpc {
+  create(args: CreateExecutionArgs): Promise<CreateResult>;
+  existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
+  get(tenant: string): Promise<Execution | null>;
+  steps(tenant: string): Promise<StepTrace[] | null>;
+  events(tenant: string, window: EventWindow): Promise<EventPage | null>;
+  command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
+  answer(tenant: string, args: AnswersArgs, audit: AuditRow | null): Promise<AnswerResult>;
+  decide(tenant: string, args: DecisionArgs, audit: AuditRow | null): Promise<DecisionResult>;
+  waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
+  /** Streams (SSE, WebSocket) — see `eventStreamRequest`, `eventSocketRequest`. */
+  fetch(request: Request): Promise<Response>;
+}
+
+/** The execution's object, by its id (`getByName`: one object per execution id). */
+export function executionRpc(env: Env, id: string): ExecutionRpc {
+  return env.EXECUTIONS.getByName(id) as unknown as ExecutionRpc;
+}
+
+/** The request the Worker sends the object for an event stream (the caller is already authenticated). */
+export function eventStreamRequest(tenant: string, after: number): Request {
+  return streamRequest(EVENT_STREAM_PATH, tenant, after, { accept: "text/event-stream" });
+}
+
+/** The upgrade request the Worker sends the object for a WebSocket (the caller is already authenticated). */
+export function eventSocketRequest(tenant: string, after: number): Request {
+  return streamRequest(EVENT_SOCKET_PATH, tenant, after, { upgrade: "websocket" });
+}
+
+function streamRequest(path: string, tenant: string, after: number, headers: Record<string, string>): Request {
+  const url = new URL(`https://execution${path}`);
+  url.searchParams.set("tenant", tenant);
+  url.searchParams.set("after", String(after));
+  return new Request(url, { headers });
+}

@@ -1,0 +1,92 @@
+/**
+ * The execution Durable Object's RPC contract, shared by both sides: the argument schemas (the
+ * object parses every argument again — the Worker is not trusted to have validated them), the
+ * result types, and the paths of the two streams (`fetch` carries only those). The Worker side is
+ * `durable/client.ts`; the object is `durable/execution-object.ts`.
+ */
+import { z } from "@hono/zod-openapi";
+import { AuditRow } from "./audit";
+import { WorkflowDefinition } from "./definition";
+import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+export const CreateExecutionArgs = z.object({
+  id: z.string().regex(/^ex_[0-9a-f]{32}$/),
+  tenant: z.string().min(1),
+  workflowId: z.string().min(1),
+  workflowVersion: z.number().int().min(0),
+  definitionHash: z.string().min(1),
+  definition: WorkflowDefinition,
+  input: z.unknown(),
+  labels: z.record(z.string(), z.string()),
+  requestHash: z.string().nullable(),
+  planHash: z.string().regex(/^[0-9a-f]{64}$/),
+  audit: AuditRow.nullable(),
+});
+export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
+
+export const Tenant = z.string().min(1);
+/** SHA-256 (hex) of a start request's canonical JSON, compared on an Idempotency-Key replay. */
+export const RequestHash = z.string().regex(/^[0-9a-f]{64}$/);
+export const UserCommand = z.enum(["cancel", "pause", "resume", "retry"]);
+export type UserCommand = z.infer<typeof UserCommand>;
+export const EventWindow = z.object({ after: z.number().int().min(0), limit: z.number().int().min(1).max(1000) });
+export type EventWindow = z.infer<typeof EventWindow>;
+export const WaitMs = z.number().int().min(0).max(60_000);
+
+export const EVENT_STREAM_PATH = "/events/stream";
+export const EVENT_SOCKET_PATH = "/events/socket";
+export const StreamArgs = z.object({ tenant: z.string().min(1), after: z.coerce.number().int().min(0) });
+
+/** A decision on an approval gate (POST …/approval). */
+export const DecisionArgs = z.object({
+  decision: z.enum(["approve", "reject"]),
+  plan_hash: z.string().max(128).optional(),
+  step_id: z.string().min(1).max(64).optional(),
+  comment: z.string().max(4_000).optional(),
+});
+export type DecisionArgs = z.infer<typeof DecisionArgs>;
+
+export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
+export type AnswersArgs = z.infer<typeof AnswersArgs>;
+
+// ---------------------------------------------------------------------------------------------
+// Results (plain data: they cross the RPC boundary by structured clone)
+
+export type CreateResult =
+  | { kind: "created"; execution: Execution }
+  | { kind: "existing"; execution: Execution; sameRequest: boolean };
+export type ExistingExecution = Extract<CreateResult, { kind: "existing" }>;
+
+/** One thing wrong with the answers to an `input` step. */
+export interface AnswerProblem {
+  /** JSON Pointer into the `answers` object. */
+  path: string;
+  message: string;
+}
+
+export type AnswerResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" | "step_not_found" }
+  | { ok: false; reason: "not_waiting"; status: ExecutionStatus; stepStatus: string }
+  | { ok: false; reason: "invalid_answers"; problems: AnswerProblem[] };
+
+export type DecisionResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" | "step_not_found" | "not_waiting" | "plan_hash_mismatch" }
+  | { ok: false; reason: "already_decided"; gate: ApprovalGate }
+  | { ok: false; reason: "step_id_required"; waiting: string[] }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
+
+export type CommandResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
+
+/** A page of the event log; `terminal`: the execution has ended, no event follows the last. */
+export interface EventPage {
+  items: ExecutionEvent[];
+  terminal: boolean;
+}

@@ -1,0 +1,84 @@
+/**
+ * Workflow definitions as the use cases need them, shared by registration (`POST /v1/workflows`)
+ * and starts (`POST /v1/executions`): checked beyond the schema, resolved from a registered
+ * version or taken inline, checked runnable by this engine, and an input checked against the
+ * definition's `input_schema`. Each check throws the API error that answers it.
+ */
+import { canonicalJson } from "../engine/canonical-json";
+import { validateJsonValue } from "../engine/json-schema-validate";
+import { PLUGIN_NAMES, RETRY_ON_CODES } from "../engine/plugins";
+import { stepKinds } from "../engine/steps/registry";
+import { validateDefinition } from "../engine/validate-definition";
+import { sha256Hex } from "../lib/digest";
+import type { WorkflowDefinition } from "../schemas/definition";
+import type { FieldError } from "../schemas/errors";
+import type { StartExecutionBody } from "../schemas/executions";
+import { findWorkflowVersion } from "../store/workflows";
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors";
+
+/** Static checks beyond the schema; every problem is listed in one 400. */
+export function assertValidDefinition(definition: WorkflowDefinition): void {
+  const found = validateDefinition(definition, { plugins: PLUGIN_NAMES, errorCodes: RETRY_ON_CODES });
+  if (found.length > 0) {
+    throw new ValidationError(
+      found.map((p) => ({ ...p, in: "body" as const })),
+      `The definition has ${found.length} problem${found.length === 1 ? "" : "s"}.`,
+    );
+  }
+}
+
+/** The 404 of a workflow (or of one of its versions) the tenant does not have. */
+export function workflowNotFound(id: string, version?: number): NotFoundError {
+  return new NotFoundError("WORKFLOW_NOT_FOUND", version === undefined ? `No workflow '${id}'.` : `Workflow '${id}' has no version ${version}.`);
+}
+
+export interface ResolvedDefinition {
+  workflowId: string;
+  /** 0 for an inline definition. */
+  workflowVersion: number;
+  definition: WorkflowDefinition;
+  hash: string;
+}
+
+/** The definition a start runs: the inline one (validated here), or the tenant's registered version (not archived). */
+export async function resolveDefinition(db: D1Database, tenant: string, body: StartExecutionBody): Promise<ResolvedDefinition> {
+  if ("definition" in body) {
+    assertValidDefinition(body.definition);
+    return { workflowId: body.definition.id, workflowVersion: 0, definition: body.definition, hash: await sha256Hex(canonicalJson(body.definition)) };
+  }
+  const record = await findWorkflowVersion(db, tenant, body.workflow_id, body.version);
+  if (!record) throw workflowNotFound(body.workflow_id, body.version);
+  if (record.archivedAt !== null) throw new ConflictError("WORKFLOW_ARCHIVED", `Workflow '${body.workflow_id}' is archived: it takes no new executions.`);
+  return {
+    workflowId: record.workflowId,
+    workflowVersion: record.version,
+    definition: JSON.parse(record.definition) as WorkflowDefinition,
+    hash: record.hash,
+  };
+}
+
+/** Features of the definition language this engine cannot run yet: refused before anything starts. */
+export function unsupportedFeatures(def: WorkflowDefinition): FieldError[] {
+  const out: FieldError[] = [];
+  def.steps.forEach((step, i) => {
+    if (!stepKinds[step.type]) out.push({ path: `/steps/${i}/type`, message: `step type '${step.type}' cannot run yet`, in: "body" });
+  });
+  if (def.concurrency) out.push({ path: "/concurrency", message: "concurrency limits cannot run yet", in: "body" });
+  return out;
+}
+
+export function assertRunnable(def: WorkflowDefinition): void {
+  const problems = unsupportedFeatures(def);
+  if (problems.length > 0) throw new UnprocessableError("FEATURE_NOT_AVAILABLE", "The workflow uses features this engine cannot run yet.", problems);
+}
+
+export function assertValidInput(def: WorkflowDefinition, input: unknown): void {
+  if (!def.input_schema) return;
+  const problems = validateJsonValue(def.input_schema, input);
+  if (problems.length > 0) {
+    throw new ValidationError(
+      problems.map((p) => ({ path: `/input${p.path}`, message: p.message, code: "INPUT_SCHEMA", in: "body" as const })),
+      `The input does not match the workflow's input_schema (${problems.length} problem${problems.length === 1 ? "" : "s"}).`,
+    );
+  }
+}
