@@ -9,7 +9,7 @@ import { boundedJsonBody } from "./api/middleware/body";
 import { requestId } from "./api/middleware/request-id";
 import { requestLog } from "./api/middleware/request-log";
 import { renderProblem } from "./api/problem";
-import { TAG_DESCRIPTIONS } from "./api/openapi";
+import { TAG_DESCRIPTIONS, withRequestIdHeaders } from "./api/openapi";
 import { createRouter } from "./api/router";
 import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
@@ -51,12 +51,18 @@ export function createApp() {
     name: "X-API-Key",
     description: "An API key in the X-API-Key header.",
   });
-  app.doc31("/openapi.json", (c) => ({
-    openapi: "3.1.0",
-    info: API_INFO,
-    servers: [{ url: new URL(c.req.url).origin, description: "This service" }],
-    tags: TAG_DESCRIPTIONS,
-  }));
+  app.get("/openapi.json", (c) =>
+    c.json(
+      withRequestIdHeaders(
+        app.getOpenAPI31Document({
+          openapi: "3.1.0",
+          info: API_INFO,
+          servers: [{ url: new URL(c.req.url).origin, description: "This service" }],
+          tags: TAG_DESCRIPTIONS,
+        }),
+      ),
+    ),
+  );
   // The reference UI is served from our own static assets (public/vendor/scalar), not a CDN.
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Stepline API reference", cdn: SCALAR_BUNDLE_PATH }));
 

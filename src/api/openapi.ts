@@ -70,3 +70,30 @@ export function jsonContent<T>(schema: T, description: string) {
 export function jsonRequest<T>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
 }
+
+/** The header every answer carries (requestId middleware), declared once in the document. */
+const REQUEST_ID_HEADER = {
+  description: "The request's id (a well-formed incoming `X-Request-Id` is kept); problem details repeat it as `request_id`.",
+  required: true,
+  schema: { type: "string" },
+} as const;
+
+type Responses = Record<string, { headers?: Record<string, unknown> }>;
+
+/**
+ * The generated document with `X-Request-Id` on every answer of every operation (one component
+ * header, referenced), so a typed client knows it is always there.
+ */
+export function withRequestIdHeaders<D extends { paths?: object; components?: object }>(doc: D): D {
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Responses }>>;
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      for (const response of Object.values(op.responses ?? {})) {
+        response.headers = { "X-Request-Id": { $ref: "#/components/headers/RequestId" }, ...response.headers };
+      }
+    }
+  }
+  const components = (doc.components ?? {}) as { headers?: Record<string, unknown> };
+  doc.components = { ...components, headers: { ...components.headers, RequestId: REQUEST_ID_HEADER } };
+  return doc;
+}

@@ -47,7 +47,7 @@ export async function call<T = Record<string, unknown>>(method: string, path: st
   const text = await res.text();
   let parsed: unknown = null;
   if (text && /json/.test(res.headers.get("content-type") ?? "")) parsed = JSON.parse(text);
-  if (!opts.unchecked) (await getContract()).check(method, path, res.status, res.headers.get("content-type"), parsed, text.length > 0);
+  if (!opts.unchecked) (await getContract()).check(method, path, res.status, res.headers, parsed, text.length > 0);
   return { status: res.status, headers: res.headers, body: parsed as T, text };
 }
 

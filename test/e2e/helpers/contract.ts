@@ -17,7 +17,7 @@ interface Operation {
   template: string;
   pattern: RegExp;
   operationId: string | undefined;
-  responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: unknown }>; headers?: Record<string, unknown> }>;
 }
 
 export interface OpenApiDocument {
@@ -46,6 +46,15 @@ export class Contract {
     }
   }
 
+  /** A `$ref` within the document, followed; anything else as it is. */
+  resolve(value: unknown): unknown {
+    const ref = (value as { $ref?: unknown } | null)?.$ref;
+    if (typeof ref !== "string" || !ref.startsWith("#/")) return value;
+    let node: unknown = this.document;
+    for (const part of ref.slice(2).split("/")) node = (node as Record<string, unknown>)[part.replace(/~1/g, "/").replace(/~0/g, "~")];
+    return node;
+  }
+
   /** The documented operation a request reaches, or undefined. */
   operationFor(method: string, path: string): Operation | undefined {
     const pathname = path.split("?")[0] ?? path;
@@ -58,7 +67,8 @@ export class Contract {
    * Asserts that the answer matches the document: a documented operation, a documented status,
    * the documented media type, and a body valid against its schema.
    */
-  check(method: string, path: string, status: number, contentType: string | null, body: unknown, hasBody: boolean): void {
+  check(method: string, path: string, status: number, headers: Headers, body: unknown, hasBody: boolean): void {
+    const contentType = headers.get("content-type");
     const op = this.operationFor(method, path);
     expect(op, `${method} ${path} is not an operation of /openapi.json`).toBeDefined();
     if (!op) return;
@@ -69,6 +79,14 @@ export class Contract {
     const response = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`] ?? op.responses.default;
     expect(response, `${key} does not document status ${status}`).toBeDefined();
     if (!response) return;
+    // Headers the document says are always there (X-Request-Id on every answer, Location on a
+    // start). A 101 is read through the WebSocket API, which shows no headers.
+    if (status !== 101) {
+      for (const [name, declared] of Object.entries(response.headers ?? {})) {
+        const header = this.resolve(declared) as { required?: boolean };
+        if (header.required) expect(headers.has(name), `${key} ${status}: the documented header ${name} is missing`).toBe(true);
+      }
+    }
     const mediaType = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const content = response.content ?? {};
     if (!hasBody) return;
@@ -85,6 +103,6 @@ export class Contract {
   }
 }
 
-function escapePointer(segment: string): string {
+export function escapePointer(segment: string): string {
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");
 }

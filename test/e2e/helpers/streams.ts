@@ -9,9 +9,13 @@ export interface StreamEvent {
 }
 
 /** Reads `/events` as Server-Sent Events until the stream ends; returns the frames' events and ids. */
-export async function readSse(path: string, headers: Record<string, string>, ms = 20_000): Promise<{ status: number; contentType: string | null; events: StreamEvent[]; ids: string[] }> {
+export async function readSse(
+  path: string,
+  headers: Record<string, string>,
+  ms = 20_000,
+): Promise<{ status: number; contentType: string | null; headers: Headers; events: StreamEvent[]; ids: string[] }> {
   const res = await fetch(`${baseUrl}${path}`, { headers: { accept: "text/event-stream", ...headers }, signal: AbortSignal.timeout(ms) });
-  if (res.status !== 200 || !res.body) return { status: res.status, contentType: res.headers.get("content-type"), events: [], ids: [] };
+  if (res.status !== 200 || !res.body) return { status: res.status, contentType: res.headers.get("content-type"), headers: res.headers, events: [], ids: [] };
   const text = await res.text(); // the service ends the stream after the terminal event
   const events: StreamEvent[] = [];
   const ids: string[] = [];
@@ -26,7 +30,7 @@ export async function readSse(path: string, headers: Record<string, string>, ms 
     events.push(JSON.parse(data) as StreamEvent);
     if (id !== undefined) ids.push(id);
   }
-  return { status: res.status, contentType: res.headers.get("content-type"), events, ids };
+  return { status: res.status, contentType: res.headers.get("content-type"), headers: res.headers, events, ids };
 }
 
 /** Opens the execution's WebSocket and collects messages until the server closes it. */

@@ -105,7 +105,7 @@ describe("live progress", () => {
     expect(all.events.map((e) => e.seq)).toEqual(all.events.map((_, i) => i + 1));
     expect(all.ids).toEqual(all.events.map((e) => String(e.seq)));
     expect(all.events.at(-1)?.type).toBe("execution.completed");
-    (await getContract()).check("GET", `/v1/executions/${res.body.id}/events`, all.status, all.contentType, null, true);
+    (await getContract()).check("GET", `/v1/executions/${res.body.id}/events`, all.status, all.headers, null, true);
 
     const resumed = await readSse(`/v1/executions/${res.body.id}/events`, { authorization: `Bearer ${adminKey}`, "last-event-id": "2" });
     expect(resumed.events.map((e) => e.seq)).toEqual(all.events.slice(2).map((e) => e.seq));
@@ -117,7 +117,7 @@ describe("live progress", () => {
     const token = await call<{ token: string; expires_at: string; events_url: string }>("POST", `/v1/executions/${id}/stream-token`);
     expect(token.status).toBe(201);
     const socket = await readSocket(`/v1/executions/${id}/ws?token=${encodeURIComponent(token.body.token)}`);
-    (await getContract()).check("GET", `/v1/executions/${id}/ws`, 101, null, null, false);
+    (await getContract()).check("GET", `/v1/executions/${id}/ws`, 101, new Headers(), null, false);
     expect(socket.code).toBe(1000);
     expect(socket.messages[0]).toMatchObject({ type: "snapshot" });
     const events = socket.messages.slice(1) as { seq: number; type: string }[];

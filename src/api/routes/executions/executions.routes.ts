@@ -45,14 +45,20 @@ export const startExecution = createRoute({
     202: {
       ...jsonContent(Execution, "Started (or still running when the wait ended)"),
       headers: {
-        Location: { description: "The execution: `/v1/executions/{id}`.", schema: { type: "string" } },
+        Location: { description: "The execution: `/v1/executions/{id}`.", required: true, schema: { type: "string" } },
         "Retry-After": {
           description: "Only when `?wait=` ran out: seconds to wait before reading the execution again (until a sleep ends, at most 60).",
           schema: { type: "integer", minimum: 1 },
         },
       },
     },
-    200: jsonContent(Execution, "Ended within the wait, or an idempotent replay"),
+    200: {
+      ...jsonContent(Execution, "Ended within the wait, or an idempotent replay"),
+      headers: {
+        Location: { description: "The execution: `/v1/executions/{id}`.", required: true, schema: { type: "string" } },
+        "Idempotent-Replayed": { description: "`true` when this answers an earlier request with the same Idempotency-Key.", schema: { type: "string", enum: ["true"] } },
+      },
+    },
     ...problems(400, 404, 409, 413, 415, 422, 504),
   },
 });
