@@ -1,7 +1,7 @@
 /** Worker entry: the HTTP app and the execution Durable Object class. */
 import { createApp } from "./app";
 
-export { ExecutionObject } from "./durable/execution-object";
+export { ExecutionObject } from "./durable/execution/execution-object";
 
 const app = createApp();
 

@@ -2,7 +2,7 @@
  * The execution Durable Object's RPC contract, shared by both sides: the argument schemas (the
  * object parses every argument again — the Worker is not trusted to have validated them), the
  * result types, and the paths of the two streams (`fetch` carries only those). The Worker side is
- * `durable/client.ts`; the object is `durable/execution-object.ts`.
+ * `durable/execution/client.ts`; the object is `durable/execution/execution-object.ts`.
  */
 import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";

@@ -1,7 +1,7 @@
 /**
  * The words every layer shares: execution and step statuses, timer kinds. Plain `as const` lists so
  * that the zod schemas (`executions.ts`), the state machine (`engine/state-machine.ts`, which owns
- * what may follow what) and the SQLite `CHECK` constraints (`durable/sqlite-schema.ts`) name the
+ * what may follow what) and the SQLite `CHECK` constraints (`durable/storage/sqlite-schema.ts`) name the
  * same values. Imports nothing: `schemas/` is the bottom layer.
  */
 
@@ -22,7 +22,7 @@ export const EXECUTION_STATUSES = [
 export const STEP_STATUSES = ["pending", "running", "waiting", "completed", "failed", "skipped", "cancelled"] as const;
 
 /**
- * The logical timers behind an execution object's one alarm (`durable/timers.ts`); the `timers`
+ * The logical timers behind an execution object's one alarm (`durable/storage/timer-store.ts`); the `timers`
  * table's `CHECK` constraint lists the same kinds.
  */
 export const TIMER_KINDS = ["execution_timeout", "step_retry", "step_wake", "outbox_flush", "approval_expiry"] as const;

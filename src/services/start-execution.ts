@@ -7,7 +7,7 @@
  * create it in its Durable Object. The route owns the HTTP answer (status, headers) and the audit
  * row; it learns what the request is about through `StartHooks` as the start goes.
  */
-import { executionRpc, type ExecutionRpc } from "../durable/client";
+import { executionRpc, type ExecutionRpc } from "../durable/execution/client";
 import { planHashOf } from "../engine/approvals";
 import { canonicalJson } from "../engine/canonical-json";
 import { isTerminalExecution } from "../engine/state-machine";

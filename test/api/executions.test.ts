@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ExecutionObject } from "../../src/durable/execution-object";
+import type { ExecutionObject } from "../../src/durable/execution/execution-object";
 import { sha256Hex } from "../../src/lib/digest";
 import { call, eventually, expectProblem, tenantWithKeys } from "../helpers/api";
 import { OffsetClock } from "../helpers/objects";

@@ -100,7 +100,7 @@ async function failNextAlarms(id: string, n: number): Promise<() => number> {
       if (left === 0) return alarm();
       left -= 1;
       happened += 1;
-      void o.engine.run(); // the work starts ...
+      void o.drive.run(); // the work starts ...
       throw new Error("injected alarm failure"); // ... and the invocation fails with it in flight
     };
   });
@@ -183,14 +183,14 @@ describe("the D1 index", () => {
     expect(await indexed()).toBeNull(); // D1 "down": nothing indexed yet
     const pending = await inObject(id, (o) => {
       o.deps.d1 = d1FailingBatches(env.DB, 2); // two more failures, then D1 is back
-      return o.engine.outbox.pending();
+      return o.runtime.outbox.pending();
     });
     expect(pending).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) await advanceAndRunAlarm(id, 120_000);
     expect(await indexed()).toEqual({ status: "completed", state_version: expect.any(Number) });
     const listed = await call<{ items: { id: string; status: string }[] }>("GET", "/v1/executions", { key: t.viewer });
     expect(listed.body.items).toEqual([expect.objectContaining({ id, status: "completed" })]);
-    expect(await inObject(id, (o) => o.engine.outbox.pending())).toBe(0);
+    expect(await inObject(id, (o) => o.runtime.outbox.pending())).toBe(0);
   });
 
   it("upserts only move a row forward: a stale version never overwrites a newer one", async () => {

@@ -3,7 +3,7 @@
  * rows and timers when a newer version of the code opens it.
  */
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS, SCHEMA_VERSION, ensureSchema } from "../../src/durable/sqlite-schema";
+import { MIGRATIONS, SCHEMA_VERSION, ensureSchema } from "../../src/durable/storage/sqlite-schema";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { stubOf } from "../helpers/objects";
 

@@ -1,8 +1,8 @@
 /** The timers' in-memory mirror always answers what storage holds, also after a rollback. */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ensureSchema } from "../../src/durable/sqlite-schema";
-import { Timers } from "../../src/durable/timers";
+import { ensureSchema } from "../../src/durable/storage/sqlite-schema";
+import { Timers } from "../../src/durable/storage/timer-store";
 import { stubOf } from "../helpers/objects";
 
 describe("Timers mirror", () => {

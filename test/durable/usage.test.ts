@@ -11,8 +11,8 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 async function usageOfFlushed(id: string) {
   return eventually(() =>
     inObject(id, (o) => {
-      expect(o.engine.outbox.pending()).toBe(0);
-      return o.engine.usage();
+      expect(o.runtime.outbox.pending()).toBe(0);
+      return o.runtime.usage();
     }),
   );
 }

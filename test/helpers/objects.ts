@@ -7,7 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Clock } from "../../src/engine/clock";
-import type { ExecutionObject } from "../../src/durable/execution-object";
+import type { ExecutionObject } from "../../src/durable/execution/execution-object";
 
 /**
  * A clock `offsetMs` ahead of the wall clock (behind when negative). Its instants map back to wall

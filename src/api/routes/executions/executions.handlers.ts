@@ -1,5 +1,5 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { eventSocketRequest, eventStreamRequest, executionRpc } from "../../../durable/client";
+import { eventSocketRequest, eventStreamRequest, executionRpc } from "../../../durable/execution/client";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
 import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
 import { awaitEnd, startExecution as startExecutionUseCase } from "../../../services/start-execution";

@@ -7,7 +7,7 @@
  * far more than a map lookup. A transaction that rolls back must call `forget()` so the mirror is
  * reloaded from storage.
  */
-import type { TimerKind } from "../schemas/vocabulary";
+import type { TimerKind } from "../../schemas/vocabulary";
 import type { Sql } from "./metered-sql";
 
 export interface Timer {

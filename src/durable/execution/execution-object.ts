@@ -1,15 +1,15 @@
 /**
  * ExecutionObject: one Durable Object per execution. A thin shell: it owns the platform entry
- * points (constructor, RPC methods, alarm) and delegates to ExecutionEngine. RPC arguments are
+ * points (constructor, RPC methods, alarm) and delegates to the runtime's parts. RPC arguments are
  * parsed again here (`schemas/execution-rpc.ts`) — the Worker is not trusted to have validated
  * them. The Worker calls it through `client.ts`, never by importing this module.
  */
 import { DurableObject } from "cloudflare:workers";
-import { log } from "../lib/log";
-import { stepKinds } from "../engine/steps/registry";
-import { systemClock } from "../engine/clock";
-import { AuditRow } from "../schemas/audit";
-import type { Execution, StepTrace } from "../schemas/executions";
+import { log } from "../../lib/log";
+import { stepKinds } from "../../engine/steps/registry";
+import { systemClock } from "../../engine/clock";
+import { AuditRow } from "../../schemas/audit";
+import type { Execution, StepTrace } from "../../schemas/executions";
 import {
   AnswersArgs,
   CreateExecutionArgs,
@@ -28,25 +28,34 @@ import {
   type DecisionResult,
   type EventPage,
   type ExistingExecution,
-} from "../schemas/execution-rpc";
+} from "../../schemas/execution-rpc";
+import { EventSockets } from "../streams/websocket";
+import { eventStreamResponse } from "../streams/sse";
+import { Attempts } from "./attempts";
 import type { ExecutionRpc } from "./client";
-import { ExecutionEngine, type EngineDeps } from "./execution-engine";
-import { EventSockets } from "./event-sockets";
-import { eventStreamResponse } from "./event-stream";
+import { Commands } from "./commands";
+import { Drive } from "./drive";
+import { HumanWaits } from "./human-waits";
+import { ReadModel } from "./read-model";
+import { ExecutionRuntime, type RuntimeDeps } from "./runtime";
 
-function logBackgroundFailure(engine: ExecutionEngine, what: string, err: unknown): void {
-  log("error", `${what} failed in the background`, { error: engine.maskForLog(err instanceof Error ? err.message : String(err)) });
+function logBackgroundFailure(runtime: ExecutionRuntime, what: string, err: unknown): void {
+  log("error", `${what} failed in the background`, { error: runtime.maskForLog(err instanceof Error ? err.message : String(err)) });
 }
 
 export class ExecutionObject extends DurableObject<Env> implements Record<keyof ExecutionRpc, unknown> {
-  readonly engine: ExecutionEngine;
+  readonly runtime: ExecutionRuntime;
+  readonly reads: ReadModel;
+  readonly commands: Commands;
+  readonly humanWaits: HumanWaits;
+  readonly drive: Drive;
   readonly sockets: EventSockets;
   /**
-   * The engine's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
-   * The engine reads them at each use, so one replaced on a live instance (through
+   * The runtime's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
+   * The runtime reads them at each use, so one replaced on a live instance (through
    * runInDurableObject) takes effect at once — how tests move an object's clock or make D1 refuse.
    */
-  readonly deps: EngineDeps;
+  readonly deps: RuntimeDeps;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,54 +69,58 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       d1: env.DB,
       random: Math.random,
     };
-    this.engine = new ExecutionEngine(this.deps);
-    this.sockets = new EventSockets(ctx, this.engine);
+    this.runtime = new ExecutionRuntime(this.deps);
+    this.reads = new ReadModel(this.runtime);
+    this.commands = new Commands(this.runtime, this.reads);
+    this.humanWaits = new HumanWaits(this.runtime);
+    this.drive = new Drive(this.runtime, new Attempts(this.runtime, this.humanWaits), this.humanWaits);
+    this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
-    if (this.engine.exists()) void ctx.blockConcurrencyWhile(() => this.engine.rearm());
+    if (this.runtime.exists()) void ctx.blockConcurrencyWhile(() => this.drive.rearm());
   }
 
   async create(args: unknown): Promise<CreateResult> {
-    const result = this.engine.create(CreateExecutionArgs.parse(args));
+    const result = this.commands.create(CreateExecutionArgs.parse(args));
     if (result.kind === "created") {
       // The alarm is armed first, so a crash from here on is recovered by the alarm; then the drive
       // starts right after this answer rather than after an alarm round-trip (an alarm that fires
       // meanwhile joins it).
       // The index row is durable in the outbox; the drive flushes it to D1.
-      await this.engine.rearm({ driveStarting: true });
+      await this.drive.rearm({ driveStarting: true });
       this.driveSoon();
     }
     return result;
   }
 
   async existing(tenant: unknown, requestHash: unknown): Promise<ExistingExecution | null> {
-    return this.engine.existing(Tenant.parse(tenant), RequestHash.parse(requestHash));
+    return this.reads.existing(Tenant.parse(tenant), RequestHash.parse(requestHash));
   }
 
   async get(tenant: unknown): Promise<Execution | null> {
-    return this.engine.snapshot(Tenant.parse(tenant));
+    return this.reads.snapshot(Tenant.parse(tenant));
   }
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {
-    return this.engine.trace(Tenant.parse(tenant));
+    return this.reads.trace(Tenant.parse(tenant));
   }
 
   async events(tenant: unknown, window: unknown): Promise<EventPage | null> {
     const { after, limit } = EventWindow.parse(window);
-    return this.engine.eventPage(Tenant.parse(tenant), after, limit);
+    return this.reads.eventPage(Tenant.parse(tenant), after, limit);
   }
 
   async command(tenant: unknown, command: unknown, audit: unknown = null): Promise<CommandResult> {
-    return this.carryOn(this.engine.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRow.nullable().parse(audit)));
+    return this.carryOn(this.commands.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRow.nullable().parse(audit)));
   }
 
   async answer(tenant: unknown, args: unknown, audit: unknown = null): Promise<AnswerResult> {
     const { stepId, answers } = AnswersArgs.parse(args);
-    return this.carryOn(this.engine.answer(Tenant.parse(tenant), stepId, answers, AuditRow.nullable().parse(audit)));
+    return this.carryOn(this.humanWaits.answer(Tenant.parse(tenant), stepId, answers, AuditRow.nullable().parse(audit)));
   }
 
   async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
-    return this.carryOn(this.engine.decide(Tenant.parse(tenant), DecisionArgs.parse(args), AuditRow.nullable().parse(audit)));
+    return this.carryOn(this.humanWaits.decide(Tenant.parse(tenant), DecisionArgs.parse(args), AuditRow.nullable().parse(audit)));
   }
 
   /**
@@ -117,8 +130,8 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    */
   private async carryOn<R extends { ok: boolean }>(result: R): Promise<R> {
     if (!result.ok) return result;
-    await this.engine.rearm({ driveStarting: true });
-    void this.engine.flushOutbox().catch((err: unknown) => logBackgroundFailure(this.engine, "index flush", err));
+    await this.drive.rearm({ driveStarting: true });
+    void this.drive.flushOutbox().catch((err: unknown) => logBackgroundFailure(this.runtime, "index flush", err));
     this.driveSoon();
     return result;
   }
@@ -128,11 +141,11 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    * here it would hold the RPC's answer until it ends. The armed alarm is the safety net.
    */
   private driveSoon(): void {
-    setTimeout(() => void this.engine.run().catch((err: unknown) => logBackgroundFailure(this.engine, "drive", err)), 0);
+    setTimeout(() => void this.drive.run().catch((err: unknown) => logBackgroundFailure(this.runtime, "drive", err)), 0);
   }
 
   async waitForEnd(tenant: unknown, ms: unknown): Promise<Execution | null> {
-    return this.engine.waitForEnd(Tenant.parse(tenant), WaitMs.parse(ms));
+    return this.reads.waitForEnd(Tenant.parse(tenant), WaitMs.parse(ms));
   }
 
   /** Streams only (STYLE: RPC for everything else). The Worker has authenticated the caller. */
@@ -140,7 +153,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     const url = new URL(request.url);
     if (url.pathname === EVENT_STREAM_PATH) {
       const { tenant, after } = StreamArgs.parse(Object.fromEntries(url.searchParams));
-      return eventStreamResponse(this.engine, tenant, after) ?? new Response(null, { status: 404 });
+      return eventStreamResponse(this.reads, tenant, after) ?? new Response(null, { status: 404 });
     }
     if (url.pathname === EVENT_SOCKET_PATH && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       const { tenant, after } = StreamArgs.parse(Object.fromEntries(url.searchParams));
@@ -161,6 +174,6 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   override async alarm(): Promise<void> {
-    await this.engine.run();
+    await this.drive.run();
   }
 }

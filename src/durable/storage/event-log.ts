@@ -3,9 +3,9 @@
  * `seq` is the SQLite rowid of a table that is never deleted from, so it is gapless and
  * increasing: clients resume from a seq with no gap and no duplicate.
  */
-import { isoTime } from "../lib/time";
+import { isoTime } from "../../lib/time";
 import { insertRows, type Sql } from "./metered-sql";
-import type { EventType, ExecutionEvent } from "../schemas/executions";
+import type { EventType, ExecutionEvent } from "../../schemas/executions";
 
 interface EventRow {
   seq: number;

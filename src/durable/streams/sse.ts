@@ -4,9 +4,9 @@
  * stream after the terminal event. Frames are `id: <seq>`, `event: <type>`, `data: <event JSON>`
  * (the same Event shape as the JSON page), so EventSource resumes with Last-Event-ID.
  */
-import { isTerminalEvent } from "../engine/state-machine";
-import type { ExecutionEvent } from "../schemas/executions";
-import type { ExecutionEngine } from "./execution-engine";
+import { isTerminalEvent } from "../../engine/state-machine";
+import type { ExecutionEvent } from "../../schemas/executions";
+import type { ReadModel } from "../execution/read-model";
 
 const REPLAY_PAGE = 1000;
 export const SSE_KEEPALIVE_MS = 15_000;
@@ -16,8 +16,8 @@ export function sseFrame(e: ExecutionEvent): string {
 }
 
 /** The SSE response, or null when the execution does not exist for this tenant. */
-export function eventStreamResponse(engine: ExecutionEngine, tenant: string, after: number): Response | null {
-  if (!engine.snapshot(tenant)) return null;
+export function eventStreamResponse(reads: ReadModel, tenant: string, after: number): Response | null {
+  if (!reads.snapshot(tenant)) return null;
   const encoder = new TextEncoder();
   let cleanup = (): void => {};
   const stream = new ReadableStream<Uint8Array>({
@@ -39,14 +39,14 @@ export function eventStreamResponse(engine: ExecutionEngine, tenant: string, aft
       // Replay, then subscribe, in one synchronous block: no event can be committed in between,
       // so the stream has no gap between replay and live.
       for (;;) {
-        const page = engine.eventPage(tenant, cursor, REPLAY_PAGE);
+        const page = reads.eventPage(tenant, cursor, REPLAY_PAGE);
         if (!page) return close();
         page.items.forEach(send);
         if (closed) return;
         if (page.terminal) return close(); // resumed after the end: nothing more will come
         if (page.items.length < REPLAY_PAGE) break;
       }
-      const unsubscribe = engine.subscribe((events) => events.forEach(send));
+      const unsubscribe = reads.subscribe((events) => events.forEach(send));
       const keepalive = setInterval(() => {
         if (!closed) controller.enqueue(encoder.encode(": keepalive\n\n"));
       }, SSE_KEEPALIVE_MS);

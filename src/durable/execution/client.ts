@@ -1,10 +1,10 @@
 /**
  * The Worker's side of the execution Durable Object: its RPC surface and the requests for its two
  * streams. The API and the services reach an execution through this module only; the object's
- * internals (engine, stores, outbox) stay behind it. Imports nothing from `durable/` but schemas.
+ * internals (runtime, stores, outbox) stay behind it. Imports nothing from `durable/` but schemas.
  */
-import type { AuditRow } from "../schemas/audit";
-import type { Execution, StepTrace } from "../schemas/executions";
+import type { AuditRow } from "../../schemas/audit";
+import type { Execution, StepTrace } from "../../schemas/executions";
 import {
   EVENT_SOCKET_PATH,
   EVENT_STREAM_PATH,
@@ -19,7 +19,7 @@ import {
   type EventWindow,
   type ExistingExecution,
   type UserCommand,
-} from "../schemas/execution-rpc";
+} from "../../schemas/execution-rpc";
 
 /**
  * The RPC surface the Worker calls. (Typed by hand: the generated stub type turns results that

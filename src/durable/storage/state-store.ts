@@ -3,10 +3,10 @@
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
 import { insertRows, type Sql } from "./metered-sql";
-import type { ApprovalGate } from "../schemas/executions";
-import type { ErrorInfo } from "../engine/errors";
-import type { WorkflowDefinition } from "../schemas/definition";
-import type { ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
+import type { ApprovalGate } from "../../schemas/executions";
+import type { ErrorInfo } from "../../engine/errors";
+import type { WorkflowDefinition } from "../../schemas/definition";
+import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 
 export interface ExecutionRecord {
   id: string;
@@ -79,7 +79,7 @@ export function pendingStep(id: string, idx: number): StepRecord {
   return { id, idx, status: "pending", attempts: 0, output: undefined, error: null, startedAt: null, endedAt: null, nextAttemptAt: null };
 }
 
-export class ExecutionStore {
+export class StateStore {
   constructor(private readonly sql: Sql) {}
 
   loadExecution(): ExecutionRecord | null {

@@ -11,24 +11,24 @@
  * cheap: a commit's events are serialised once and sent to each socket, with no log read and no
  * attachment (de)serialisation per socket.
  */
-import { isTerminalEvent } from "../engine/state-machine";
-import type { ExecutionEvent } from "../schemas/executions";
-import type { ExecutionEngine } from "./execution-engine";
+import { isTerminalEvent } from "../../engine/state-machine";
+import type { ExecutionEvent } from "../../schemas/executions";
+import type { ReadModel } from "../execution/read-model";
 
 const PAGE = 1000;
 
 export class EventSockets {
   constructor(
     private readonly ctx: DurableObjectState,
-    private readonly engine: ExecutionEngine,
+    private readonly reads: ReadModel,
   ) {
     // Registered by every instance, including one woken from hibernation for a socket event.
-    engine.subscribe((events) => this.deliver(events));
+    reads.subscribe((events) => this.deliver(events));
   }
 
   /** Accepts a socket that starts after `after`; null when the execution is not the tenant's. */
   accept(tenant: string, after: number): Response | null {
-    const execution = this.engine.snapshot(tenant);
+    const execution = this.reads.snapshot(tenant);
     if (!execution) return null;
     const pair = new WebSocketPair();
     const client = pair[0];
@@ -43,7 +43,7 @@ export class EventSockets {
   private replay(ws: WebSocket, tenant: string, after: number): void {
     let seq = after;
     for (;;) {
-      const page = this.engine.eventPage(tenant, seq, PAGE);
+      const page = this.reads.eventPage(tenant, seq, PAGE);
       if (!page || page.items.length === 0) {
         if (page?.terminal) this.close(ws);
         return;

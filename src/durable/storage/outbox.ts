@@ -7,9 +7,9 @@
  * runs waits for it and then sends what is left.
  */
 import type { Sql } from "./metered-sql";
-import type { AuditRow } from "../schemas/audit";
-import { auditInsertStatement } from "../store/audit";
-import { executionIndexStatements, type ExecutionIndexRow } from "../store/executions";
+import type { AuditRow } from "../../schemas/audit";
+import { auditInsertStatement } from "../../store/audit";
+import { executionIndexStatements, type ExecutionIndexRow } from "../../store/executions";
 
 type OutboxKind = "execution_index" | "audit";
 

@@ -1,0 +1,329 @@
+/**
+ * The drive loop and the timers behind the one alarm: fire due timers (through `onTimer`, one
+ * handler per `TimerKind`), recover cut-off attempts, plan, start ready steps, await the next
+ * settlement or timer, repeat; then flush the index (outbox) and re-arm the alarm.
+ */
+import { defaultAnswers } from "../../engine/answers";
+import { StepError, toStepError, type ErrorInfo } from "../../engine/errors";
+import { evaluateExpression } from "../../engine/evaluate";
+import { resolveRetryPolicy } from "../../engine/retry";
+import { planNext } from "../../engine/scheduler";
+import { isTerminalExecution, type ExecutionCommand } from "../../engine/state-machine";
+import { kindOf } from "../../engine/steps/registry";
+import { DEFAULT_PARALLELISM } from "../../schemas/limits";
+import type { EventType, WaitingFor } from "../../schemas/executions";
+import { log } from "../../lib/log";
+import { isoTime } from "../../lib/time";
+import type { Timer } from "../storage/timer-store";
+import type { TimerKind } from "../../schemas/vocabulary";
+import type { Attempts } from "./attempts";
+import { gateWaitingFor, type HumanWaits } from "./human-waits";
+import { eventValue, type ExecutionRuntime, type LoadedState } from "./runtime";
+
+/** An alarm invocation yields (re-arming the alarm) after this long, so one execution cannot hog its object. */
+const MAX_DRIVE_MS = 30_000;
+/** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
+const EXTRA_INTERRUPTED_ATTEMPTS = 2;
+const MAX_FLUSH_BACKOFF_MS = 60_000;
+/** How long the alarm waits behind a drive the object starts itself before it takes over. */
+const DRIVE_GRACE_MS = 5_000;
+/** A drive still running after this long flushes the index without waiting for its end. */
+const EARLY_FLUSH_MS = 250;
+
+export class Drive {
+  private driving: Promise<void> | null = null;
+  private flushFailures = 0;
+
+  constructor(
+    private readonly rt: ExecutionRuntime,
+    private readonly attempts: Attempts,
+    private readonly humanWaits: HumanWaits,
+  ) {}
+
+  /** The alarm's work (and start-up catch-up): run what is due, drive steps, re-arm the alarm. */
+  async run(): Promise<void> {
+    if (this.driving) return this.driving;
+    this.driving = this.drive().finally(() => {
+      this.driving = null;
+    });
+    return this.driving;
+  }
+
+  private async drive(): Promise<void> {
+    if (!this.rt.load()) return; // no execution here: nothing to drive, and nothing to write
+    const started = this.rt.deps.clock.now();
+    // A short drive flushes the index once, at its end (one D1 batch for the whole run); a long one
+    // (a slow request, many steps) also flushes early so listings show the execution meanwhile.
+    const earlyFlush = setTimeout(() => void this.flushOutbox(), EARLY_FLUSH_MS);
+    try {
+      for (;;) {
+        const s = this.rt.load();
+        if (!s) return;
+        this.fireDueTimers(s);
+        const status = s.execution.status;
+        if (status !== "running" && !(status === "paused" && this.rt.inflight.size > 0)) break;
+        if (status === "running") {
+          this.recoverInterrupted(s);
+          const progressed = await this.schedule(s);
+          if (progressed) continue;
+        }
+        if (this.rt.inflight.size === 0) {
+          if (s.execution.status === "running") this.settleWaiting(s);
+          break;
+        }
+        if (this.rt.deps.clock.now() - started > MAX_DRIVE_MS) break;
+        await this.nextSettlement();
+      }
+    } finally {
+      clearTimeout(earlyFlush);
+      this.rt.flushBurst();
+      await this.flushOutbox();
+      await this.rearm();
+    }
+  }
+
+  /** Waits for the next attempt to settle or the next timer to come due, whichever is first. */
+  private async nextSettlement(): Promise<void> {
+    this.rt.flushBurst(); // nothing completed stays unwritten while the drive waits
+    const waits: Promise<unknown>[] = [...this.rt.inflight.values()].map((f) => f.done);
+    const due = this.rt.timers.earliest();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (due !== null) waits.push(new Promise((r) => (timer = setTimeout(r, Math.max(0, due - this.rt.deps.clock.now())))));
+    await Promise.race(waits);
+    if (timer) clearTimeout(timer);
+  }
+
+  /** What each kind of due timer does: one handler per `TimerKind`. */
+  private readonly onTimer: Record<TimerKind, (s: LoadedState, timer: Timer) => void> = {
+    execution_timeout: (s) => this.timeOut(s),
+    step_wake: (s, timer) => this.wake(s, timer.stepId!),
+    step_retry: (_s, timer) => this.rt.timers.clear("step_retry", timer.stepId),
+    approval_expiry: (s, timer) => this.humanWaits.expireGate(s, timer.stepId),
+    outbox_flush: () => {}, // the flush at the end of every drive handles it
+  };
+
+  private fireDueTimers(s: LoadedState): void {
+    const now = this.rt.deps.clock.now();
+    for (const timer of this.rt.timers.due(now)) this.onTimer[timer.kind](s, timer);
+  }
+
+  private timeOut(s: LoadedState): void {
+    if (isTerminalExecution(s.execution.status)) return;
+    const error: ErrorInfo = { code: "EXECUTION_TIMEOUT", message: "The execution ran past its timeout_seconds." };
+    this.rt.tx((emit) => {
+      this.rt.endOpenSteps(s, "cancelled", error, emit);
+      this.rt.moveExecution(s, "time_out", { error });
+      emit({ type: "execution.timed_out", data: { error } });
+    });
+    this.rt.abortAll(new StepError("EXECUTION_TIMEOUT", error.message));
+    this.rt.notifyIfEnded(s);
+  }
+
+  /** A step's wake timer: a sleep ends, or the answers an input step asked for are overdue. */
+  private wake(s: LoadedState, stepId: string): void {
+    const st = s.steps.get(stepId);
+    this.rt.timers.clear("step_wake", stepId);
+    if (!st || st.status !== "waiting") return;
+    const def = s.defs.get(stepId)!;
+    const now = this.rt.deps.clock.now();
+    // An input step's wake is its answers' deadline; any other step's, the end of its sleep.
+    const input = def.type === "input" ? def : null;
+    this.rt.tx((emit) => {
+      if (input && input.on_timeout !== "default") {
+        const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: st.id, attempt: st.attempts };
+        this.rt.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
+        this.rt.moveStep(st, "fail", { error, endedAt: now, output: undefined });
+        emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error, tolerated: def.on_error === "continue" } });
+      } else {
+        const output = input ? defaultAnswers(input.questions) : st.output;
+        this.rt.store.finishAttempt(st.id, st.attempts, "completed", now, output, null);
+        this.rt.moveStep(st, "complete", { endedAt: now, output });
+        const marker = input ? { timed_out: true } : {};
+        emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(output), ...marker } });
+      }
+      if (s.execution.status === "waiting") this.rt.moveExecution(s, "wake", { waitingFor: null });
+    });
+  }
+
+  /** A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. */
+  private recoverInterrupted(s: LoadedState): void {
+    for (const st of s.steps.values()) {
+      if (st.status !== "running" || this.rt.inflight.has(st.id)) continue;
+      const def = s.defs.get(st.id)!;
+      const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
+      const error: ErrorInfo = {
+        code: "INTERRUPTED",
+        message: "The attempt was interrupted (the object restarted while it ran).",
+        step_id: st.id,
+        attempt: st.attempts,
+      };
+      const now = this.rt.deps.clock.now();
+      const giveUp = st.attempts >= policy.max_attempts + EXTRA_INTERRUPTED_ATTEMPTS;
+      this.rt.tx((emit) => {
+        this.rt.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
+        if (giveUp) {
+          this.rt.moveStep(st, "fail", { error, endedAt: now });
+          emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error } });
+        } else {
+          this.rt.moveStep(st, "interrupt", { nextAttemptAt: null });
+          emit({ type: "step.retrying", stepId: st.id, data: { attempt: st.attempts, error, retry_at: isoTime(now) } });
+        }
+      });
+    }
+  }
+
+  /**
+   * One scheduling round: fail, skip, finish, or start ready steps. Returns true when it changed
+   * something that warrants planning again right away.
+   */
+  private async schedule(s: LoadedState): Promise<boolean> {
+    const now = this.rt.deps.clock.now();
+    const plan = planNext(s.plan, s.steps, { now, parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
+    if (plan.failedBy) {
+      this.failExecution(s, plan.failedBy);
+      return false;
+    }
+    if (plan.skip.length > 0) {
+      this.rt.tx((emit) => {
+        for (const id of plan.skip) {
+          this.rt.moveStep(s.steps.get(id)!, "skip", { endedAt: now });
+          emit({ type: "step.skipped", stepId: id, data: { reason: "needs_skipped" } });
+        }
+      });
+      return true;
+    }
+    if (plan.done) {
+      await this.finish(s, plan.done);
+      return false;
+    }
+    let progressed = false;
+    for (const id of plan.start) {
+      if (s.execution.status !== "running") break;
+      if (await this.attempts.startStep(s, id)) progressed = true;
+    }
+    return progressed;
+  }
+
+  private failExecution(s: LoadedState, stepId: string): void {
+    if (s.execution.status !== "running") return;
+    const st = s.steps.get(stepId)!;
+    const error: ErrorInfo = st.error ?? { code: "STEP_FAILED", message: `Step '${stepId}' failed.`, step_id: stepId, attempt: st.attempts };
+    this.rt.tx((emit) => {
+      this.rt.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: `Cancelled because step '${stepId}' failed.` }, emit);
+      this.rt.moveExecution(s, "fail", { error });
+      emit({ type: "execution.failed", data: { error } });
+    });
+    this.rt.abortAll(new StepError("CANCELLED", `Cancelled because step '${stepId}' failed.`));
+    this.rt.notifyIfEnded(s);
+  }
+
+  private async finish(s: LoadedState, outcome: "completed" | "partial" | "failed"): Promise<void> {
+    let output: unknown;
+    const expr = s.execution.definition.output;
+    if (expr !== undefined) {
+      try {
+        output = this.rt.mask(s, await evaluateExpression(expr, s.scope));
+      } catch (err) {
+        const e = toStepError(err, "EXPRESSION_ERROR");
+        const error: ErrorInfo = this.rt.mask(s, { code: e.code, message: `output: ${e.message}` });
+        this.rt.tx((emit) => {
+          this.rt.moveExecution(s, "fail", { error });
+          emit({ type: "execution.failed", data: { error } });
+        });
+        this.rt.notifyIfEnded(s);
+        return;
+      }
+    }
+    if (s.execution.status !== "running") return;
+    const command: ExecutionCommand = outcome === "completed" ? "complete" : outcome === "partial" ? "complete_partial" : "fail";
+    const type: EventType = outcome === "completed" ? "execution.completed" : outcome === "partial" ? "execution.partial" : "execution.failed";
+    this.rt.tx((emit) => {
+      this.rt.moveExecution(s, command, { output });
+      emit({ type, data: eventValue(output) });
+    });
+    this.rt.notifyIfEnded(s);
+  }
+
+  /**
+   * A running execution is `waiting` when nothing is in flight, a step sleeps, and no other step
+   * has a retry scheduled (a branch in backoff keeps the execution `running`).
+   */
+  private shouldWait(s: LoadedState): boolean {
+    if (s.execution.status !== "running" || this.rt.inflight.size > 0) return false;
+    let sleeping = false;
+    for (const st of s.steps.values()) {
+      if (st.status === "waiting") sleeping = true;
+      if (st.status === "pending" && st.nextAttemptAt !== null) return false;
+    }
+    return sleeping;
+  }
+
+  /** Nothing runs and nothing can start: if a step sleeps, the execution is waiting for it. */
+  private settleWaiting(s: LoadedState): void {
+    if (!this.shouldWait(s)) return;
+    const sleeping = [...s.steps.values()].find((st) => st.status === "waiting");
+    if (!sleeping) return;
+    const gate = s.execution.approvals.find((g) => g.status === "pending" && g.step_id === sleeping.id);
+    const until = this.rt.timers.dueAt("step_wake", sleeping.id);
+    const deadline = until !== undefined ? { until: isoTime(until) } : {};
+    const waitingFor: WaitingFor = gate
+      ? gateWaitingFor(gate, s.execution.planHash)
+      : kindOf(s.defs.get(sleeping.id)!.type, this.rt.deps.kinds)?.waitsFor === "answers"
+        ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
+        : { kind: "sleep", step_id: sleeping.id, ...deadline };
+    this.rt.tx((emit) => {
+      if (this.rt.moveExecution(s, "wait", { waitingFor })) emit({ type: "execution.waiting", data: { waiting_for: waitingFor } });
+    });
+  }
+
+  // ------------------------------------------------------------------ index and alarm
+
+  async flushOutbox(): Promise<void> {
+    if (!this.rt.schemaReady) return;
+    if (this.rt.outbox.pending() === 0) {
+      this.rt.timers.clear("outbox_flush");
+      return;
+    }
+    const now = this.rt.deps.clock.now();
+    if (await this.rt.outbox.flush(this.rt.deps.d1, now)) {
+      this.flushFailures = 0;
+      if (this.rt.outbox.pending() === 0) {
+        this.rt.timers.clear("outbox_flush");
+        const execution = this.rt.load()?.execution;
+        if (execution && isTerminalExecution(execution.status)) log("info", "execution.usage", { execution_id: execution.id, ...this.rt.usage() });
+      }
+    } else {
+      this.flushFailures += 1;
+      this.rt.timers.set("outbox_flush", now + Math.min(MAX_FLUSH_BACKOFF_MS, 500 * 2 ** (this.flushFailures - 1)));
+    }
+  }
+
+  /**
+   * Points the alarm at the earliest timer; a running execution with work left is driven again now
+   * — or, when the caller is starting a drive itself (`driveStarting`), only after a grace period:
+   * the alarm is then just the net for a drive that never ran (the object died first), and an alarm
+   * firing into every drive it started would only compete with it.
+   */
+  async rearm(opts: { driveStarting?: boolean } = {}): Promise<void> {
+    if (!this.rt.schemaReady) return; // an object nobody created has no alarm to set or delete
+    const s = this.rt.load();
+    let next = this.rt.timers.earliest();
+    // Attempts still in flight (a drive that yielded) or work that can start now: come back at once.
+    if (s && (this.rt.inflight.size > 0 || (s.execution.status === "running" && this.hasStartableWork(s)))) {
+      const at = this.rt.deps.clock.now() + (opts.driveStarting ? DRIVE_GRACE_MS : 0);
+      next = next === null ? at : Math.min(next, at);
+    }
+    if (next === null) await this.rt.deps.storage.deleteAlarm();
+    else await this.rt.deps.storage.setAlarm(this.rt.deps.clock.toWallTime(next));
+  }
+
+  /** True when a drive now would change something (so the alarm must fire now, not at a timer). */
+  private hasStartableWork(s: LoadedState): boolean {
+    for (const st of s.steps.values()) {
+      if (st.status === "running" && !this.rt.inflight.has(st.id)) return true; // cut off: recover it
+    }
+    if (this.shouldWait(s)) return true; // e.g. resumed while a step sleeps: settle to `waiting`
+    const plan = planNext(s.plan, s.steps, { now: this.rt.deps.clock.now(), parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });
+    return plan.start.length > 0 || plan.skip.length > 0 || plan.done !== null || plan.failedBy !== null;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * What the object shows of its execution: the snapshot, the step trace, pages of the event log,
+ * live listeners, and the wait for the end. Reads write nothing, except the pure steps completed
+ * but not yet written (`owned` flushes them first, so nothing unwritten is ever shown).
+ */
+import { isTerminalExecution } from "../../engine/state-machine";
+import type { Execution, ExecutionEvent, StepTrace } from "../../schemas/executions";
+import type { AttemptRecord, ExecutionRecord, StepRecord } from "../storage/state-store";
+import type { EventPage, ExistingExecution } from "../../schemas/execution-rpc";
+import { isoTime } from "../../lib/time";
+import type { ExecutionRuntime } from "./runtime";
+
+export function toExecution(e: ExecutionRecord): Execution {
+  return {
+    id: e.id,
+    workflow_id: e.workflowId,
+    workflow_version: e.workflowVersion,
+    definition_hash: e.definitionHash,
+    status: e.status,
+    ...(e.waitingFor ? { waiting_for: e.waitingFor } : {}),
+    ...(e.planHash ? { plan_hash: e.planHash } : {}),
+    ...(e.approvals.length > 0 ? { approvals: e.approvals } : {}),
+    input: e.input,
+    ...(e.output !== undefined ? { output: e.output } : {}),
+    ...(e.error ? { error: e.error } : {}),
+    labels: e.labels,
+    attempt: e.attempt,
+    created_at: isoTime(e.createdAt),
+    ...(e.startedAt !== null ? { started_at: isoTime(e.startedAt) } : {}),
+    ...(e.endedAt !== null ? { ended_at: isoTime(e.endedAt) } : {}),
+  };
+}
+
+/** The attempt of a step that succeeded at its first attempt and kept no attempt row (a pure step's). */
+function onlyAttempt(st: StepRecord): AttemptRecord {
+  return { stepId: st.id, attempt: 1, status: "completed", startedAt: st.startedAt!, endedAt: st.endedAt, output: st.output, error: null };
+}
+
+export class ReadModel {
+  constructor(private readonly rt: ExecutionRuntime) {}
+
+  snapshot(tenant: string): Execution | null {
+    const s = this.rt.owned(tenant);
+    return s ? toExecution(s.execution) : null;
+  }
+
+  trace(tenant: string): StepTrace[] | null {
+    const s = this.rt.owned(tenant);
+    if (!s) return null;
+    const byStep = new Map<string, AttemptRecord[]>();
+    for (const a of this.rt.store.loadAttempts()) {
+      const list = byStep.get(a.stepId) ?? [];
+      list.push(a);
+      byStep.set(a.stepId, list);
+    }
+    return [...s.steps.values()].map((st) => {
+      const def = s.defs.get(st.id)!;
+      const attempts = byStep.get(st.id) ?? (st.status === "completed" && st.attempts === 1 && st.startedAt !== null ? [onlyAttempt(st)] : []);
+      return {
+        id: st.id,
+        type: def.type,
+        ...(def.name ? { name: def.name } : {}),
+        status: st.status,
+        attempts: attempts.map((a) => ({
+          attempt: a.attempt,
+          status: a.status,
+          started_at: isoTime(a.startedAt),
+          ...(a.endedAt !== null ? { ended_at: isoTime(a.endedAt) } : {}),
+          ...(a.output !== undefined ? { output: a.output } : {}),
+          ...(a.error ? { error: a.error } : {}),
+        })),
+        ...(st.startedAt !== null ? { started_at: isoTime(st.startedAt) } : {}),
+        ...(st.endedAt !== null ? { ended_at: isoTime(st.endedAt) } : {}),
+        ...(st.nextAttemptAt !== null ? { next_attempt_at: isoTime(st.nextAttemptAt) } : {}),
+        ...(st.output !== undefined ? { output: st.output } : {}),
+        ...(st.error ? { error: st.error } : {}),
+      };
+    });
+  }
+
+  eventPage(tenant: string, after: number, limit: number): EventPage | null {
+    const s = this.rt.owned(tenant);
+    if (!s) return null;
+    const items = this.rt.events.after(after, limit);
+    const last = items[items.length - 1]?.seq ?? after;
+    return { items, terminal: isTerminalExecution(s.execution.status) && last >= this.rt.events.lastSeq() };
+  }
+
+  /** Live listener for new events (after commit, in seq order). Returns the unsubscribe function. */
+  subscribe(listener: (events: ExecutionEvent[]) => void): () => void {
+    this.rt.listeners.add(listener);
+    return () => this.rt.listeners.delete(listener);
+  }
+
+  /** Resolves when the execution is terminal or after `ms`, with its snapshot. */
+  async waitForEnd(tenant: string, ms: number): Promise<Execution | null> {
+    const s = this.rt.owned(tenant);
+    if (!s) return null;
+    if (!isTerminalExecution(s.execution.status) && ms > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.rt.waiters.add(done);
+      });
+    }
+    return this.snapshot(tenant);
+  }
+
+  /**
+   * The execution stored here, for a request with an Idempotency-Key that may repeat the one that
+   * created it (`sameRequest`), or null when there is none. Writes nothing: the Worker asks before
+   * it resolves the definition, so a replay does not depend on what became of the workflow since.
+   */
+  existing(tenant: string, requestHash: string): ExistingExecution | null {
+    const s = this.rt.owned(tenant);
+    return s ? { kind: "existing", execution: toExecution(s.execution), sameRequest: s.execution.requestHash === requestHash } : null;
+  }
+}

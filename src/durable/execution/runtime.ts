@@ -1,0 +1,356 @@
+/**
+ * The execution's runtime inside the Durable Object: it loads the execution's state, keeps the
+ * in-memory caches, and applies every transition as ONE SQLite transaction (`tx`: the transition's
+ * rows, events, timers and outbox rows commit together or not at all). The object's other parts —
+ * commands, human waits, the drive, attempts, the read model — are small classes constructed with
+ * it (see execution-object.ts).
+ *
+ * Invariants (see ARCHITECTURE.md in src/durable/):
+ * - Transitions are checked against the pure tables in src/engine/state-machine.ts; an illegal
+ *   request changes nothing.
+ * - The in-memory mirror (`state`) is only a cache of SQLite: it is rebuilt from storage after an
+ *   eviction, and dropped if a transaction throws.
+ * - Steps are at-least-once, transitions exactly-once: a step found `running` with no attempt in
+ *   flight in this instance was cut off (eviction, crash, alarm that threw) and is re-attempted.
+ * - Fast steps run back to back in one invocation; sleeps, retry backoff, deadlines and failed
+ *   index flushes are rows in `timers` behind the single alarm.
+ */
+import type { ErrorInfo, StepError } from "../../engine/errors";
+import { maskSecrets } from "../../engine/evaluate";
+import { referencedSecrets } from "../../engine/expressions";
+import { compilePlan, type CompiledPlan } from "../../engine/scheduler";
+import { isTerminalExecution, transitionExecution, transitionStep, type ExecutionCommand, type StepCommand } from "../../engine/state-machine";
+import type { ExpressionScope, StepKinds } from "../../engine/steps/types";
+import type { Clock } from "../../engine/clock";
+import type { Step } from "../../schemas/definition";
+import type { ExecutionEvent } from "../../schemas/executions";
+import type { ExecutionIndexRow } from "../../store/executions";
+import { EventLog, type EventSpec } from "../storage/event-log";
+import { StateStore, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "../storage/state-store";
+import { Outbox } from "../storage/outbox";
+import type { CreateExecutionArgs } from "../../schemas/execution-rpc";
+import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
+import { MeteredSql } from "../storage/metered-sql";
+import { isoTime } from "../../lib/time";
+import { Timers } from "../storage/timer-store";
+
+/** Larger values are left out of events (the step trace still has them). */
+const MAX_EVENT_VALUE_BYTES = 16 * 1024;
+
+/**
+ * What the runtime runs on besides its own storage. Read at each use (never copied), so a
+ * dependency replaced on a live object takes effect at once: tests run an object on their own
+ * clock, or against a D1 that refuses batches, this way (see ARCHITECTURE.md, "Dependencies").
+ */
+export interface RuntimeDeps {
+  sql: SqlStorage;
+  storage: DurableObjectStorage;
+  env: Env;
+  /** Step kinds by type (`stepKinds` in production). */
+  kinds: StepKinds;
+  fetch: typeof fetch;
+  /** Every time the runtime reads or records; the alarm is set at `clock.toWallTime(due)`. */
+  clock: Clock;
+  /** The D1 database the outbox flushes the index and audit rows to (`env.DB`). */
+  d1: D1Database;
+  random: () => number;
+}
+
+/**
+ * What `create` needs: the RPC arguments, validated by the object. The RPC arguments and results
+ * are in `schemas/execution-rpc.ts`, shared with the Worker's side (`client.ts`).
+ */
+export type CreateRequest = CreateExecutionArgs;
+
+export interface LoadedState {
+  execution: ExecutionRecord;
+  steps: Map<string, StepRecord>;
+  defs: Map<string, Step>;
+  plan: CompiledPlan;
+  /** What expressions see, as live views of the records above (see `liveScope`). */
+  scope: ExpressionScope;
+  /**
+   * The value of every secret the definition names (`secrets.NAME`), whichever step or attempt
+   * resolves it: masked (`***`) in everything recorded (see `ExecutionRuntime.mask`).
+   */
+  secretValues: readonly string[];
+}
+
+/**
+ * The expression scope as views of the loaded records, built once per load: every read sees the
+ * record as it is now. Building a fresh scope per step would cost O(steps) each time (a 100-step
+ * chain spent more on that than on evaluating). Views are safe for what runs inside the drive's
+ * task (pure steps, `if`, outputs): nothing else changes a record until it yields. A runner that
+ * does I/O gets a snapshot instead (`snapshotScope`), so it sees the state its attempt started in.
+ */
+function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRecord>): ExpressionScope {
+  const views: ExpressionScope["steps"] = {};
+  for (const st of steps.values()) {
+    views[st.id] = {
+      get output() {
+        return st.output;
+      },
+      get status() {
+        return st.status;
+      },
+    };
+  }
+  return {
+    input: execution.input,
+    steps: views,
+    execution: {
+      id: execution.id,
+      workflow_id: execution.workflowId,
+      workflow_version: execution.workflowVersion,
+      get attempt() {
+        return execution.attempt;
+      },
+      get started_at() {
+        return isoTime(execution.startedAt);
+      },
+    },
+  };
+}
+
+export function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[], env: Env): LoadedState {
+  const steps = new Map(stepList.map((s) => [s.id, s]));
+  const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
+  const secretValues = referencedSecrets(execution.definition)
+    .map((name) => workerSecret(env, name))
+    .filter((v): v is string => v !== undefined && v !== "");
+  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps), secretValues };
+}
+
+export interface InFlight {
+  attempt: number;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Values too large for an event are replaced by a marker; the full value is in the step trace. */
+export function eventValue(value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  const text = JSON.stringify(value);
+  return text.length <= MAX_EVENT_VALUE_BYTES ? { output: value } : { output_truncated: true, output_bytes: text.length };
+}
+
+/** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
+export function workerSecret(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[`SECRET_${name}`];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Applies commands to a step in memory, checked against the step table; the caller writes it. */
+export function applyStepCommands(step: StepRecord, commands: readonly StepCommand[], patch: Partial<StepRecord>): void {
+  let status = step.status;
+  for (const command of commands) {
+    const t = transitionStep(status, command);
+    if (!t.ok) throw new Error(`illegal step transition ${step.id}: ${status} --${command}-->`);
+    status = t.to;
+  }
+  Object.assign(step, patch, { status });
+}
+
+export class ExecutionRuntime {
+  readonly store: StateStore;
+  readonly events: EventLog;
+  readonly timers: Timers;
+  readonly outbox: Outbox;
+  /** Storage rows this object has written since it started (see `usage`). */
+  readonly sql: MeteredSql;
+  state: LoadedState | null = null;
+  /**
+   * False until an execution is created here: an object nobody created has no schema and writes
+   * none, so a read of an id that was never created (a probe) leaves nothing stored.
+   */
+  schemaReady: boolean;
+  readonly inflight = new Map<string, InFlight>();
+  /** Pure steps completed but not written yet (see `flushBurst`). */
+  burst: { steps: StepRecord[]; attempts: FinishedAttempt[]; events: EventSpec[] } | null = null;
+  /** Events of the transaction under way (see `tx`). */
+  pendingEvents: EventSpec[] | null = null;
+  readonly waiters = new Set<() => void>();
+  readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
+
+  /** ALLOWED_PRIVATE_HOSTS, parsed once: the same array every attempt, so the SSRF guard's cache holds. */
+  readonly allowedPrivateHosts: readonly string[];
+
+  constructor(readonly deps: RuntimeDeps) {
+    this.sql = new MeteredSql(deps.sql);
+    // An execution stored by older code is upgraded as it loads (the version gate); an object with
+    // no execution stays empty until `create` makes its schema.
+    this.schemaReady = hasSchema(this.sql);
+    if (this.schemaReady) deps.storage.transactionSync(() => ensureSchema(this.sql)); // all of a migration or none of it
+    this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+    this.store = new StateStore(this.sql);
+    this.events = new EventLog(this.sql);
+    this.timers = new Timers(this.sql);
+    this.outbox = new Outbox(this.sql);
+  }
+
+  // ------------------------------------------------------------------ state
+
+  load(): LoadedState | null {
+    if (this.state) return this.state;
+    if (!this.schemaReady) return null; // nothing was ever created here
+    const execution = this.store.loadExecution();
+    if (!execution) return null;
+    this.state = loadedState(execution, this.store.loadSteps(execution.definition.steps), this.deps.env);
+    return this.state;
+  }
+
+  /** True once an execution is stored in this object. */
+  exists(): boolean {
+    return this.load() !== null;
+  }
+
+  owned(tenant: string): LoadedState | null {
+    this.flushBurst(); // what a caller reads or changes is written first
+    const s = this.load();
+    return s && s.execution.tenant === tenant ? s : null;
+  }
+
+  /**
+   * Runs `fn` as one SQLite transaction. Events appended inside are published to live listeners
+   * only after the commit. If it throws, storage rolls back and the cache is dropped.
+   */
+  /** `at`: when the transition happened, if not now (the events' time; e.g. when an attempt ended). */
+  tx<T>(fn: (emit: (e: EventSpec) => void) => T, at?: number): T {
+    // A transition inside another joins it: its events stay in call order and commit together.
+    if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
+    this.flushBurst(); // completed pure steps come first, in the log as in time
+    const pending: EventSpec[] = (this.pendingEvents = []);
+    const now = at ?? this.deps.clock.now();
+    let appended: ExecutionEvent[] = [];
+    try {
+      const result = this.deps.storage.transactionSync(() => {
+        const r = fn((e) => pending.push(e));
+        appended = this.events.append(now, pending); // one statement for all of the transition's events
+        return r;
+      });
+      this.pendingEvents = null;
+      if (appended.length > 0) for (const l of this.listeners) l(appended);
+      return result;
+    } catch (err) {
+      this.pendingEvents = null;
+      this.state = null;
+      this.timers.forget();
+      this.events.forget();
+      this.outbox.forget();
+      throw err;
+    }
+  }
+
+  /** Execution-level transition inside a transaction: status, patch, version, index row. */
+  moveExecution(s: LoadedState, command: ExecutionCommand, patch: Partial<ExecutionRecord> = {}): boolean {
+    const t = transitionExecution(s.execution.status, command);
+    if (!t.ok) return false;
+    const now = this.deps.clock.now();
+    Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
+    // `waiting_for` describes a waiting execution only: any other status drops it unless set here.
+    if (t.to !== "waiting" && patch.waitingFor === undefined) s.execution.waitingFor = null;
+    if (isTerminalExecution(t.to)) {
+      s.execution.endedAt = now;
+      // A gate nobody decided before the execution ended (cancelled, timed out) is closed, not left pending.
+      for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: isoTime(now) });
+    }
+    this.store.saveExecution(s.execution);
+    this.outbox.enqueueIndex(this.indexRow(s.execution), now);
+    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
+    if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
+    return true;
+  }
+
+  /**
+   * `value` with every value of every secret the definition names masked (`***`). Every value
+   * that enters the execution's records — attempt outcomes and errors, the execution's output,
+   * answers and comments people send — passes through here before it is kept, in memory or in
+   * storage, so it is masked in outputs, errors, events, step traces and logs alike, whichever
+   * step or attempt resolved the secret (or received it from an upstream).
+   */
+  mask<T>(s: LoadedState, value: T): T {
+    return s.secretValues.length === 0 ? value : maskSecrets(value, s.secretValues);
+  }
+
+  /** A message for the log, masked as recorded values are. */
+  maskForLog(text: string): string {
+    const s = this.state;
+    return s ? this.mask(s, text) : text;
+  }
+
+  /** Applies a command to a step and writes it. Inside a tx. */
+  moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
+    applyStepCommands(step, [command], patch);
+    this.store.saveStep(step);
+  }
+
+  indexRow(e: ExecutionRecord): ExecutionIndexRow {
+    return {
+      tenant: e.tenant,
+      id: e.id,
+      workflowId: e.workflowId,
+      workflowVersion: e.workflowVersion,
+      status: e.status,
+      labels: e.labels,
+      errorCode: e.error?.code ?? null,
+      costUsd: null, // no step records a cost yet
+      createdAt: e.createdAt,
+      startedAt: e.startedAt,
+      endedAt: e.endedAt,
+      stateVersion: e.stateVersion,
+    };
+  }
+
+  notifyIfEnded(s: LoadedState): void {
+    if (!isTerminalExecution(s.execution.status)) return;
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
+  endOpenSteps(s: LoadedState, _why: "cancelled", error: ErrorInfo, emit: (e: EventSpec) => void): void {
+    const now = this.deps.clock.now();
+    for (const st of s.steps.values()) {
+      if (st.status !== "pending" && st.status !== "running" && st.status !== "waiting") continue;
+      if (st.status === "running" || st.status === "waiting") {
+        this.store.finishAttempt(st.id, st.attempts, "cancelled", now, undefined, { ...error, step_id: st.id, attempt: st.attempts });
+        emit({ type: "step.cancelled", stepId: st.id, data: { attempt: st.attempts, error } });
+      }
+      this.moveStep(st, "cancel", { endedAt: now, nextAttemptAt: null });
+      this.timers.clear("step_retry", st.id);
+      this.timers.clear("step_wake", st.id);
+    }
+  }
+
+  abortAll(reason: StepError): void {
+    for (const f of this.inflight.values()) f.controller.abort(reason);
+  }
+
+  /**
+   * Writes the pure steps completed since the last write, in one transaction with a few multi-row
+   * statements, and publishes their events. Called before any other transition (so the log stays
+   * in order), before the drive waits or ends, and before anyone reads the execution — nothing
+   * unwritten is ever shown. If the object dies first, the steps are simply run again: they are pure.
+   */
+  flushBurst(): void {
+    const burst = this.burst;
+    if (!burst) return;
+    this.burst = null;
+    this.tx((emit) => {
+      this.store.saveSteps(burst.steps);
+      this.store.insertFinishedAttempts(burst.attempts);
+      for (const e of burst.events) emit(e);
+    });
+  }
+
+  /**
+   * What this object has written since it started — Durable Object storage rows and D1 rows — the
+   * units both are billed in. (Counted in memory: an object restarted mid-run reports only the rest.)
+   */
+  usage(): { storage_rows_written: number; d1_rows_written: number } {
+    return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten };
+  }
+}
