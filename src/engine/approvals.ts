@@ -24,7 +24,8 @@
  *   with no approver.
  */
 import type { WorkflowApproval } from "../schemas/definition";
-import type { ApprovalGate } from "../schemas/executions";
+import type { ApprovalGate, WaitingFor } from "../schemas/executions";
+import { isoTime } from "../lib/time";
 import { sha256Hex } from "../lib/digest";
 import { canonicalJson } from "./canonical-json";
 import { APPROVAL_EXPIRY_SECONDS } from "./retry";
@@ -86,4 +87,38 @@ export function stepsNeedApproval(approval: WorkflowApproval | undefined): boole
  */
 export async function planHashOf(definitionHash: string, input: unknown): Promise<string> {
   return sha256Hex(canonicalJson({ definition_hash: definitionHash, input: input ?? null }));
+}
+
+/** A gate as it opens: pending from `now` until `expiresAt` (epoch ms). */
+export function pendingGate(
+  asked: Pick<ApprovalGate, "kind" | "level"> & Partial<Pick<ApprovalGate, "step_id" | "request_comment">>,
+  now: number,
+  expiresAt: number,
+): ApprovalGate {
+  const { request_comment, ...gate } = asked;
+  return { ...gate, status: "pending", requested_at: isoTime(now), expires_at: isoTime(expiresAt), ...(request_comment !== undefined ? { request_comment } : {}) };
+}
+
+/** What a gate asks of its approver besides yes or no: the plan hash (level 2 only) and the step's comment. */
+function gateAsks(gate: ApprovalGate, planHash: string): { plan_hash?: string; request_comment?: string } {
+  return {
+    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
+    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
+  };
+}
+
+/** What `waiting_for` says of a pending approval gate. */
+export function gateWaitingFor(gate: ApprovalGate, planHash: string): WaitingFor {
+  return {
+    kind: "approval",
+    ...(gate.step_id ? { step_id: gate.step_id } : {}),
+    until: gate.expires_at,
+    level: gate.level,
+    gate: gate.kind,
+    ...gateAsks(gate, planHash),
+  };
+}
+
+export function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<string, unknown> {
+  return { kind: gate.kind, level: gate.level, expires_at: gate.expires_at, ...gateAsks(gate, planHash) };
 }

@@ -1,20 +1,19 @@
 /**
  * Attempts: starting a step (its `if`, its approval gate, its kind's `run` under an AbortController
- * and its timeout), pure steps run first and written in bursts, and settling an attempt's result —
- * an outcome through `onOutcome` (one handler per `StepOutcome` kind), an error through the retry
- * policy.
+ * and its timeout), pure steps run first and written in bursts, and settling an attempt's result.
+ * What each move records is decided in engine/outcomes.ts (an outcome through `outcomeDeciders`,
+ * an error through the retry policy) and applied by `ExecutionRuntime.apply`.
  */
-import { gateExpiryMs, stepsNeedApproval } from "../../engine/approvals";
-import { StepError, toStepError, type ErrorInfo } from "../../engine/errors";
+import { gateExpiryMs, pendingGate, stepsNeedApproval } from "../../engine/approvals";
+import { StepError, toStepError } from "../../engine/errors";
 import { evaluateExpression } from "../../engine/evaluate";
-import { resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "../../engine/retry";
+import { decideFailure, decideHold, decideOutcome, decideSkip, decideStart, eventValue, type Settling } from "../../engine/outcomes";
+import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepKind, StepOutcome } from "../../engine/steps/types";
 import type { Step } from "../../schemas/definition";
 import type { StepRecord } from "../storage/state-store";
-import { isoTime } from "../../lib/time";
-import { pendingGate, type HumanWaits } from "./human-waits";
-import { applyStepCommands, eventValue, workerSecret, type ExecutionRuntime, type LoadedState } from "./runtime";
+import { applyStepCommands, workerSecret, type ExecutionRuntime, type LoadedState } from "./runtime";
 
 /** Pure steps written per transaction at most (a long chain of them is written in slices). */
 const MAX_BURST_STEPS = 32;
@@ -35,26 +34,8 @@ class AttemptSecrets implements SecretResolver {
   }
 }
 
-/** What an outcome handler knows of the attempt it records. */
-interface Settling {
-  s: LoadedState;
-  st: StepRecord;
-  def: Step;
-  id: string;
-  attempt: number;
-  now: number;
-}
-
-type OutcomeHandler<O extends StepOutcome> = (c: Settling, outcome: O) => void;
-
-/** One handler per kind of `StepOutcome`, each given its own variant: the compiler checks the table is complete. */
-type OutcomeHandlers = { [K in StepOutcome["kind"]]: OutcomeHandler<Extract<StepOutcome, { kind: K }>> };
-
 export class Attempts {
-  constructor(
-    private readonly rt: ExecutionRuntime,
-    private readonly humanWaits: HumanWaits,
-  ) {}
+  constructor(private readonly rt: ExecutionRuntime) {}
 
   /** Evaluates `if`, then starts an attempt. Returns true when the step was skipped or ended at once. */
   async startStep(s: LoadedState, id: string): Promise<boolean> {
@@ -65,31 +46,26 @@ export class Attempts {
       try {
         run = Boolean(await evaluateExpression(def.if, s.scope));
       } catch (err) {
-        this.beginAttempt(st);
+        this.beginAttempt(s, st);
         this.settle(s, id, st.attempts, { ok: false, error: toStepError(err, "EXPRESSION_ERROR") });
         return true;
       }
       if (s.execution.status !== "running" || st.status !== "pending") return false;
       if (!run) {
-        this.rt.tx((emit) => {
-          this.rt.moveStep(st, "skip", { endedAt: this.rt.deps.clock.now() });
-          emit({ type: "step.skipped", stepId: id, data: { reason: "condition_false" } });
-        });
+        this.rt.apply(s, decideSkip(st, this.rt.deps.clock.now()));
         return true;
       }
     }
     const approval = s.execution.definition.approval;
     if (stepsNeedApproval(approval) && !s.execution.approvals.some((g) => g.kind === "step" && g.step_id === id && g.status === "approved")) {
       const now = this.rt.deps.clock.now();
-      this.rt.tx((emit) => {
-        this.rt.moveStep(st, "hold");
-        this.humanWaits.requestStepApproval(s, pendingGate({ kind: "step", step_id: id, level: 3 }, now, now + gateExpiryMs(approval!, 3)), emit);
-      });
+      const gate = pendingGate({ kind: "step", step_id: id, level: 3 }, now, now + gateExpiryMs(approval!, 3));
+      this.rt.apply(s, decideHold(st, gate, s.execution.planHash));
       return false;
     }
     const kind = kindOf(def.type, this.rt.deps.kinds);
     if (kind?.pure) return this.runPure(s, st, def, kind);
-    const attempt = this.beginAttempt(st);
+    const attempt = this.beginAttempt(s, st);
     if (!kind) {
       const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
       this.settle(s, id, attempt, { ok: false, error });
@@ -165,7 +141,7 @@ export class Attempts {
     }
     if (s.execution.status !== "running" || st.status !== "pending") return true; // cancelled, paused, … meanwhile
     if (outcome?.kind !== "completed") {
-      this.beginAttempt(st);
+      this.beginAttempt(s, st);
       this.settle(s, st.id, attempt, outcome ? { ok: true, outcome } : { ok: false, error: error! });
       return true;
     }
@@ -187,18 +163,12 @@ export class Attempts {
   }
 
   /** pending → running with a new attempt row and a step.started event. */
-  private beginAttempt(st: StepRecord): number {
-    const now = this.rt.deps.clock.now();
-    const attempt = st.attempts + 1;
-    this.rt.tx((emit) => {
-      this.rt.moveStep(st, "start", { attempts: attempt, startedAt: st.startedAt ?? now, nextAttemptAt: null, error: null });
-      this.rt.store.insertAttempt(st.id, attempt, now);
-      emit({ type: "step.started", stepId: st.id, data: { attempt } });
-    });
-    return attempt;
+  private beginAttempt(s: LoadedState, st: StepRecord): number {
+    this.rt.apply(s, decideStart(st, this.rt.deps.clock.now()));
+    return st.attempts;
   }
 
-  /** Applies the result of an attempt, unless the step moved on meanwhile (cancel, timeout). */
+  /** Applies the result of an attempt (decided in engine/outcomes.ts), unless the step moved on meanwhile (cancel, timeout). */
   settle(
     s: LoadedState,
     id: string,
@@ -207,70 +177,15 @@ export class Attempts {
   ): void {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
-    const def = s.defs.get(id)!;
-    const now = this.rt.deps.clock.now();
-    if (result.ok) {
-      const handle = this.onOutcome[result.outcome.kind] as OutcomeHandler<StepOutcome>;
-      handle({ s, st, def, id, attempt, now }, result.outcome);
-      return;
-    }
-    const err = result.error;
-    const error: ErrorInfo = this.rt.mask(s, { ...err.toInfo(), step_id: id, attempt });
-    const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
-    if (shouldRetry(policy, err, attempt)) {
-      const retryAt = now + retryDelayMs(policy, attempt, this.rt.deps.random, err.retryAfterMs);
-      this.rt.tx((emit) => {
-        this.rt.store.finishAttempt(id, attempt, "failed", now, undefined, error);
-        this.rt.moveStep(st, "schedule_retry", { error, nextAttemptAt: retryAt });
-        this.rt.timers.set("step_retry", retryAt, id);
-        emit({ type: "step.retrying", stepId: id, data: { attempt, error, retry_at: isoTime(retryAt) } });
-      }, now); // stamped when the attempt ended, so retry_at is never before the event's own time
-      return;
-    }
-    this.rt.tx((emit) => {
-      this.rt.store.finishAttempt(id, attempt, "failed", now, undefined, error);
-      this.rt.moveStep(st, "fail", { error, endedAt: now });
-      emit({ type: "step.failed", stepId: id, data: { attempt, error, tolerated: def.on_error === "continue" } });
-    });
+    const c: Settling = {
+      step: st,
+      def: s.defs.get(id)!,
+      attempt,
+      now: this.rt.deps.clock.now(),
+      workflow: s.execution.definition,
+      planHash: s.execution.planHash,
+      secrets: s.secretValues,
+    };
+    this.rt.apply(s, result.ok ? decideOutcome(c, result.outcome) : decideFailure(c, result.error, this.rt.deps.random));
   }
-
-  /** How each kind of outcome of a successful attempt is recorded: one handler per `StepOutcome` kind. */
-  private readonly onOutcome: OutcomeHandlers = {
-    ask: ({ s, st, def, id, attempt, now }, outcome) => {
-      // While it waits, the step's output holds the questions asked (prompts rendered).
-      const questions = this.rt.mask(s, outcome.questions);
-      // Only a kind that waits for answers asks; its timeout_seconds bounds that wait.
-      const timeout = def.timeout_seconds;
-      this.rt.tx((emit) => {
-        this.rt.moveStep(st, "wait", { output: { questions } });
-        if (timeout !== undefined) this.rt.timers.set("step_wake", now + timeout * 1000, id);
-        emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "answers" } });
-        emit({ type: "answers.requested", stepId: id, data: { questions, ...(timeout !== undefined ? { expires_at: isoTime(now + timeout * 1000) } : {}) } });
-      });
-    },
-    approval: ({ s, st, def, id, now }, outcome) => {
-      const expiresAt = now + stepTimeoutMs(def, s.execution.definition.sla_class, s.execution.definition.approval)!;
-      const shown = outcome.comment === undefined ? {} : { request_comment: this.rt.mask(s, outcome.comment) };
-      this.rt.tx((emit) => {
-        this.rt.moveStep(st, "wait");
-        this.humanWaits.requestStepApproval(s, pendingGate({ kind: "approval_step", step_id: id, level: outcome.level, ...shown }, now, expiresAt), emit);
-      });
-    },
-    sleep: ({ s, st, id, attempt }, outcome) => {
-      const output = this.rt.mask(s, outcome.output);
-      this.rt.tx((emit) => {
-        this.rt.moveStep(st, "wait", { output });
-        this.rt.timers.set("step_wake", outcome.until, id);
-        emit({ type: "step.waiting", stepId: id, data: { attempt, kind: "sleep", until: isoTime(outcome.until) } });
-      });
-    },
-    completed: ({ s, st, id, attempt, now }, outcome) => {
-      const output = this.rt.mask(s, outcome.output);
-      this.rt.tx((emit) => {
-        this.rt.store.finishAttempt(id, attempt, "completed", now, output, null);
-        this.rt.moveStep(st, "complete", { output, endedAt: now });
-        emit({ type: "step.completed", stepId: id, data: { attempt, ...eventValue(output) } });
-      });
-    },
-  };
 }

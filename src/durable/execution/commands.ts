@@ -1,10 +1,12 @@
 /**
  * What a caller asks of the execution as a whole: create it (or find it again, for an idempotent
- * replay), then cancel, pause, resume or retry it. Each is one transaction (`ExecutionRuntime.tx`)
- * with its audit row in the outbox.
+ * replay), then cancel, pause, resume or retry it. Each is one transaction with its audit row in
+ * the outbox: `ExecutionRuntime.apply` of a decision from engine/execution-moves.ts, or `tx` for
+ * create and cancel.
  */
-import { executionGateLevel, gateExpiryMs } from "../../engine/approvals";
+import { approvalRequestedData, executionGateLevel, gateExpiryMs, gateWaitingFor, pendingGate } from "../../engine/approvals";
 import { StepError } from "../../engine/errors";
+import { decideCancel, decidePause, decideResume, decideRetry } from "../../engine/execution-moves";
 import { executionTimeoutMs } from "../../engine/retry";
 import { allowedExecutionCommands, transitionExecution } from "../../engine/state-machine";
 import { pendingStep, type ExecutionRecord } from "../storage/state-store";
@@ -12,7 +14,6 @@ import type { AuditRow } from "../../schemas/audit";
 import type { CommandResult, CreateResult } from "../../schemas/execution-rpc";
 import { ensureSchema } from "../storage/sqlite-schema";
 import { parseRfc3339 } from "../../lib/time";
-import { approvalRequestedData, gateWaitingFor, pendingGate } from "./human-waits";
 import { toExecution, type ReadModel } from "./read-model";
 import { loadedState, type CreateRequest, type ExecutionRuntime } from "./runtime";
 
@@ -92,46 +93,19 @@ export class Commands {
     const check = transitionExecution(s.execution.status, command);
     if (!check.ok) return { ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") };
     const now = this.rt.deps.clock.now();
-    const recordAudit = (): void => {
-      if (audit) this.rt.outbox.enqueueAudit(audit, now);
-    };
     switch (command) {
       case "cancel":
-        this.rt.tx((emit) => {
-          this.rt.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: "The execution was cancelled." }, emit);
-          this.rt.moveExecution(s, "cancel");
-          emit({ type: "execution.cancelled", data: {} });
-          recordAudit();
-        });
+        this.rt.apply(s, decideCancel(s.steps.values(), audit, now));
         this.rt.abortAll(new StepError("CANCELLED", "The execution was cancelled."));
         break;
       case "pause":
-        this.rt.tx((emit) => {
-          this.rt.moveExecution(s, "pause", { pausedFrom: s.execution.status });
-          emit({ type: "execution.paused", data: {} });
-          recordAudit();
-        });
+        this.rt.apply(s, decidePause(s.execution, audit, now));
         break;
       case "resume":
-        this.rt.tx((emit) => {
-          this.rt.moveExecution(s, "resume", { pausedFrom: null });
-          emit({ type: "execution.resumed", data: {} });
-          recordAudit();
-        });
+        this.rt.apply(s, decideResume(audit, now));
         break;
       case "retry":
-        this.rt.tx((emit) => {
-          for (const st of s.steps.values()) {
-            if (st.status === "failed" || st.status === "cancelled") this.rt.moveStep(st, "redrive", { error: null, endedAt: null, nextAttemptAt: null });
-          }
-          const deadlineAt = now + executionTimeoutMs(s.execution.definition);
-          this.rt.moveExecution(s, "retry", { attempt: s.execution.attempt + 1, error: null, endedAt: null, output: undefined, deadlineAt });
-          // A redrive re-enters through `queued`; with no concurrency limit to wait for, it is admitted at once.
-          this.rt.moveExecution(s, "admit");
-          this.rt.timers.set("execution_timeout", deadlineAt);
-          emit({ type: "execution.started", data: { attempt: s.execution.attempt } });
-          recordAudit();
-        });
+        this.rt.apply(s, decideRetry(s.execution, s.steps.values(), audit, now));
         break;
     }
     this.rt.notifyIfEnded(s);

@@ -3,27 +3,26 @@
  * handler per `TimerKind`), recover cut-off attempts, plan, start ready steps, await the next
  * settlement or timer, repeat; then flush the index (outbox) and re-arm the alarm.
  */
-import { defaultAnswers } from "../../engine/answers";
 import { StepError, toStepError, type ErrorInfo } from "../../engine/errors";
 import { evaluateExpression } from "../../engine/evaluate";
-import { resolveRetryPolicy } from "../../engine/retry";
 import { planNext } from "../../engine/scheduler";
-import { isTerminalExecution, type ExecutionCommand } from "../../engine/state-machine";
+import { isTerminalExecution } from "../../engine/state-machine";
 import { kindOf } from "../../engine/steps/registry";
 import { DEFAULT_PARALLELISM } from "../../schemas/limits";
-import type { EventType, WaitingFor } from "../../schemas/executions";
+import type { WaitingFor } from "../../schemas/executions";
 import { log } from "../../lib/log";
 import { isoTime } from "../../lib/time";
 import type { Timer } from "../storage/timer-store";
 import type { TimerKind } from "../../schemas/vocabulary";
 import type { Attempts } from "./attempts";
-import { gateWaitingFor, type HumanWaits } from "./human-waits";
-import { eventValue, type ExecutionRuntime, type LoadedState } from "./runtime";
+import { gateWaitingFor } from "../../engine/approvals";
+import type { HumanWaits } from "./human-waits";
+import { decideEnd, decideFailed, decideStepFailedExecution, decideTimeout, decideWaiting } from "../../engine/execution-moves";
+import { decideInterrupted, decideNeedsSkipped, decideWake } from "../../engine/outcomes";
+import type { ExecutionRuntime, LoadedState } from "./runtime";
 
 /** An alarm invocation yields (re-arming the alarm) after this long, so one execution cannot hog its object. */
 const MAX_DRIVE_MS = 30_000;
-/** Re-attempts of a step that keeps being cut off, beyond its retry policy, before it fails. */
-const EXTRA_INTERRUPTED_ATTEMPTS = 2;
 const MAX_FLUSH_BACKOFF_MS = 60_000;
 /** How long the alarm waits behind a drive the object starts itself before it takes over. */
 const DRIVE_GRACE_MS = 5_000;
@@ -110,11 +109,7 @@ export class Drive {
   private timeOut(s: LoadedState): void {
     if (isTerminalExecution(s.execution.status)) return;
     const error: ErrorInfo = { code: "EXECUTION_TIMEOUT", message: "The execution ran past its timeout_seconds." };
-    this.rt.tx((emit) => {
-      this.rt.endOpenSteps(s, "cancelled", error, emit);
-      this.rt.moveExecution(s, "time_out", { error });
-      emit({ type: "execution.timed_out", data: { error } });
-    });
+    this.rt.apply(s, decideTimeout(s.steps.values(), error, this.rt.deps.clock.now()));
     this.rt.abortAll(new StepError("EXECUTION_TIMEOUT", error.message));
     this.rt.notifyIfEnded(s);
   }
@@ -124,51 +119,15 @@ export class Drive {
     const st = s.steps.get(stepId);
     this.rt.timers.clear("step_wake", stepId);
     if (!st || st.status !== "waiting") return;
-    const def = s.defs.get(stepId)!;
-    const now = this.rt.deps.clock.now();
     // An input step's wake is its answers' deadline; any other step's, the end of its sleep.
-    const input = def.type === "input" ? def : null;
-    this.rt.tx((emit) => {
-      if (input && input.on_timeout !== "default") {
-        const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: st.id, attempt: st.attempts };
-        this.rt.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
-        this.rt.moveStep(st, "fail", { error, endedAt: now, output: undefined });
-        emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error, tolerated: def.on_error === "continue" } });
-      } else {
-        const output = input ? defaultAnswers(input.questions) : st.output;
-        this.rt.store.finishAttempt(st.id, st.attempts, "completed", now, output, null);
-        this.rt.moveStep(st, "complete", { endedAt: now, output });
-        const marker = input ? { timed_out: true } : {};
-        emit({ type: "step.completed", stepId: st.id, data: { attempt: st.attempts, ...eventValue(output), ...marker } });
-      }
-      if (s.execution.status === "waiting") this.rt.moveExecution(s, "wake", { waitingFor: null });
-    });
+    this.rt.apply(s, decideWake(st, s.defs.get(stepId)!, s.execution.status, this.rt.deps.clock.now()));
   }
 
   /** A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. */
   private recoverInterrupted(s: LoadedState): void {
     for (const st of s.steps.values()) {
       if (st.status !== "running" || this.rt.inflight.has(st.id)) continue;
-      const def = s.defs.get(st.id)!;
-      const policy = resolveRetryPolicy(def.retry, s.execution.definition.sla_class);
-      const error: ErrorInfo = {
-        code: "INTERRUPTED",
-        message: "The attempt was interrupted (the object restarted while it ran).",
-        step_id: st.id,
-        attempt: st.attempts,
-      };
-      const now = this.rt.deps.clock.now();
-      const giveUp = st.attempts >= policy.max_attempts + EXTRA_INTERRUPTED_ATTEMPTS;
-      this.rt.tx((emit) => {
-        this.rt.store.finishAttempt(st.id, st.attempts, "failed", now, undefined, error);
-        if (giveUp) {
-          this.rt.moveStep(st, "fail", { error, endedAt: now });
-          emit({ type: "step.failed", stepId: st.id, data: { attempt: st.attempts, error } });
-        } else {
-          this.rt.moveStep(st, "interrupt", { nextAttemptAt: null });
-          emit({ type: "step.retrying", stepId: st.id, data: { attempt: st.attempts, error, retry_at: isoTime(now) } });
-        }
-      });
+      this.rt.apply(s, decideInterrupted(st, s.defs.get(st.id)!, s.execution.definition, this.rt.deps.clock.now()));
     }
   }
 
@@ -184,12 +143,7 @@ export class Drive {
       return false;
     }
     if (plan.skip.length > 0) {
-      this.rt.tx((emit) => {
-        for (const id of plan.skip) {
-          this.rt.moveStep(s.steps.get(id)!, "skip", { endedAt: now });
-          emit({ type: "step.skipped", stepId: id, data: { reason: "needs_skipped" } });
-        }
-      });
+      this.rt.apply(s, decideNeedsSkipped(plan.skip, now));
       return true;
     }
     if (plan.done) {
@@ -208,11 +162,7 @@ export class Drive {
     if (s.execution.status !== "running") return;
     const st = s.steps.get(stepId)!;
     const error: ErrorInfo = st.error ?? { code: "STEP_FAILED", message: `Step '${stepId}' failed.`, step_id: stepId, attempt: st.attempts };
-    this.rt.tx((emit) => {
-      this.rt.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: `Cancelled because step '${stepId}' failed.` }, emit);
-      this.rt.moveExecution(s, "fail", { error });
-      emit({ type: "execution.failed", data: { error } });
-    });
+    this.rt.apply(s, decideStepFailedExecution(s.steps.values(), stepId, error, this.rt.deps.clock.now()));
     this.rt.abortAll(new StepError("CANCELLED", `Cancelled because step '${stepId}' failed.`));
     this.rt.notifyIfEnded(s);
   }
@@ -226,21 +176,13 @@ export class Drive {
       } catch (err) {
         const e = toStepError(err, "EXPRESSION_ERROR");
         const error: ErrorInfo = this.rt.mask(s, { code: e.code, message: `output: ${e.message}` });
-        this.rt.tx((emit) => {
-          this.rt.moveExecution(s, "fail", { error });
-          emit({ type: "execution.failed", data: { error } });
-        });
+        this.rt.apply(s, decideFailed(error));
         this.rt.notifyIfEnded(s);
         return;
       }
     }
     if (s.execution.status !== "running") return;
-    const command: ExecutionCommand = outcome === "completed" ? "complete" : outcome === "partial" ? "complete_partial" : "fail";
-    const type: EventType = outcome === "completed" ? "execution.completed" : outcome === "partial" ? "execution.partial" : "execution.failed";
-    this.rt.tx((emit) => {
-      this.rt.moveExecution(s, command, { output });
-      emit({ type, data: eventValue(output) });
-    });
+    this.rt.apply(s, decideEnd(outcome, output));
     this.rt.notifyIfEnded(s);
   }
 
@@ -271,9 +213,7 @@ export class Drive {
       : kindOf(s.defs.get(sleeping.id)!.type, this.rt.deps.kinds)?.waitsFor === "answers"
         ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
         : { kind: "sleep", step_id: sleeping.id, ...deadline };
-    this.rt.tx((emit) => {
-      if (this.rt.moveExecution(s, "wait", { waitingFor })) emit({ type: "execution.waiting", data: { waiting_for: waitingFor } });
-    });
+    this.rt.apply(s, decideWaiting(s.execution, waitingFor));
   }
 
   // ------------------------------------------------------------------ index and alarm

@@ -73,7 +73,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     this.reads = new ReadModel(this.runtime);
     this.commands = new Commands(this.runtime, this.reads);
     this.humanWaits = new HumanWaits(this.runtime);
-    this.drive = new Drive(this.runtime, new Attempts(this.runtime, this.humanWaits), this.humanWaits);
+    this.drive = new Drive(this.runtime, new Attempts(this.runtime), this.humanWaits);
     this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).

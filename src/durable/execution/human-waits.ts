@@ -1,52 +1,20 @@
 /**
  * What people decide: answers to an input step, decisions on approval gates, and a gate's expiry
- * (`on_expiry` decides in place of a person). Each change is one transaction (`ExecutionRuntime.tx`).
+ * (`on_expiry` decides in place of a person). Each change is one transaction: answers through
+ * `ExecutionRuntime.apply` of `decideAnswer`, decisions and expiry through `tx`.
  */
 import { checkAnswers } from "../../engine/answers";
 import { checkDecision } from "../../engine/approvals";
+import { decideAnswer, decideCancelOpenSteps } from "../../engine/execution-moves";
 import { StepError, type ErrorInfo } from "../../engine/errors";
 import { allowedExecutionCommands, isTerminalExecution, transitionExecution, type ExecutionCommand } from "../../engine/state-machine";
-import type { ApprovalGate, WaitingFor } from "../../schemas/executions";
+import type { ApprovalGate } from "../../schemas/executions";
 import type { EventSpec } from "../storage/event-log";
 import type { AuditRow } from "../../schemas/audit";
 import type { AnswerResult, DecisionArgs, DecisionResult } from "../../schemas/execution-rpc";
-import { isoTime, parseRfc3339 } from "../../lib/time";
+import { isoTime } from "../../lib/time";
 import { toExecution } from "./read-model";
 import type { ExecutionRuntime, LoadedState } from "./runtime";
-
-/** A gate as it opens: pending from `now` until `expiresAt` (epoch ms). */
-export function pendingGate(
-  asked: Pick<ApprovalGate, "kind" | "level"> & Partial<Pick<ApprovalGate, "step_id" | "request_comment">>,
-  now: number,
-  expiresAt: number,
-): ApprovalGate {
-  const { request_comment, ...gate } = asked;
-  return { ...gate, status: "pending", requested_at: isoTime(now), expires_at: isoTime(expiresAt), ...(request_comment !== undefined ? { request_comment } : {}) };
-}
-
-/** What a gate asks of its approver besides yes or no: the plan hash (level 2 only) and the step's comment. */
-function gateAsks(gate: ApprovalGate, planHash: string): { plan_hash?: string; request_comment?: string } {
-  return {
-    ...(gate.level === 2 ? { plan_hash: planHash } : {}),
-    ...(gate.request_comment ? { request_comment: gate.request_comment } : {}),
-  };
-}
-
-/** What `waiting_for` says of a pending approval gate. */
-export function gateWaitingFor(gate: ApprovalGate, planHash: string): WaitingFor {
-  return {
-    kind: "approval",
-    ...(gate.step_id ? { step_id: gate.step_id } : {}),
-    until: gate.expires_at,
-    level: gate.level,
-    gate: gate.kind,
-    ...gateAsks(gate, planHash),
-  };
-}
-
-export function approvalRequestedData(gate: ApprovalGate, planHash: string): Record<string, unknown> {
-  return { kind: gate.kind, level: gate.level, expires_at: gate.expires_at, ...gateAsks(gate, planHash) };
-}
 
 export class HumanWaits {
   constructor(private readonly rt: ExecutionRuntime) {}
@@ -66,15 +34,7 @@ export class HumanWaits {
     if (!answers.ok) return { ok: false, reason: "invalid_answers", problems: answers.problems };
     const answered = this.rt.mask(s, answers.answers);
     const now = this.rt.deps.clock.now();
-    this.rt.tx((emit) => {
-      this.rt.timers.clear("step_wake", stepId);
-      emit({ type: "answers.received", stepId, data: { answers: answered, by: audit?.actor ?? null } });
-      this.rt.store.finishAttempt(stepId, st.attempts, "completed", now, answered, null);
-      this.rt.moveStep(st, "complete", { output: answered, endedAt: now });
-      emit({ type: "step.completed", stepId, data: { attempt: st.attempts, output: answered } });
-      this.rt.moveExecution(s, "answer", s.execution.status === "waiting" ? { waitingFor: null } : {});
-      if (audit) this.rt.outbox.enqueueAudit(audit, now);
-    });
+    this.rt.apply(s, decideAnswer(s.execution, st, answered, audit, now));
     return { ok: true, execution: toExecution(s.execution) };
   }
 
@@ -154,7 +114,7 @@ export class HumanWaits {
     error: ErrorInfo,
     emit: (e: EventSpec) => void,
   ): void {
-    this.rt.endOpenSteps(s, "cancelled", { code: "CANCELLED", message: "Cancelled because the execution was rejected." }, emit);
+    this.rt.apply(s, decideCancelOpenSteps(s.steps.values(), { code: "CANCELLED", message: "Cancelled because the execution was rejected." }, this.rt.deps.clock.now()));
     this.rt.moveExecution(s, command, { error: { ...error, details: { reason } } });
     emit({ type: "execution.rejected", data: { reason, error: s.execution.error } });
   }
@@ -183,14 +143,5 @@ export class HumanWaits {
     });
     this.rt.abortAll(new StepError("CANCELLED", "The execution was rejected."));
     this.rt.notifyIfEnded(s);
-  }
-
-  /** Opens a pending gate for a step (level 3, or an approval step). Inside a tx. */
-  requestStepApproval(s: LoadedState, gate: ApprovalGate, emit: (e: EventSpec) => void): void {
-    s.execution.approvals.push(gate);
-    this.rt.store.saveApprovals(s.execution);
-    this.rt.timers.set("approval_expiry", parseRfc3339(gate.expires_at)!, gate.step_id!);
-    emit({ type: "step.waiting", stepId: gate.step_id, data: { attempt: s.steps.get(gate.step_id!)!.attempts, kind: "approval" } });
-    emit({ type: "approval.requested", stepId: gate.step_id, data: approvalRequestedData(gate, s.execution.planHash) });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The execution's runtime inside the Durable Object: it loads the execution's state, keeps the
  * in-memory caches, and applies every transition as ONE SQLite transaction (`tx`: the transition's
- * rows, events, timers and outbox rows commit together or not at all). The object's other parts —
+ * rows, events, timers and outbox rows commit together or not at all) — most as a `Decision`
+ * decided in src/engine (`apply`). The object's other parts —
  * commands, human waits, the drive, attempts, the read model — are small classes constructed with
  * it (see execution-object.ts).
  *
@@ -15,13 +16,14 @@
  * - Fast steps run back to back in one invocation; sleeps, retry backoff, deadlines and failed
  *   index flushes are rows in `timers` behind the single alarm.
  */
-import type { ErrorInfo, StepError } from "../../engine/errors";
-import { maskSecrets } from "../../engine/evaluate";
+import type { StepError } from "../../engine/errors";
 import { referencedSecrets } from "../../engine/expressions";
 import { compilePlan, type CompiledPlan } from "../../engine/scheduler";
 import { isTerminalExecution, transitionExecution, transitionStep, type ExecutionCommand, type StepCommand } from "../../engine/state-machine";
 import type { ExpressionScope, StepKinds } from "../../engine/steps/types";
 import type { Clock } from "../../engine/clock";
+import type { Decision } from "../../engine/decision";
+import { masked } from "../../engine/outcomes";
 import type { Step } from "../../schemas/definition";
 import type { ExecutionEvent } from "../../schemas/executions";
 import type { ExecutionIndexRow } from "../../store/executions";
@@ -33,9 +35,6 @@ import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
 import { MeteredSql } from "../storage/metered-sql";
 import { isoTime } from "../../lib/time";
 import { Timers } from "../storage/timer-store";
-
-/** Larger values are left out of events (the step trace still has them). */
-const MAX_EVENT_VALUE_BYTES = 16 * 1024;
 
 /**
  * What the runtime runs on besides its own storage. Read at each use (never copied), so a
@@ -127,11 +126,8 @@ export interface InFlight {
   done: Promise<void>;
 }
 
-/** Values too large for an event are replaced by a marker; the full value is in the step trace. */
-export function eventValue(value: unknown): Record<string, unknown> {
-  if (value === undefined) return {};
-  const text = JSON.stringify(value);
-  return text.length <= MAX_EVENT_VALUE_BYTES ? { output: value } : { output_truncated: true, output_bytes: text.length };
+function isDecisionList(d: Decision | readonly Decision[]): d is readonly Decision[] {
+  return Array.isArray(d);
 }
 
 /** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
@@ -244,6 +240,38 @@ export class ExecutionRuntime {
     }
   }
 
+  /**
+   * Applies a decision (engine/decision.ts) — or several, one after the other — as one transaction,
+   * or as part of the one under way. Each is written in the decision's order: timers cleared,
+   * finished attempts, step moves, started attempts, opened gates, execution moves, timers set,
+   * outbox rows, events. The one place a decided transition is written.
+   */
+  apply(s: LoadedState, d: Decision | readonly Decision[]): void {
+    if (isDecisionList(d)) {
+      this.tx((emit) => {
+        for (const one of d) this.write(s, one, emit);
+      });
+    } else {
+      this.tx((emit) => this.write(s, d, emit), d.at);
+    }
+  }
+
+  private write(s: LoadedState, d: Decision, emit: (e: EventSpec) => void): void {
+    const timers = d.timers;
+    if (timers?.clear) for (const t of timers.clear) this.timers.clear(t.kind, t.stepId);
+    if (d.finished) for (const a of d.finished) this.store.finishAttempt(a.stepId, a.attempt, a.status, a.endedAt, a.output, a.error);
+    if (d.steps) for (const m of d.steps) this.moveStep(s.steps.get(m.stepId)!, m.command, m.patch);
+    if (d.started) for (const a of d.started) this.store.insertAttempt(a.stepId, a.attempt, a.startedAt);
+    if (d.gates) {
+      for (const g of d.gates) s.execution.approvals.push(g);
+      this.store.saveApprovals(s.execution);
+    }
+    if (d.execution) for (const m of d.execution) this.moveExecution(s, m.command, m.patch);
+    if (timers?.set) for (const t of timers.set) this.timers.set(t.kind, t.dueAt, t.stepId);
+    if (d.outbox) for (const o of d.outbox) this.outbox.enqueueAudit(o.audit, o.at);
+    for (const e of d.events) emit(e);
+  }
+
   /** Execution-level transition inside a transaction: status, patch, version, index row. */
   moveExecution(s: LoadedState, command: ExecutionCommand, patch: Partial<ExecutionRecord> = {}): boolean {
     const t = transitionExecution(s.execution.status, command);
@@ -272,7 +300,7 @@ export class ExecutionRuntime {
    * step or attempt resolved the secret (or received it from an upstream).
    */
   mask<T>(s: LoadedState, value: T): T {
-    return s.secretValues.length === 0 ? value : maskSecrets(value, s.secretValues);
+    return masked(s.secretValues, value);
   }
 
   /** A message for the log, masked as recorded values are. */
@@ -308,21 +336,6 @@ export class ExecutionRuntime {
     if (!isTerminalExecution(s.execution.status)) return;
     for (const w of this.waiters) w();
     this.waiters.clear();
-  }
-
-  /** Marks every step that has not ended as cancelled (with its running attempt). Inside a tx. */
-  endOpenSteps(s: LoadedState, _why: "cancelled", error: ErrorInfo, emit: (e: EventSpec) => void): void {
-    const now = this.deps.clock.now();
-    for (const st of s.steps.values()) {
-      if (st.status !== "pending" && st.status !== "running" && st.status !== "waiting") continue;
-      if (st.status === "running" || st.status === "waiting") {
-        this.store.finishAttempt(st.id, st.attempts, "cancelled", now, undefined, { ...error, step_id: st.id, attempt: st.attempts });
-        emit({ type: "step.cancelled", stepId: st.id, data: { attempt: st.attempts, error } });
-      }
-      this.moveStep(st, "cancel", { endedAt: now, nextAttemptAt: null });
-      this.timers.clear("step_retry", st.id);
-      this.timers.clear("step_wake", st.id);
-    }
   }
 
   abortAll(reason: StepError): void {

@@ -6,6 +6,7 @@
 import { isoTime } from "../../lib/time";
 import { insertRows, type Sql } from "./metered-sql";
 import type { EventType, ExecutionEvent } from "../../schemas/executions";
+import type { EventSpec } from "../../engine/model";
 
 interface EventRow {
   seq: number;
@@ -26,13 +27,7 @@ function toEvent(row: EventRow): ExecutionEvent {
   };
 }
 
-export interface EventSpec {
-  type: EventType;
-  stepId?: string | undefined;
-  data?: Record<string, unknown>;
-  /** When it happened, if not when its transaction commits. */
-  time?: number;
-}
+export type { EventSpec };
 
 export class EventLog {
   /** The last seq written, known after the first read (the object is the log's only writer). */

@@ -5,48 +5,11 @@
 import { insertRows, type Sql } from "./metered-sql";
 import type { ApprovalGate } from "../../schemas/executions";
 import type { ErrorInfo } from "../../engine/errors";
+import type { AttemptStatus, ExecutionRecord, StepRecord } from "../../engine/model";
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 
-export interface ExecutionRecord {
-  id: string;
-  tenant: string;
-  workflowId: string;
-  workflowVersion: number;
-  definitionHash: string;
-  definition: WorkflowDefinition;
-  input: unknown;
-  labels: Record<string, string>;
-  requestHash: string | null;
-  /** See planHashOf (src/engine/approvals.ts). */
-  planHash: string;
-  /** Approval gates, oldest first, with their decisions. */
-  approvals: ApprovalGate[];
-  status: ExecutionStatus;
-  pausedFrom: ExecutionStatus | null;
-  waitingFor: WaitingFor | null;
-  /** undefined: no output (yet). */
-  output: unknown;
-  error: ErrorInfo | null;
-  attempt: number;
-  createdAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  deadlineAt: number | null;
-  stateVersion: number;
-}
 
-export interface StepRecord {
-  id: string;
-  idx: number;
-  status: StepStatus;
-  attempts: number;
-  output: unknown;
-  error: ErrorInfo | null;
-  startedAt: number | null;
-  endedAt: number | null;
-  nextAttemptAt: number | null;
-}
 
 export interface FinishedAttempt {
   stepId: string;
@@ -55,8 +18,6 @@ export interface FinishedAttempt {
   endedAt: number;
   output: unknown;
 }
-
-export type AttemptStatus = "running" | "completed" | "failed" | "cancelled";
 
 export interface AttemptRecord {
   stepId: string;
@@ -67,6 +28,8 @@ export interface AttemptRecord {
   output: unknown;
   error: ErrorInfo | null;
 }
+
+export type { AttemptStatus, ExecutionRecord, StepRecord };
 
 type Row = Record<string, SqlStorageValue>;
 

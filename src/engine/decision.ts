@@ -1,0 +1,83 @@
+/**
+ * A decision: everything one transition changes, as a value. Pure code (`engine/outcomes.ts`)
+ * decides it from plain records; the Durable Object applies it in one transaction through one
+ * function (`ExecutionRuntime.apply`, durable/execution/runtime.ts), in this order:
+ *
+ *   timers cleared → finished attempts → step moves → started attempts → opened gates →
+ *   execution moves → timers set → outbox rows → events
+ *
+ * That order is the order of the SQL writes the object makes, so a decision writes exactly what
+ * the hand-written transaction it replaced wrote. Fields a transition does not touch are left out
+ * (no empty arrays on the hot path).
+ */
+import type { ErrorInfo } from "./errors";
+import type { EventSpec, ExecutionRecord, StepRecord } from "./model";
+import type { ExecutionCommand, StepCommand } from "./state-machine";
+import type { AuditRow } from "../schemas/audit";
+import type { ApprovalGate } from "../schemas/executions";
+import type { TimerKind } from "../schemas/vocabulary";
+
+/** A step's move through the step table (`transitionStep`), with the fields it sets. */
+export interface StepMove {
+  stepId: string;
+  command: StepCommand;
+  patch?: Partial<StepRecord>;
+}
+
+/** An attempt that ended: its row is closed with its output or its error. */
+export interface AttemptEnd {
+  stepId: string;
+  attempt: number;
+  status: "completed" | "failed" | "cancelled";
+  endedAt: number;
+  output?: unknown;
+  error: ErrorInfo | null;
+}
+
+/** An attempt that began: a new `running` row. */
+export interface AttemptStart {
+  stepId: string;
+  attempt: number;
+  startedAt: number;
+}
+
+export interface TimerRef {
+  kind: TimerKind;
+  /** null: the execution's timer of that kind. */
+  stepId: string | null;
+}
+
+export interface TimerSet extends TimerRef {
+  dueAt: number;
+}
+
+/**
+ * The execution's move through the execution table (`transitionExecution`), with the fields it
+ * sets. Applying it also bumps `state_version` and enqueues the execution's index row (see
+ * `ExecutionRuntime.moveExecution`); a move the table refuses changes nothing.
+ */
+export interface ExecutionMove {
+  command: ExecutionCommand;
+  patch?: Partial<ExecutionRecord>;
+}
+
+/** An audit row for the outbox (the D1 index), stamped `at`. */
+export interface AuditOut {
+  audit: AuditRow;
+  at: number;
+}
+
+export interface Decision {
+  /** When the transition happened (the events' time), if not when it is applied. */
+  at?: number;
+  finished?: AttemptEnd[];
+  steps?: StepMove[];
+  started?: AttemptStart[];
+  /** Approval gates that open: appended to the execution's gates (their `approval_expiry` timers are in `timers.set`). */
+  gates?: ApprovalGate[];
+  execution?: ExecutionMove[];
+  timers?: { clear?: TimerRef[]; set?: TimerSet[] };
+  /** Audit rows of the request carried out (index rows go with `execution` moves). */
+  outbox?: AuditOut[];
+  events: EventSpec[];
+}

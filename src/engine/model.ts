@@ -1,0 +1,60 @@
+/**
+ * The execution's records as the engine reads and decides on them (the Durable Object stores them:
+ * `durable/storage/state-store.ts`, `durable/storage/event-log.ts`). Plain data, no behaviour.
+ */
+import type { ErrorInfo } from "./errors";
+import type { WorkflowDefinition } from "../schemas/definition";
+import type { ApprovalGate, EventType, ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
+
+/** The execution as it stands. */
+export interface ExecutionRecord {
+  id: string;
+  tenant: string;
+  workflowId: string;
+  workflowVersion: number;
+  definitionHash: string;
+  definition: WorkflowDefinition;
+  input: unknown;
+  labels: Record<string, string>;
+  requestHash: string | null;
+  /** See planHashOf (src/engine/approvals.ts). */
+  planHash: string;
+  /** Approval gates, oldest first, with their decisions. */
+  approvals: ApprovalGate[];
+  status: ExecutionStatus;
+  pausedFrom: ExecutionStatus | null;
+  waitingFor: WaitingFor | null;
+  /** undefined: no output (yet). */
+  output: unknown;
+  error: ErrorInfo | null;
+  attempt: number;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  deadlineAt: number | null;
+  stateVersion: number;
+}
+
+/** A step of the execution as it stands (a pending step has no stored row until it starts). */
+export interface StepRecord {
+  id: string;
+  idx: number;
+  status: StepStatus;
+  attempts: number;
+  output: unknown;
+  error: ErrorInfo | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  nextAttemptAt: number | null;
+}
+
+export type AttemptStatus = "running" | "completed" | "failed" | "cancelled";
+
+/** An event as a transition emits it; the log gives it its seq (and its time, unless set here). */
+export interface EventSpec {
+  type: EventType;
+  stepId?: string | undefined;
+  data?: Record<string, unknown>;
+  /** When it happened, if not when its transaction commits. */
+  time?: number;
+}
