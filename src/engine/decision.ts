@@ -3,7 +3,7 @@
  * decides it from plain records; the Durable Object applies it in one transaction through one
  * function (`ExecutionRuntime.apply`, durable/execution/runtime.ts), in this order:
  *
- *   timers cleared → finished attempts → step moves → started attempts → opened gates →
+ *   (decided gates, in memory) → timers cleared → finished attempts → step moves → started attempts → opened gates →
  *   execution moves → timers set → outbox rows → events
  *
  * That order is the order of the SQL writes the object makes, so a decision writes exactly what
@@ -67,9 +67,20 @@ export interface AuditOut {
   at: number;
 }
 
+/** A pending gate decided in place: `patch` is assigned to the execution's gate at `index`. */
+export interface GateDecided {
+  index: number;
+  patch: Partial<ApprovalGate>;
+}
+
 export interface Decision {
   /** When the transition happened (the events' time), if not when it is applied. */
   at?: number;
+  /**
+   * Gates decided (approved, rejected, expired), changed in place in memory first; written with
+   * the execution's row by the execution move that always follows (no statement of their own).
+   */
+  decidedGates?: GateDecided[];
   finished?: AttemptEnd[];
   steps?: StepMove[];
   started?: AttemptStart[];

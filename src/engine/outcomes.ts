@@ -15,14 +15,14 @@
  * Whatever a decision records (outputs, errors, questions, comments) is masked here with the
  * execution's secret values; with none, values are kept as they are (no copy).
  */
-import { defaultAnswers } from "./answers";
 import { approvalRequestedData, pendingGate } from "./approvals";
 import type { Decision } from "./decision";
 import type { ErrorInfo, StepError } from "./errors";
 import { maskSecrets } from "./evaluate";
 import type { StepRecord } from "./model";
 import { resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "./retry";
-import type { StepOutcome } from "./steps/types";
+import { kindOf, stepKinds } from "./steps/registry";
+import type { StepKinds, StepOutcome } from "./steps/types";
 import type { Step, WorkflowDefinition } from "../schemas/definition";
 import type { ApprovalGate, ExecutionStatus } from "../schemas/executions";
 import { isoTime, parseRfc3339 } from "../lib/time";
@@ -207,11 +207,13 @@ export function decideInterrupted(step: Readonly<StepRecord>, def: Step, workflo
  * input step asked for are overdue (`on_timeout: default` completes it with the defaults, marked
  * `timed_out`; otherwise it fails `ANSWERS_TIMEOUT`). A `waiting` execution wakes with it.
  */
-export function decideWake(step: Readonly<StepRecord>, def: Step, executionStatus: ExecutionStatus, now: number): Decision {
+export function decideWake(step: Readonly<StepRecord>, def: Step, executionStatus: ExecutionStatus, now: number, kinds: StepKinds = stepKinds): Decision {
   const attempt = step.attempts;
-  const input = def.type === "input" ? def : null;
+  // A step that waits for answers wakes at their deadline (its kind says what that decides); any other, at the end of its sleep.
+  const answers = kindOf(def.type, kinds)?.answers;
   const wake: Pick<Decision, "execution"> = executionStatus === "waiting" ? { execution: [{ command: "wake", patch: { waitingFor: null } }] } : {};
-  if (input && input.on_timeout !== "default") {
+  const timedOut = answers ? answers.onTimeout(def) : undefined;
+  if (timedOut === null) {
     const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: step.id, attempt };
     return {
       finished: [{ stepId: step.id, attempt, status: "failed", endedAt: now, error }],
@@ -220,8 +222,8 @@ export function decideWake(step: Readonly<StepRecord>, def: Step, executionStatu
       events: [{ type: "step.failed", stepId: step.id, data: { attempt, error, tolerated: def.on_error === "continue" } }],
     };
   }
-  const output = input ? defaultAnswers(input.questions) : step.output;
-  const marker = input ? { timed_out: true } : {};
+  const output = timedOut ?? step.output;
+  const marker = timedOut ? { timed_out: true } : {};
   return {
     finished: [{ stepId: step.id, attempt, status: "completed", endedAt: now, output, error: null }],
     steps: [{ stepId: step.id, command: "complete", patch: { endedAt: now, output } }],

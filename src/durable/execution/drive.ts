@@ -119,8 +119,8 @@ export class Drive {
     const st = s.steps.get(stepId);
     this.rt.timers.clear("step_wake", stepId);
     if (!st || st.status !== "waiting") return;
-    // An input step's wake is its answers' deadline; any other step's, the end of its sleep.
-    this.rt.apply(s, decideWake(st, s.defs.get(stepId)!, s.execution.status, this.rt.deps.clock.now()));
+    // A step that waits for answers wakes at their deadline; any other, at the end of its sleep.
+    this.rt.apply(s, decideWake(st, s.defs.get(stepId)!, s.execution.status, this.rt.deps.clock.now(), this.rt.deps.kinds));
   }
 
   /** A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. */

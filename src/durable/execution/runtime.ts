@@ -257,6 +257,7 @@ export class ExecutionRuntime {
   }
 
   private write(s: LoadedState, d: Decision, emit: (e: EventSpec) => void): void {
+    if (d.decidedGates) for (const g of d.decidedGates) Object.assign(s.execution.approvals[g.index]!, g.patch);
     const timers = d.timers;
     if (timers?.clear) for (const t of timers.clear) this.timers.clear(t.kind, t.stepId);
     if (d.finished) for (const a of d.finished) this.store.finishAttempt(a.stepId, a.attempt, a.status, a.endedAt, a.output, a.error);

@@ -5,6 +5,7 @@
  * answers from its request (`answers`).
  */
 import type { InputQuestion, InputStep } from "../../schemas/definition";
+import { checkAnswers, defaultAnswers } from "../answers";
 import { renderTemplate } from "../evaluate";
 import type { StepCheckContext, StepKind } from "./types";
 
@@ -16,6 +17,11 @@ export const inputKind: StepKind<InputStep> = {
     return { kind: "ask", questions };
   },
   waitsFor: "answers",
+  answers: {
+    check: (step, given) => checkAnswers(step.questions, given),
+    // `on_timeout: default` completes with the questions' defaults; otherwise the step fails.
+    onTimeout: (step) => (step.on_timeout === "default" ? defaultAnswers(step.questions) : null),
+  },
   attemptTimeoutMs: () => null,
   check,
   async simulate(step, ctx) {

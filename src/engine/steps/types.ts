@@ -7,6 +7,7 @@
  * events. `check` reports problems through `StepCheckContext`; it never throws.
  */
 import type { InputQuestion, Step, StepType } from "../../schemas/definition";
+import type { AnswersCheck } from "../answers";
 import type { DefinitionProblemCode } from "../definition-problems";
 
 /** What expressions see: `{ input, steps: { <id>: { output, status } }, execution }`. */
@@ -109,6 +110,14 @@ export interface Simulation {
   would_send?: WouldSend;
 }
 
+/** How a step that waits for answers takes them (see `StepKind.answers`). */
+export interface StepAnswers<S extends Step = Step> {
+  /** Answers sent for the step: accepted (normalised) or the problems found. */
+  check(step: S, given: Record<string, unknown>): AnswersCheck;
+  /** At its deadline: the answers it completes with (marked `timed_out`), or null: it fails ANSWERS_TIMEOUT. */
+  onTimeout(step: S): Record<string, unknown> | null;
+}
+
 /**
  * One step type. Adding a type is one file exporting one of these, plus one line in
  * `./registry.ts`. A type without a descriptor registers but cannot run yet.
@@ -127,6 +136,8 @@ export interface StepKind<S extends Step = Step> {
    * `decision` (POST …/approval). Its `timeout_seconds` then bounds that wait (a timer), not the attempt.
    */
   readonly waitsFor?: "answers" | "decision";
+  /** A kind that waits for `answers`: how answers to it are checked, and what its answers' deadline (its wake timer) decides. */
+  readonly answers?: StepAnswers<S>;
   /**
    * What `timeout_seconds` defaults to, in ms; null: no limit of its own (bounded by its parts and
    * the execution timeout). Absent: the class's step timeout.
