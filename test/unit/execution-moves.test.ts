@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { auditRow, executionRecord, NOW, stepRecord } from "../helpers/records";
 import {
   decideAnswer,
   decideCancel,
@@ -12,63 +13,14 @@ import {
   decideTimeout,
   decideWaiting,
 } from "../../src/engine/execution-moves";
-import type { ExecutionRecord, StepRecord } from "../../src/engine/model";
 import { MAX_EVENT_VALUE_BYTES } from "../../src/engine/outcomes";
-import type { AuditRow } from "../../src/schemas/audit";
 import type { WaitingFor } from "../../src/schemas/executions";
 
-const NOW = Date.parse("2026-03-01T10:00:00.000Z");
 
-const execution = (p: Partial<ExecutionRecord> = {}): ExecutionRecord => ({
-  id: "ex_1",
-  tenant: "t",
-  workflowId: "wf",
-  workflowVersion: 1,
-  definitionHash: "h",
-  definition: { id: "wf", steps: [], timeout_seconds: 60 } as unknown as ExecutionRecord["definition"],
-  input: {},
-  labels: {},
-  requestHash: null,
-  planHash: "p",
-  approvals: [],
-  status: "running",
-  pausedFrom: null,
-  waitingFor: null,
-  output: undefined,
-  error: null,
-  attempt: 1,
-  createdAt: NOW - 1_000,
-  startedAt: NOW - 1_000,
-  endedAt: null,
-  deadlineAt: NOW + 59_000,
-  stateVersion: 3,
-  ...p,
-});
+const execution = executionRecord;
+const step = stepRecord;
 
-const step = (id: string, status: StepRecord["status"], attempts = 1): StepRecord => ({
-  id,
-  idx: 0,
-  status,
-  attempts,
-  output: undefined,
-  error: null,
-  startedAt: null,
-  endedAt: null,
-  nextAttemptAt: null,
-});
-
-const audit: AuditRow = {
-  id: "au_1",
-  time: NOW,
-  tenant: "t",
-  actor: "key_1",
-  action: "execution.pause",
-  target: "ex_1",
-  result: "success",
-  status: 200,
-  requestId: "req",
-  detail: null,
-};
+const audit = auditRow("execution.pause");
 
 describe("user commands", () => {
   it("pause: remembers the status it paused from; the audit row goes to the outbox", () => {

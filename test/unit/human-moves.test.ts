@@ -1,13 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { auditRow, executionRecord, NOW, stepRecord } from "../helpers/records";
 import { decideApproval, decideGateExpiry } from "../../src/engine/human-moves";
 import type { ExecutionRecord, StepRecord } from "../../src/engine/model";
-import type { AuditRow } from "../../src/schemas/audit";
 import type { ApprovalGate } from "../../src/schemas/executions";
 import type { InputStep } from "../../src/schemas/definition";
 import { inputKind } from "../../src/engine/steps/input";
 import { decideWake } from "../../src/engine/outcomes";
 
-const NOW = Date.parse("2026-03-01T10:00:00.000Z");
 const ISO = "2026-03-01T10:00:00.000Z";
 
 const gate = (p: Partial<ApprovalGate>): ApprovalGate => ({
@@ -19,58 +18,12 @@ const gate = (p: Partial<ApprovalGate>): ApprovalGate => ({
   ...p,
 }) as ApprovalGate;
 
-const execution = (p: Partial<ExecutionRecord> = {}): ExecutionRecord => ({
-  id: "ex_1",
-  tenant: "t",
-  workflowId: "wf",
-  workflowVersion: 1,
-  definitionHash: "h",
-  definition: { id: "wf", steps: [], timeout_seconds: 60 } as unknown as ExecutionRecord["definition"],
-  input: {},
-  labels: {},
-  requestHash: null,
-  planHash: "p",
-  approvals: [],
-  status: "running",
-  pausedFrom: null,
-  waitingFor: null,
-  output: undefined,
-  error: null,
-  attempt: 1,
-  createdAt: NOW - 1_000,
-  startedAt: NOW - 1_000,
-  endedAt: null,
-  deadlineAt: NOW + 59_000,
-  stateVersion: 3,
-  ...p,
-});
-
-const step = (id: string, status: StepRecord["status"], attempts = 1): StepRecord => ({
-  id,
-  idx: 0,
-  status,
-  attempts,
-  output: undefined,
-  error: null,
-  startedAt: null,
-  endedAt: null,
-  nextAttemptAt: null,
-});
+const execution = executionRecord;
+const step = stepRecord;
 
 const steps = (...list: StepRecord[]) => new Map(list.map((s) => [s.id, s]));
 
-const audit: AuditRow = {
-  id: "au_1",
-  time: NOW,
-  tenant: "t",
-  actor: "key_1",
-  action: "execution.approve",
-  target: "ex_1",
-  result: "success",
-  status: 200,
-  requestId: "req",
-  detail: null,
-};
+const audit = auditRow("execution.approve");
 
 describe("decideApproval", () => {
   it("approve, execution gate: the gate is decided in place, its timer cleared, the execution admitted at once", () => {
