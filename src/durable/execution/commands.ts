@@ -14,7 +14,7 @@ import type { AuditRow } from "../../schemas/audit";
 import type { CommandResult, CreateResult } from "../../schemas/execution-rpc";
 import { ensureSchema } from "../storage/sqlite-schema";
 import { parseRfc3339 } from "../../lib/time";
-import { toExecution, type ReadModel } from "./read-model";
+import { asExisting, toExecution, type ReadModel } from "./read-model";
 import { loadedState, type CreateRequest, type ExecutionRuntime } from "./runtime";
 
 export class Commands {
@@ -30,13 +30,7 @@ export class Commands {
    */
   create(req: CreateRequest): CreateResult {
     const existing = this.rt.load();
-    if (existing) {
-      return {
-        kind: "existing",
-        execution: toExecution(existing.execution),
-        sameRequest: existing.execution.requestHash === req.requestHash,
-      };
-    }
+    if (existing) return asExisting(existing.execution, req.requestHash);
     const now = this.rt.deps.clock.now();
     // Workflow approval level 1 or 2: the execution waits for its gate before anything runs.
     const gateLevel = executionGateLevel(req.definition.approval);

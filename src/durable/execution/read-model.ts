@@ -10,6 +10,14 @@ import type { EventPage, ExistingExecution } from "../../schemas/execution-rpc";
 import { isoTime } from "../../lib/time";
 import type { ExecutionRuntime } from "./runtime";
 
+/**
+ * The execution a start found already here: the same request (`requestHash`) is a replay, another
+ * one reuses the Idempotency-Key. Both the look-up before a start and `create` answer with it.
+ */
+export function asExisting(e: ExecutionRecord, requestHash: string | null): ExistingExecution {
+  return { kind: "existing", execution: toExecution(e), sameRequest: e.requestHash === requestHash };
+}
+
 export function toExecution(e: ExecutionRecord): Execution {
   return {
     id: e.id,
@@ -116,6 +124,6 @@ export class ReadModel {
    */
   existing(tenant: string, requestHash: string): ExistingExecution | null {
     const s = this.rt.owned(tenant);
-    return s ? { kind: "existing", execution: toExecution(s.execution), sameRequest: s.execution.requestHash === requestHash } : null;
+    return s ? asExisting(s.execution, requestHash) : null;
   }
 }
