@@ -10,6 +10,16 @@ export const adminKey = inject("adminKey");
 export const upstreamUrl = inject("upstreamUrl");
 export const apiToken = inject("apiToken");
 
+/** An execution as the scenarios read it (the document's `Execution`, the fields they look at). */
+export interface Execution {
+  id: string;
+  status: string;
+  plan_hash?: string;
+  output?: unknown;
+  error?: { code: string; message: string; step_id?: string; details?: Record<string, unknown> };
+  waiting_for?: { kind: string; step_id?: string; questions?: unknown[] };
+}
+
 export interface Answer<T = Record<string, unknown>> {
   status: number;
   headers: Headers;

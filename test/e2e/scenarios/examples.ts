@@ -1,13 +1,6 @@
 /** The examples `npm start` registers complete locally, against the demo upstream it starts. */
 import { describe, expect, it } from "vitest";
-import { call, until } from "../helpers/client";
-
-interface Execution {
-  id: string;
-  status: string;
-  output?: unknown;
-  waiting_for?: { kind: string; step_id?: string };
-}
+import { call, type Execution, until } from "../helpers/client";
 
 describe("the examples npm start registers", () => {
   it("invoice-review pays a small invoice straight away", async () => {

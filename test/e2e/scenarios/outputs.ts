@@ -4,14 +4,7 @@
  * plugins; read back through the start (sync wait), the execution, its result and its steps.
  */
 import { describe, expect, it } from "vitest";
-import { call, uniqueId, upstreamUrl } from "../helpers/client";
-
-interface Execution {
-  id: string;
-  status: string;
-  output?: unknown;
-  error?: { code: string };
-}
+import { call, type Execution, uniqueId, upstreamUrl } from "../helpers/client";
 
 async function runInline(steps: unknown[], output: string, input: unknown = {}): Promise<Execution> {
   const res = await call<Execution>("POST", "/v1/executions?wait=20", {

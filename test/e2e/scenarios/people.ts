@@ -1,15 +1,6 @@
 /** What executions pause for: approvals (levels 1-3 and approval steps) and questions (input steps). */
 import { describe, expect, it } from "vitest";
-import { call, uniqueId, until } from "../helpers/client";
-
-interface Execution {
-  id: string;
-  status: string;
-  plan_hash?: string;
-  output?: unknown;
-  waiting_for?: { kind: string; step_id?: string; questions?: unknown[] };
-  error?: { code: string; details?: Record<string, unknown> };
-}
+import { call, type Execution, uniqueId, until } from "../helpers/client";
 
 describe("approvals", () => {
   it("level 2: the plan hash reviewed must match; approve starts it", async () => {
