@@ -3,7 +3,7 @@
  * decides it from plain records; the Durable Object applies it in one transaction through one
  * function (`ExecutionRuntime.apply`, durable/execution/runtime.ts), in this order:
  *
- *   (decided gates, in memory) → timers cleared → finished attempts → step moves → started attempts → opened gates →
+ *   execution created → (decided gates, in memory) → timers cleared → finished attempts → step moves → started attempts → opened gates →
  *   execution moves → timers set → outbox rows → events
  *
  * That order is the order of the SQL writes the object makes, so a decision writes exactly what
@@ -74,6 +74,11 @@ export interface GateDecided {
 }
 
 export interface Decision {
+  /**
+   * The execution this decision creates (a start request): inserted first, with its index row.
+   * The only field that makes a row of the execution table rather than moving it.
+   */
+  created?: ExecutionRecord;
   /** When the transition happened (the events' time), if not when it is applied. */
   at?: number;
   /**

@@ -5,6 +5,7 @@
  * the caller has already checked the command against the execution table where a refusal must
  * be answered (a move the table refuses is skipped when applied, as before).
  */
+import { approvalRequestedData, executionGateLevel, gateExpiryMs, gateWaitingFor, pendingGate } from "./approvals";
 import type { AuditOut, Decision } from "./decision";
 import type { ErrorInfo } from "./errors";
 import type { ExecutionRecord, StepRecord } from "./model";
@@ -12,11 +13,58 @@ import { eventValue } from "./outcomes";
 import { executionTimeoutMs } from "./retry";
 import { transitionExecution } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
+import type { CreateExecutionArgs } from "../schemas/execution-rpc";
 import type { WaitingFor } from "../schemas/executions";
+import { parseRfc3339 } from "../lib/time";
 
 /** The request's audit row, if it has one, stamped `at`. */
 function audited(audit: AuditRow | null, at: number): Pick<Decision, "outbox"> {
   return audit ? { outbox: [{ audit, at } satisfies AuditOut] } : {};
+}
+
+/**
+ * A start request creates the execution: it runs at once (`execution.started`), or — with a
+ * workflow approval of level 1 or 2 — waits for its gate before anything runs
+ * (`approval.requested`, with the gate's expiry timer). Either way it gets its deadline.
+ */
+export function decideCreate(req: CreateExecutionArgs, now: number): Decision & { created: ExecutionRecord } {
+  const gateLevel = executionGateLevel(req.definition.approval);
+  const gate = gateLevel === null ? null : pendingGate({ kind: "execution", level: gateLevel }, now, now + gateExpiryMs(req.definition.approval!, gateLevel));
+  const created: ExecutionRecord = {
+    id: req.id,
+    tenant: req.tenant,
+    workflowId: req.workflowId,
+    workflowVersion: req.workflowVersion,
+    definitionHash: req.definitionHash,
+    definition: req.definition,
+    input: req.input,
+    labels: req.labels,
+    requestHash: req.requestHash,
+    planHash: req.planHash,
+    approvals: gate ? [gate] : [],
+    status: gate ? "pending_approval" : "running",
+    pausedFrom: null,
+    waitingFor: gate ? gateWaitingFor(gate, req.planHash) : null,
+    output: undefined,
+    error: null,
+    attempt: 1,
+    createdAt: now,
+    startedAt: gate ? null : now,
+    endedAt: null,
+    deadlineAt: now + executionTimeoutMs(req.definition),
+    stateVersion: 1,
+  };
+  const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
+  if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });
+  return {
+    created,
+    timers: { set: timers },
+    ...audited(req.audit, now),
+    events: [
+      { type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } },
+      gate ? { type: "approval.requested", data: approvalRequestedData(gate, req.planHash) } : { type: "execution.started", data: { attempt: 1 } },
+    ],
+  };
 }
 
 /** A user pauses the execution; it resumes into the status it had. */

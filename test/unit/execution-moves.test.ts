@@ -4,6 +4,7 @@ import {
   decideAnswer,
   decideCancel,
   decideCancelOpenSteps,
+  decideCreate,
   decideEnd,
   decideFailed,
   decidePause,
@@ -14,6 +15,7 @@ import {
   decideWaiting,
 } from "../../src/engine/execution-moves";
 import { MAX_EVENT_VALUE_BYTES } from "../../src/engine/outcomes";
+import type { ExecutionRecord } from "../../src/engine/model";
 import type { WaitingFor } from "../../src/schemas/executions";
 
 
@@ -21,6 +23,47 @@ const execution = executionRecord;
 const step = stepRecord;
 
 const audit = auditRow("execution.pause");
+
+describe("create", () => {
+  const request = (approval?: Record<string, unknown>) => ({
+    id: `ex_${"0".repeat(32)}`,
+    tenant: "t",
+    workflowId: "wf",
+    workflowVersion: 2,
+    definitionHash: "h",
+    definition: { id: "wf", steps: [], timeout_seconds: 60, ...(approval ? { approval } : {}) } as unknown as ExecutionRecord["definition"],
+    input: { n: 1 },
+    labels: { team: "a" },
+    requestHash: null,
+    planHash: "f".repeat(64),
+    audit,
+  });
+
+  it("without an approval: runs at once with its deadline; the audit row goes to the outbox", () => {
+    const d = decideCreate(request(), NOW);
+    expect(d.created).toMatchObject({ status: "running", startedAt: NOW, createdAt: NOW, deadlineAt: NOW + 60_000, attempt: 1, stateVersion: 1, approvals: [], waitingFor: null });
+    expect(d).toMatchObject({
+      timers: { set: [{ kind: "execution_timeout", stepId: null, dueAt: NOW + 60_000 }] },
+      outbox: [{ audit, at: NOW }],
+      events: [
+        { type: "execution.created", data: { workflow_id: "wf", workflow_version: 2, labels: { team: "a" } } },
+        { type: "execution.started", data: { attempt: 1 } },
+      ],
+    });
+  });
+
+  it("with a level-1 workflow approval: waits for its gate, which expires on its own timer; nothing has started", () => {
+    const d = decideCreate({ ...request({ level: 1, expires_in_seconds: 300 }), audit: null }, NOW);
+    expect(d.created).toMatchObject({ status: "pending_approval", startedAt: null, waitingFor: { kind: "approval" } });
+    expect(d.created.approvals).toHaveLength(1);
+    expect(d.timers!.set).toEqual([
+      { kind: "execution_timeout", stepId: null, dueAt: NOW + 60_000 },
+      { kind: "approval_expiry", stepId: null, dueAt: NOW + 300_000 },
+    ]);
+    expect(d.outbox).toBeUndefined();
+    expect(d.events.map((e) => e.type)).toEqual(["execution.created", "approval.requested"]);
+  });
+});
 
 describe("user commands", () => {
   it("pause: remembers the status it paused from; the audit row goes to the outbox", () => {

@@ -214,7 +214,7 @@ export class ExecutionRuntime {
    * only after the commit. If it throws, storage rolls back and the cache is dropped.
    */
   /** `at`: when the transition happened, if not now (the events' time; e.g. when an attempt ended). */
-  tx<T>(fn: (emit: (e: EventSpec) => void) => T, at?: number): T {
+  private tx<T>(fn: (emit: (e: EventSpec) => void) => T, at?: number): T {
     // A transition inside another joins it: its events stay in call order and commit together.
     if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
     this.flushBurst(); // completed pure steps come first, in the log as in time
@@ -242,7 +242,7 @@ export class ExecutionRuntime {
 
   /**
    * Applies a decision (engine/decision.ts) — or several, one after the other — as one transaction,
-   * or as part of the one under way. Each is written in the decision's order: timers cleared,
+   * or as part of the one under way. Each is written in the decision's order: execution created, timers cleared,
    * finished attempts, step moves, started attempts, opened gates, execution moves, timers set,
    * outbox rows, events. The one place a decided transition is written.
    */
@@ -257,6 +257,11 @@ export class ExecutionRuntime {
   }
 
   private write(s: LoadedState, d: Decision, emit: (e: EventSpec) => void): void {
+    if (d.created) {
+      if (!this.schemaReady) ensureSchema(this.sql); // the first write this object ever makes, in the creating transaction
+      this.store.insertExecution(d.created);
+      this.indexed(d.created, this.deps.clock.now());
+    }
     if (d.decidedGates) for (const g of d.decidedGates) Object.assign(s.execution.approvals[g.index]!, g.patch);
     const timers = d.timers;
     if (timers?.clear) for (const t of timers.clear) this.timers.clear(t.kind, t.stepId);
@@ -287,10 +292,15 @@ export class ExecutionRuntime {
       for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: isoTime(now) });
     }
     this.store.saveExecution(s.execution);
-    this.outbox.enqueueIndex(this.indexRow(s.execution), now);
-    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
+    this.indexed(s.execution, now);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     return true;
+  }
+
+  /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
+  private indexed(e: ExecutionRecord, now: number): void {
+    this.outbox.enqueueIndex(this.indexRow(e), now);
+    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
   }
 
   /**
