@@ -26,6 +26,10 @@ export default defineConfig(async () => {
                   STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
                   ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
                   SECRET_API_TOKEN: "tok-stepline-e2e-9f3c7a51d2b84e06",
+                  // llm steps call the LLM stand-in (scripts/llm-standin.mjs) that the upstream worker serves
+                  // under /llm/; it requires this key.
+                  LLM_BASE_URL: "http://127.0.0.1:9999/llm/v1",
+                  LLM_API_KEY: "test-llm-key",
                 },
                 // Every outbound fetch of the Worker under test (test code and engine code alike, whatever the
                 // URL's host) is answered by the local upstream worker: no test traffic leaves the machine.
@@ -33,9 +37,18 @@ export default defineConfig(async () => {
                 workers: [
                   {
                     name: "upstream",
-                    modules: true,
-                    scriptPath: "./test/upstream/worker.mjs",
+                    // Listed module by module (`modules: true` loads the entry alone, without its imports),
+                    // named relative to the repository root so the entry's import of
+                    // ../../scripts/llm-standin.mjs (the LLM stand-in) resolves.
+                    modulesRoot: ".",
+                    modules: [
+                      { type: "ESModule", path: "./test/upstream/worker.mjs" },
+                      { type: "ESModule", path: "./scripts/llm-standin.mjs" },
+                    ],
                     compatibilityDate: "2026-08-15",
+                    // request.signal aborts when the caller goes away (off by default in workerd), so /slow
+                    // and the stand-in's standin-slow models stop early as they would behind a real server.
+                    compatibilityFlags: ["enable_request_signal"],
                   },
                 ],
               },

@@ -4,7 +4,8 @@
  * runs on free loopback ports with its own state directory and vars file, so it never touches a
  * developer's `.dev.vars` or `.wrangler/state`. Beside it runs the test upstream
  * (test/upstream/worker.mjs served by Node's http server on loopback), the only private address
- * its http steps may reach.
+ * its http steps may reach besides the demo upstream and the LLM stand-in that start.mjs runs
+ * (scripts/llm-standin.mjs on a free port here: its base URL is LLM_BASE_URL, provided as `llmUrl`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -24,6 +25,12 @@ declare module "vitest" {
     adminKey: string;
     /** The test upstream, as http steps address it. */
     upstreamUrl: string;
+    /**
+     * The LLM stand-in that start.mjs runs beside the service, as LLM_BASE_URL names it, e.g.
+     * http://127.0.0.1:41235/v1 (key `standin-local-key`): `${llmUrl}/_calls` lists the calls it
+     * received (`?model=M` for one model's), DELETE clears them.
+     */
+    llmUrl: string;
     /** The value of the Worker secret SECRET_API_TOKEN (`{{ secrets.API_TOKEN }}`). */
     apiToken: string;
     /** wrangler dev's output, for diagnosing a failure. */
@@ -79,6 +86,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   const port = await freePort();
   const inspectorPort = await freePort();
+  const llmPort = await freePort();
   const logPath = join(dir, "server.log");
   const log = createWriteStream(logPath);
   const child = spawn(
@@ -90,6 +98,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       "--persist-to", join(dir, "state"),
       "--env-file", varsPath,
       "--demo-port", "0",
+      "--llm-port", String(llmPort),
       "--show-interactive-dev-session=false",
     ],
     { cwd: new URL("../..", import.meta.url).pathname, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, detached: true, stdio: ["ignore", "pipe", "pipe"] },
@@ -129,6 +138,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("baseUrl", `http://127.0.0.1:${port}`);
   project.provide("adminKey", adminKey);
   project.provide("upstreamUrl", upstream.url);
+  project.provide("llmUrl", `http://127.0.0.1:${llmPort}/v1`);
   project.provide("apiToken", apiToken);
   project.provide("serverLog", logPath);
   return stop;

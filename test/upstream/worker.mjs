@@ -24,11 +24,20 @@
  *                            With a filter, also `requests: [{ method, url, idempotency_key }]`
  *                            (oldest first), so a test can compare what each attempt sent
  *   /__reset                 forget hits, flaky counters and stored values
+ *   /llm/…                   the LLM stand-in (scripts/llm-standin.mjs, API key `test-llm-key`), so
+ *                            LLM_BASE_URL = http://127.0.0.1:9999/llm/v1: POST /llm/v1/chat/completions,
+ *                            GET|DELETE /llm/v1/_calls[?model=M] (its call log). These count as hits too
  *
  * State lives in module scope: miniflare runs this worker in one isolate. Tests that run
  * concurrently share it, so assertions should use a unique marker (`contains=`) rather than
  * `/__reset`.
  */
+
+import { llmStandin } from "../../scripts/llm-standin.mjs";
+
+/** The API key the workers project gives the Worker under test as LLM_API_KEY (vitest.config.ts). */
+const LLM_API_KEY = "test-llm-key";
+const llm = llmStandin({ apiKey: LLM_API_KEY });
 
 /** @type {{ host: string; url: string; method: string; idempotencyKey: string | null }[]} */
 let hits = [];
@@ -77,6 +86,8 @@ export default {
 
     hits.push({ host, url: request.url, method: request.method, idempotencyKey: request.headers.get("idempotency-key") });
     if (hits.length > MAX_HITS) hits.splice(0, hits.length - MAX_HITS);
+
+    if (path.startsWith("/llm/")) return llm(request);
 
     if (path === "/echo") {
       const body = request.method === "GET" || request.method === "HEAD" ? null : await request.text();
