@@ -15,6 +15,7 @@ import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
 import { executionsRouter } from "./api/routes/executions/executions.index";
 import { metaRouter } from "./api/routes/meta/meta.index";
+import { pricesRouter } from "./api/routes/prices/prices.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -39,6 +40,7 @@ export function createApp() {
   app.route("/v1", executionsRouter);
   app.route("/v1", apiKeysRouter);
   app.route("/v1", auditRouter);
+  app.route("/v1", pricesRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -1,6 +1,6 @@
 /* global performance */
 // Scenario 6: what one completed 20-step execution writes (Durable Object SQLite rows, D1 rows), from
-// Stepline's `execution.usage` log line (the last one per execution), priced at Cloudflare's
+// Stepline's `execution.billed_rows` log line (the last one per execution), priced at Cloudflare's
 // published rates and set beside AWS Step Functions Standard.
 import { runBatch, sleep } from "../lib/http.mjs";
 import { field, row } from "../lib/rows.mjs";
@@ -42,7 +42,7 @@ async function usageLines(server, ids, timeoutMs = 15_000) {
   const t0 = performance.now();
   for (;;) {
     const last = new Map();
-    for (const l of server.logs) if (l.message === "execution.usage" && ids.includes(l.execution_id)) last.set(l.execution_id, l);
+    for (const l of server.logs) if (l.message === "execution.billed_rows" && ids.includes(l.execution_id)) last.set(l.execution_id, l);
     if (last.size === ids.length || performance.now() - t0 > timeoutMs) return [...last.values()];
     await sleep(100);
   }
@@ -54,7 +54,7 @@ export const cost = {
   id: "cost",
   title: "Cost per completed 20-step execution",
   peer: false,
-  description: "20-step chains run to completion; their last `execution.usage` log line gives the Durable Object storage rows and D1 rows each one cost, priced below. Stepline only.",
+  description: "20-step chains run to completion; their last `execution.billed_rows` log line gives the Durable Object storage rows and D1 rows each one cost, priced below. Stepline only.",
   async measure({ client, server, opts }) {
     const { ids } = await runBatch(client, opts.costExecutions, 20, { intervalMs: 20 });
     const lines = await usageLines(server, ids);
@@ -69,7 +69,7 @@ export const cost = {
   rows(results) {
     const s = results.stepline ?? [];
     const sfn = stepFunctionsPerMillion();
-    const missing = s.every((r) => r.usage_lines === 0) ? "no `execution.usage` log lines seen: figures missing" : undefined;
+    const missing = s.every((r) => r.usage_lines === 0) ? "no `execution.billed_rows` log lines seen: figures missing" : undefined;
     const perExec = (f, label) => row({ scenario: "cost", metric: `${label} per execution`, unit: "rows", better: "lower", stepline: field(s, (r) => r[f]), note: missing });
     return [
       perExec("storage_rows_written", "Durable Object storage rows written"),

@@ -11,6 +11,8 @@ export const TAGS = {
   executions: "Executions",
   apiKeys: "API keys",
   audit: "Audit",
+  prices: "Prices",
+  costs: "Costs",
 } as const;
 
 /** The tag list of the document, with descriptions, in reading order. */
@@ -23,6 +25,11 @@ export const TAG_DESCRIPTIONS = [
   },
   { name: TAGS.apiKeys, description: "API keys of a tenant (admins only). A key's secret is shown once, when it is created." },
   { name: TAGS.audit, description: "The audit log of a tenant (admins only): every write, key change and denied attempt." },
+  {
+    name: TAGS.prices,
+    description: "Model prices (USD per million tokens) that llm calls are costed with: a tenant's own (admins set them) over the deployment's defaults.",
+  },
+  { name: TAGS.costs, description: "What executions cost: the usage ledger of each (every llm call and declared step cost), exact as recorded." },
 ];
 
 const PROBLEM_DESCRIPTIONS = {

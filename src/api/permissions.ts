@@ -14,14 +14,16 @@ export const PERMISSIONS = [
   "executions:decide", // approve, answer
   "api_keys:manage",
   "audit:read",
+  "prices:read",
+  "prices:write", // a tenant's own model prices
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: PERMISSIONS,
-  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate"],
-  approver: ["workflows:read", "executions:read", "executions:decide"],
-  viewer: ["workflows:read", "executions:read"],
+  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read"],
+  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read"],
+  viewer: ["workflows:read", "executions:read", "prices:read"],
 };
 
 export function can(role: Role, permission: Permission): boolean {

@@ -4,7 +4,7 @@
  * function (`ExecutionRuntime.apply`, durable/execution/runtime.ts), in this order:
  *
  *   execution created → (decided gates, in memory) → timers cleared → finished attempts → step moves → started attempts → opened gates →
- *   execution moves → timers set → outbox rows → events
+ *   execution moves → usage → timers set → outbox rows → events
  *
  * That order is the order of the SQL writes the object makes, so a decision writes exactly what
  * the hand-written transaction it replaced wrote. Fields a transition does not touch are left out
@@ -16,6 +16,7 @@ import type { ExecutionCommand, StepCommand } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { ApprovalGate } from "../schemas/executions";
 import type { TimerKind } from "../schemas/vocabulary";
+import type { UsageEntry } from "./usage";
 
 /** A step's move through the step table (`transitionStep`), with the fields it sets. */
 export interface StepMove {
@@ -93,6 +94,11 @@ export interface Decision {
   gates?: ApprovalGate[];
   execution?: ExecutionMove[];
   timers?: { clear?: TimerRef[]; set?: TimerSet[] };
+  /**
+   * Usage ledger records of the attempt that ends here (its calls, its declared cost): written with
+   * it, added to the execution's cost, and sent to D1 through the outbox.
+   */
+  usage?: UsageEntry[];
   /** Audit rows of the request carried out (index rows go with `execution` moves). */
   outbox?: AuditOut[];
   events: EventSpec[];

@@ -21,7 +21,9 @@ export type DefinitionProblemCode =
   | "INVALID_MAP_ITEMS"
   | "INVALID_URL"
   | "INVALID_TIMESTAMP"
-  | "UNKNOWN_ERROR_CODE";
+  | "UNKNOWN_ERROR_CODE"
+  | "DUPLICATE_MODEL"
+  | "INVALID_COST";
 
 export interface DefinitionProblem {
   /** JSON Pointer into the definition, e.g. `/steps/2/needs/0`; `""` is the whole definition. */

@@ -32,6 +32,10 @@ export const ERROR_CODES = [
   "STEP_ERROR", // a runner threw something that is not a StepError
   "CANCELLED", // the execution was cancelled, rejected, or a sibling failed while the step ran
   "EXECUTION_TIMEOUT", // the execution's timeout_seconds passed while the step ran
+  "LLM_NOT_CONFIGURED", // no LLM endpoint for the model (LLM_BASE_URL empty, no AI binding for @cf/)
+  "LLM_OUTPUT_INVALID", // the reply is not JSON, or does not match output_schema (retryable)
+  "LLM_CONTEXT_LENGTH", // every model tried refused the prompt as too long
+  "LLM_BAD_RESPONSE", // the endpoint answered 2xx with something that is not a chat completion (retryable)
 ] as const;
 
 /** Codes of an execution's `error` that are not a step's. */

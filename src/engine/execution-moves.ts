@@ -12,6 +12,7 @@ import type { ExecutionRecord, StepRecord } from "./model";
 import { eventValue } from "./outcomes";
 import { executionTimeoutMs } from "./retry";
 import { transitionExecution } from "./state-machine";
+import { NO_COST } from "./usage";
 import type { AuditRow } from "../schemas/audit";
 import type { CreateExecutionArgs } from "../schemas/execution-rpc";
 import type { WaitingFor } from "../schemas/executions";
@@ -53,6 +54,8 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     endedAt: null,
     deadlineAt: now + executionTimeoutMs(req.definition),
     stateVersion: 1,
+    prices: req.prices,
+    cost: { ...NO_COST },
   };
   const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
   if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });

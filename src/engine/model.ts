@@ -4,6 +4,7 @@
  */
 import type { ErrorInfo } from "./errors";
 import type { WorkflowDefinition } from "../schemas/definition";
+import type { ExecutionCost, PriceBook } from "../schemas/costs";
 import type { ApprovalGate, EventType, ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
 
 /** The execution as it stands. */
@@ -33,6 +34,10 @@ export interface ExecutionRecord {
   endedAt: number | null;
   deadlineAt: number | null;
   stateVersion: number;
+  /** The prices its llm calls are costed at, pinned when it started. */
+  prices: PriceBook;
+  /** The sum of its usage ledger (derived from the ledger, not stored apart). */
+  cost: ExecutionCost;
 }
 
 /** A step of the execution as it stands (a pending step has no stored row until it starts). */

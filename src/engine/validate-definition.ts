@@ -136,6 +136,13 @@ function checkGraph(definition: WorkflowDefinition, ctx: Context): void {
 function checkStep(step: Step | MapSubStep, at: string, scope: Scope, ctx: Context): void {
   if (step.if !== undefined) checkExpression(step.if, `${at}/if`, scope, false, ctx);
   if (step.retry?.retry_on !== undefined) checkRetryOn(step.retry.retry_on, `${at}/retry/retry_on`, ctx);
+  if (typeof step.cost_usd === "string") {
+    // Evaluated over the step's `output` once an attempt succeeds.
+    const kind = checkTemplates(step.cost_usd, `${at}/cost_usd`, scope, false, ctx);
+    if (kind === "literal" || kind === "interpolated") {
+      add(ctx, `${at}/cost_usd`, "INVALID_COST", `cost_usd must be a number or a string that is exactly one {{ expression }} (e.g. "{{ output.body.cost }}")`);
+    }
+  }
 
   const kind = kindOf(step.type);
   if (kind) kind.check?.(step, stepCheckContext(at, scope, ctx));
@@ -158,16 +165,6 @@ function stepCheckContext(at: string, scope: Scope, ctx: Context): StepCheckCont
 /** Types that register but do not run yet have no kind; their checks stay here until they do. */
 function checkNotYetRunnable(step: Step | MapSubStep, at: string, scope: Scope, ctx: Context): void {
   switch (step.type) {
-    case "llm":
-      checkTemplates(step.model, `${at}/model`, scope, false, ctx);
-      checkTemplates(step.prompt, `${at}/prompt`, scope, true, ctx);
-      if (step.system !== undefined) checkTemplates(step.system, `${at}/system`, scope, true, ctx);
-      if (step.output_schema !== undefined) {
-        for (const issue of checkJsonSchema(step.output_schema)) {
-          add(ctx, `${at}/output_schema${issue.pointer}`, "INVALID_OUTPUT_SCHEMA", `output_schema is not a usable JSON Schema: ${issue.message}`);
-        }
-      }
-      break;
     case "map":
       checkMap(step, at, scope, ctx);
       break;

@@ -28,7 +28,10 @@ import {
   MAX_STEP_TIMEOUT_SECONDS,
   MAX_STEPS,
   MAX_WORKFLOW_TIMEOUT_SECONDS,
+  MAX_FALLBACK_MODELS,
+  MAX_STEP_COST_USD,
 } from "./limits";
+import { ModelName } from "./costs";
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -177,6 +180,22 @@ const commonStepFields = {
     examples: [30],
   }),
   on_error: OnError.optional(),
+  cost_usd: z
+    .union([
+      z.number().min(0).max(MAX_STEP_COST_USD),
+      z.string().min(1).max(16_384).meta({ description: "Exactly one `{{ expr }}` over the step's `output` (and the usual scope)." }),
+    ])
+    .optional()
+    .meta({
+      description:
+        "What a successful attempt of this step costs, in USD, recorded in the usage ledger: a number, or `{{ expr }}` over its " +
+        "`output` (a paid API that reports its price). `llm` steps are priced from their token usage; this adds to that.",
+      examples: [0.002, "{{ output.body.cost }}"],
+    }),
+  max_cost_usd: z.number().min(0).max(MAX_STEP_COST_USD).optional().meta({
+    description: "The most one attempt of this step may cost, in USD: what budgets reserve before it runs.",
+    examples: [0.05],
+  }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -388,11 +407,7 @@ export const LlmStep = z
   .strictObject({
     ...commonStepFields,
     type: z.literal("llm"),
-    model: z
-      .string()
-      .min(1)
-      .max(256)
-      .meta({
+    model: ModelName.meta({
         description: "Model name: a Workers AI model (`@cf/…`) or a model of the configured OpenAI-compatible endpoint.",
         examples: ["@cf/meta/llama-3.1-8b-instruct"],
       }),
@@ -407,9 +422,25 @@ export const LlmStep = z
     }),
     max_tokens: z.int().min(1).max(1_000_000).optional().meta({ description: "Most tokens the reply may have.", examples: [1024] }),
     temperature: z.number().min(0).max(2).optional().meta({ description: "Sampling temperature.", examples: [0.2] }),
+    fallback_models: z
+      .array(ModelName)
+      .min(1)
+      .max(MAX_FALLBACK_MODELS)
+      .optional()
+      .meta({
+        description:
+          "Models tried in order, within one attempt, after `model` answers 429, 5xx, times out or refuses the context length. " +
+          "`output.model` names the model that answered; every call made is recorded and billed.",
+        examples: [["standin-small"]],
+      }),
   })
   .openapi("LlmStep")
-  .meta({ description: "Calls a language model. Output: the reply (parsed JSON with `output_schema`), plus token usage; cost is recorded." });
+  .meta({
+    description:
+      "Calls a language model (an OpenAI-compatible Chat Completions endpoint, or Workers AI for `@cf/…`). Output: " +
+      "`{ text, json?, model, usage: { input_tokens, output_tokens }, cost_usd, finish_reason }` (`json`: the reply parsed and " +
+      "validated against `output_schema`). Every call is recorded in the usage ledger.",
+  });
 export type LlmStep = z.infer<typeof LlmStep>;
 
 export const ChildWorkflowStep = z

@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";
+import { PriceBook } from "./costs";
 import { WorkflowDefinition } from "./definition";
 import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
 
@@ -24,6 +25,8 @@ export const CreateExecutionArgs = z.object({
   requestHash: z.string().nullable(),
   planHash: z.string().regex(/^[0-9a-f]{64}$/),
   audit: AuditRow.nullable(),
+  /** The prices of the models its llm steps name, as in force now (see schemas/costs.ts). */
+  prices: PriceBook,
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 

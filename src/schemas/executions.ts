@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { WorkflowDefinition } from "./definition";
+import { ExecutionCost } from "./costs";
 import { JsonValue } from "./json";
 import { PageQuery, Timestamp, page } from "./pages";
 import { EXECUTION_STATUSES, STEP_STATUSES } from "./vocabulary";
@@ -88,7 +89,7 @@ export const Execution = z
     created_at: Timestamp,
     started_at: Timestamp.optional(),
     ended_at: Timestamp.optional(),
-    cost: z.object({ usd: z.number() }).optional(),
+    cost: ExecutionCost.openapi({ description: "The sum of the execution's usage ledger (see `GET /v1/executions/{id}/costs`)." }),
   })
   .openapi("Execution");
 export type Execution = z.infer<typeof Execution>;
@@ -218,6 +219,7 @@ export const ExecutionSummary = Execution.pick({
   created_at: true,
   started_at: true,
   ended_at: true,
+  cost: true,
 })
   .extend({ error_code: z.string().optional() })
   .openapi("ExecutionSummary");

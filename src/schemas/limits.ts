@@ -46,3 +46,8 @@ export const DEFAULT_RETRY_POLICY = {
   max_interval_ms: 300_000,
   jitter: true,
 } as const;
+
+/** Most fallback models an llm step may name. */
+export const MAX_FALLBACK_MODELS = 5;
+/** Largest declared cost of one step attempt (`cost_usd`, `max_cost_usd`), in USD. */
+export const MAX_STEP_COST_USD = 1_000_000;

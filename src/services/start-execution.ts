@@ -11,10 +11,12 @@ import { executionRpc, type ExecutionRpc } from "../durable/execution/client";
 import { planHashOf } from "../engine/approvals";
 import { canonicalJson } from "../engine/canonical-json";
 import { isTerminalExecution } from "../engine/state-machine";
+import { modelsOf } from "../engine/steps/llm";
 import { sha256Hex, toHex } from "../lib/digest";
 import { parseRfc3339 } from "../lib/time";
 import type { AuditRow } from "../schemas/audit";
 import type { Execution, StartExecutionBody } from "../schemas/executions";
+import { deploymentPrices, resolvePrices } from "../store/prices";
 import { assertRunnable, assertValidInput, resolveDefinition } from "./definitions";
 import { ExecutionTimedOutError, UnprocessableError } from "./errors";
 
@@ -110,6 +112,8 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
   assertValidInput(resolved.definition, input);
 
   const planHash = await planHashOf(resolved.hash, input);
+  // Pinned like the definition: a price changed later does not reprice this execution's calls.
+  const prices = await resolvePrices(env.DB, tenant, modelsOf(resolved.definition), deploymentPrices(env.PRICES));
   const subject: StartSubject = { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion };
   hooks.about(null, subject);
   for (; ; generation++) {
@@ -127,6 +131,7 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
       labels: body.labels ?? {},
       requestHash,
       planHash,
+      prices,
       audit: hooks.auditRow(),
     });
     if (result.kind === "created") return { kind: "created", id, execution: result.execution, rpc };

@@ -12,8 +12,10 @@ export interface ExecutionIndexRow {
   status: ExecutionStatus;
   labels: Record<string, string>;
   errorCode: string | null;
-  /** null until the execution's costs are recorded (0 would claim it cost nothing). */
+  /** null: written before costs were recorded (0 would claim it cost nothing). */
   costUsd: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -29,6 +31,8 @@ interface Row {
   labels: string;
   error_code: string | null;
   cost_usd: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
@@ -45,6 +49,8 @@ function toIndexRow(r: Row): ExecutionIndexRow {
     labels: JSON.parse(r.labels) as Record<string, string>,
     errorCode: r.error_code,
     costUsd: r.cost_usd,
+    inputTokens: r.input_tokens,
+    outputTokens: r.output_tokens,
     createdAt: r.created_at,
     startedAt: r.started_at,
     endedAt: r.ended_at,
@@ -58,7 +64,11 @@ export async function upsertExecutionIndex(db: D1Database, rows: readonly Execut
   if (statements.length > 0) await db.batch(statements);
 }
 
-/** The version-guarded upserts of `rows` (and their labels), for a caller's batch. */
+/**
+ * The version-guarded upserts of `rows` (and their labels), for a caller's batch. A row of the same
+ * version is written again: costs recorded between two moves of the execution re-send its row
+ * without a new version (replaying a row is harmless, it carries the same values).
+ */
 export function executionIndexStatements(db: D1Database, rows: readonly ExecutionIndexRow[], now: number): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
   for (const r of rows) {
@@ -66,13 +76,14 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
       db
         .prepare(
           `INSERT INTO executions (tenant, id, workflow_id, workflow_version, status, labels, error_code, cost_usd,
-                                   created_at, started_at, ended_at, state_version, updated_at)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                                   created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
            ON CONFLICT (tenant, id) DO UPDATE SET
              status = excluded.status, error_code = excluded.error_code, cost_usd = excluded.cost_usd,
+             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
              started_at = excluded.started_at, ended_at = excluded.ended_at,
              state_version = excluded.state_version, updated_at = excluded.updated_at
-           WHERE excluded.state_version > executions.state_version`,
+           WHERE excluded.state_version >= executions.state_version`,
         )
         .bind(
           r.tenant,
@@ -88,6 +99,8 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
           r.endedAt,
           r.stateVersion,
           now,
+          r.inputTokens,
+          r.outputTokens,
         ),
     );
     for (const [key, value] of Object.entries(r.labels)) {
@@ -113,7 +126,8 @@ export interface ExecutionListQuery {
   before?: { createdAt: number; id: string };
 }
 
-const COLUMNS = "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.labels, e.error_code, e.cost_usd, e.created_at, e.started_at, e.ended_at, e.state_version";
+const COLUMNS =
+  "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.labels, e.error_code, e.cost_usd, e.input_tokens, e.output_tokens, e.created_at, e.started_at, e.ended_at, e.state_version";
 
 /**
  * Newest first, keyset-paged (no OFFSET): each filter is served by an index whose trailing

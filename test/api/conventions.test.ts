@@ -62,11 +62,16 @@ describe("OpenAPI document", () => {
         "GET /v1/api-keys",
         "DELETE /v1/api-keys/{id}",
         "GET /v1/audit",
+        "GET /v1/prices",
+        "GET /v1/prices/{model}",
+        "PUT /v1/prices/{model}",
+        "DELETE /v1/prices/{model}",
         "POST /v1/executions",
         "GET /v1/executions",
         "GET /v1/executions/{id}",
         "GET /v1/executions/{id}/result",
         "GET /v1/executions/{id}/steps",
+        "GET /v1/executions/{id}/costs",
         "GET /v1/executions/{id}/events",
         "POST /v1/executions/{id}/cancel",
         "POST /v1/executions/{id}/pause",
@@ -146,6 +151,7 @@ describe("OpenAPI document", () => {
         "getExecution",
         "getExecutionResult",
         "listExecutionSteps",
+        "getExecutionCosts",
         "listExecutionEvents",
         "cancelExecution",
         "pauseExecution",
@@ -159,6 +165,10 @@ describe("OpenAPI document", () => {
         "listApiKeys",
         "revokeApiKey",
         "listAuditEntries",
+        "listPrices",
+        "getPrice",
+        "setPrice",
+        "deletePrice",
       ].sort(),
     );
   });
@@ -243,6 +253,7 @@ describe("the published contract matches the service", { timeout: 30_000 }, () =
     const steps = await check("GET", "/v1/executions/{id}/steps", `/v1/executions/${id}/steps`);
     const outputs = Object.fromEntries((steps.body as { items: { id: string; output?: unknown }[] }).items.map((s) => [s.id, s.output]));
     expect(outputs).toMatchObject({ obj: { value: 42 }, arr: [1, [2, 3], { four: 4 }], nul: null, str: "text", num: 3.5, yes: true });
+    await check("GET", "/v1/executions/{id}/costs", `/v1/executions/${id}/costs`);
     await check("GET", "/v1/executions/{id}/events", `/v1/executions/${id}/events?limit=1000`);
     await check("GET", "/v1/executions/{id}/result", `/v1/executions/${id}/result`);
     await check("GET", "/v1/executions", "/v1/executions");

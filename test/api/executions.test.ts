@@ -122,7 +122,7 @@ describe("POST /v1/executions", () => {
       definition: {
         id: "limited",
         concurrency: { key: "one", limit: 1 },
-        steps: [{ id: "q", type: "llm", model: "@cf/meta/llama-3.1-8b-instruct", prompt: "hi" }],
+        steps: [{ id: "q", type: "workflow", workflow_id: "child" }],
       },
     });
     const p = expectProblem(res, 422, "FEATURE_NOT_AVAILABLE");

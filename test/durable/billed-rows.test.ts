@@ -12,7 +12,7 @@ async function usageOfFlushed(id: string) {
   return eventually(() =>
     inObject(id, (o) => {
       expect(o.runtime.outbox.pending()).toBe(0);
-      return o.runtime.usage();
+      return o.runtime.billedRows();
     }),
   );
 }

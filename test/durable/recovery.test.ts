@@ -203,6 +203,8 @@ describe("the D1 index", () => {
       labels: {},
       errorCode: null,
       costUsd: 0,
+      inputTokens: 0,
+      outputTokens: 0,
       createdAt: 1,
       startedAt: 1,
       endedAt: null,

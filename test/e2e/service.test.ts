@@ -15,6 +15,8 @@ import "./scenarios/people";
 import "./scenarios/keys-audit";
 import "./scenarios/examples";
 import "./scenarios/defects";
+import "./scenarios/prices";
+import "./scenarios/costs";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

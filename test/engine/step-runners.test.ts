@@ -15,6 +15,7 @@ import { MAX_RESPONSE_BYTES } from "../../src/engine/steps/http";
 import { kindOf } from "../../src/engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepOutcome } from "../../src/engine/steps/types";
 import { PLUGIN_NAMES } from "../../src/engine/plugins";
+import { UsageMeter } from "../../src/engine/usage";
 
 const UPSTREAM = "http://127.0.0.1:9999";
 const TOKEN = "tok-SECRET-4f1c9a";
@@ -50,6 +51,9 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     secrets: secretResolver({ TOKEN, API_KEY }),
     allowedPrivateHosts: env.ALLOWED_PRIVATE_HOSTS.split(","),
     now: () => Date.now(),
+    deadlineAt: null,
+    llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, ai: undefined },
+    usage: new UsageMeter({}),
     ...overrides,
   };
 }

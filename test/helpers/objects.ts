@@ -51,6 +51,26 @@ export function d1FailingBatches(db: D1Database, failures: number): D1Database {
   });
 }
 
+/**
+ * A D1 whose batches are applied and then reported as failed — D1 committed, but the reply was
+ * lost (a timeout, a dropped connection) — until `lost.count` reaches `failures`.
+ */
+export function d1LosingReplies(db: D1Database, failures: number, lost: { count: number }): D1Database {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "batch" && lost.count < failures) {
+        lost.count += 1;
+        return (statements: D1PreparedStatement[]) =>
+          target.batch(statements).then(() => {
+            throw new Error("injected: D1 applied the batch, the reply was lost");
+          });
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 export function stubOf(id: string) {
   return env.EXECUTIONS.getByName(id);
 }

@@ -28,6 +28,8 @@ export const executionRecord = (p: Partial<ExecutionRecord> = {}): ExecutionReco
   endedAt: null,
   deadlineAt: NOW + 59_000,
   stateVersion: 3,
+  prices: {},
+  cost: { total_usd: 0, input_tokens: 0, output_tokens: 0 },
   ...p,
 });
 

@@ -47,6 +47,8 @@ function row(tenant: string, createdAt: number, i: number): ExecutionIndexRow {
     labels: { batch: i % 2 === 0 ? "even" : "odd", shard: `s${i % 4}` },
     errorCode: status === "failed" ? "HTTP_STATUS" : null,
     costUsd: 0,
+    inputTokens: 0,
+    outputTokens: 0,
     createdAt,
     startedAt: createdAt,
     endedAt: ended ? createdAt + 500 : null,
@@ -167,19 +169,22 @@ describe("GET /v1/executions: keyset pagination under concurrent inserts", { tim
 });
 
 describe("the index row of an execution", () => {
-  it("has no cost (null, not 0) until costs are recorded", async () => {
+  it("carries the ledger's totals: 0 for an execution that recorded no cost (null only on rows from before costs)", async () => {
     const t = await tenantWithKeys("idx-cost");
     const res = await start(t.operator, { definition: { id: "costless", steps: [{ id: "a", type: "transform", expression: "1" }], output: "steps.a.output" } }, { wait: 10 });
     expect(res.status, res.text).toBe(200);
     const id = res.body.id;
     const row = await eventually(async () => {
-      const r = await env.DB.prepare("SELECT status, cost_usd FROM executions WHERE tenant = ?1 AND id = ?2").bind(t.tenant, id).first<{ status: string; cost_usd: number | null }>();
+      const r = await env.DB.prepare("SELECT status, cost_usd, input_tokens, output_tokens FROM executions WHERE tenant = ?1 AND id = ?2")
+        .bind(t.tenant, id)
+        .first<{ status: string; cost_usd: number | null; input_tokens: number | null; output_tokens: number | null }>();
       expect(r?.status).toBe("completed");
       return r!;
     });
-    expect(row.cost_usd).toBeNull();
-    // And the listing reads such a row back.
+    expect(row).toMatchObject({ cost_usd: 0, input_tokens: 0, output_tokens: 0 });
+    // A row indexed before costs were recorded (NULL) reads back as no recorded cost.
+    await env.DB.prepare("UPDATE executions SET cost_usd = NULL, input_tokens = NULL, output_tokens = NULL WHERE tenant = ?1 AND id = ?2").bind(t.tenant, id).run();
     const listed = await call<Page>("GET", "/v1/executions", { key: t.viewer });
-    expect(listed.body.items).toEqual([expect.objectContaining({ id, status: "completed" })]);
+    expect(listed.body.items).toEqual([expect.objectContaining({ id, status: "completed", cost: { total_usd: 0, input_tokens: 0, output_tokens: 0 } })]);
   });
 });

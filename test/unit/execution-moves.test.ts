@@ -36,6 +36,7 @@ describe("create", () => {
     labels: { team: "a" },
     requestHash: null,
     planHash: "f".repeat(64),
+    prices: {},
     audit,
   });
 

@@ -6,17 +6,19 @@
  * `validateDefinition`, in validate-definition.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import type { ApprovalStep, HttpStep, InputStep, PluginStep, Step, StepType, TransformStep, WaitStep } from "../../src/schemas/definition";
+import type { ApprovalStep, HttpStep, InputStep, LlmStep, PluginStep, Step, StepType, TransformStep, WaitStep } from "../../src/schemas/definition";
 import type { DefinitionProblemCode } from "../../src/engine/definition-problems";
 import { parseTemplate } from "../../src/engine/expressions";
 import { approvalKind } from "../../src/engine/steps/approval";
 import { httpKind } from "../../src/engine/steps/http";
 import { inputKind } from "../../src/engine/steps/input";
+import { llmKind } from "../../src/engine/steps/llm";
 import { pluginKind } from "../../src/engine/steps/plugin";
 import { kindOf, stepKinds } from "../../src/engine/steps/registry";
 import { transformKind } from "../../src/engine/steps/transform";
 import type { ExpressionScope, SecretResolver, StepCheckContext, StepContext, StepKind, TemplateKind } from "../../src/engine/steps/types";
 import { waitKind } from "../../src/engine/steps/wait";
+import { UsageMeter } from "../../src/engine/usage";
 
 const README = Object.values(import.meta.glob<string>("../../README.md", { query: "?raw", import: "default", eager: true }))[0] ?? "";
 
@@ -175,6 +177,9 @@ function context(): StepContext & { sent: string[] } {
     secrets,
     allowedPrivateHosts: [],
     now: () => NOW,
+    deadlineAt: null,
+    llm: { baseUrl: "http://127.0.0.1:9999/llm/v1", apiKey: "k", ai: undefined },
+    usage: new UsageMeter({}),
   };
 }
 
@@ -207,6 +212,23 @@ describe("simulate", () => {
   it("http: a request that could not be sent fails the same way in a dry run", async () => {
     const step: HttpStep = { id: "h", type: "http", request: { method: "GET", url: "http://127.0.0.1/admin" } };
     await expect(httpKind.simulate(step, context())).rejects.toMatchObject({ code: "SSRF_BLOCKED" });
+  });
+
+  it("llm: sends nothing, completes with output null and says what it would send (key and secrets masked)", async () => {
+    const ctx = context();
+    const step: LlmStep = { id: "l", type: "llm", model: "standin-small", system: "Token {{ secrets.TOKEN }}", prompt: "Pay {{ input.id }}?", max_tokens: 5 };
+    const simulation = await llmKind.simulate(step, ctx);
+    expect(ctx.sent).toEqual([]);
+    expect(ctx.usage.calls).toEqual([]); // nothing called, nothing billed
+    expect(simulation).toEqual({
+      outcome: { kind: "completed", output: null },
+      would_send: {
+        method: "POST",
+        url: "http://127.0.0.1:9999/llm/v1/chat/completions",
+        headers: { authorization: "Bearer ***", "content-type": "application/json" },
+        body: JSON.stringify({ model: "standin-small", messages: [{ role: "system", content: "Token ***" }, { role: "user", content: "Pay inv-7?" }], max_tokens: 5 }),
+      },
+    });
   });
 
   it("transform and plugin: run as usual", async () => {
@@ -252,9 +274,9 @@ describe("kinds", () => {
     const line = README.split("\n- ").find((item) => item.startsWith("Step types that run today:"));
     expect(line).toBeDefined();
     const running = [...line!.split(": the execution waits")[0]!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!).filter((t) => !t.includes("."));
-    expect(new Set(running)).toEqual(new Set(["transform", "http", "wait", "plugin", "approval", "input"]));
+    expect(new Set(running)).toEqual(new Set(["transform", "http", "wait", "plugin", "approval", "llm", "input"]));
     expect(Object.keys(stepKinds).sort()).toEqual([...running].sort());
     for (const type of running) expect(kindOf(type as StepType)).toBe(stepKinds[type as StepType]);
-    for (const type of ["llm", "map", "workflow"] as const) expect(kindOf(type)).toBeUndefined();
+    for (const type of ["map", "workflow"] as const) expect(kindOf(type)).toBeUndefined();
   });
 });

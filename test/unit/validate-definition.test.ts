@@ -267,7 +267,7 @@ describe("validateDefinition: secrets", () => {
       transform("t", "secrets.A"),
       http("h", {}, { if: "secrets.B = 'x'" }),
       { id: "p", type: "plugin", plugin: "json.validate", args: { schema: {}, data: "{{ secrets.C }}" } },
-      { id: "l", type: "llm", model: "{{ secrets.D }}", prompt: "p" },
+      { id: "l", type: "transform", expression: "1", cost_usd: "{{ secrets.D }}" },
       { id: "i", type: "input", questions: [{ id: "q", prompt: "{{ $string(secrets) }}", type: "string" }] },
     ];
     expect(check(wf(steps, { output: "secrets.E" }))).toEqual([
@@ -275,7 +275,7 @@ describe("validateDefinition: secrets", () => {
       { path: "/steps/0/expression", code: "SECRET_NOT_ALLOWED", message: "reads secrets.A: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
       { path: "/steps/1/if", code: "SECRET_NOT_ALLOWED", message: "reads secrets.B: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
       { path: "/steps/2/args/data", code: "SECRET_NOT_ALLOWED", message: "reads secrets.C: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
-      { path: "/steps/3/model", code: "SECRET_NOT_ALLOWED", message: "reads secrets.D: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
+      { path: "/steps/3/cost_usd", code: "SECRET_NOT_ALLOWED", message: "reads secrets.D: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
       { path: "/steps/4/questions/0/prompt", code: "SECRET_NOT_ALLOWED", message: "reads secrets: secrets may only be used in the request of an http step or the prompt/system of an llm step" },
     ]);
   });

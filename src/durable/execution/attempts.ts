@@ -5,15 +5,19 @@
  * an error through the retry policy) and applied by `ExecutionRuntime.apply`.
  */
 import { gateExpiryMs, pendingGate, stepsNeedApproval } from "../../engine/approvals";
-import { StepError, toStepError } from "../../engine/errors";
-import { evaluateExpression } from "../../engine/evaluate";
+import { NonRetriableError, StepError, toStepError } from "../../engine/errors";
+import { evaluateExpression, renderTemplate } from "../../engine/evaluate";
 import { decideFailure, decideHold, decideOutcome, decideSkip, decideStart, eventValue, type Settling } from "../../engine/outcomes";
 import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepKind, StepOutcome } from "../../engine/steps/types";
+import { UsageMeter, usageEntries, type UsageCall } from "../../engine/usage";
 import type { Step } from "../../schemas/definition";
 import type { StepRecord } from "../storage/state-store";
-import { applyStepCommands, workerSecret, type ExecutionRuntime, type LoadedState } from "./runtime";
+import { workerSecret } from "./loaded-state";
+import { applyStepCommands, type ExecutionRuntime, type LoadedState } from "./runtime";
+
+type AttemptResult = { ok: true; outcome: StepOutcome } | { ok: false; error: StepError };
 
 /** Pure steps written per transaction at most (a long chain of them is written in slices). */
 const MAX_BURST_STEPS = 32;
@@ -64,7 +68,8 @@ export class Attempts {
       return false;
     }
     const kind = kindOf(def.type, this.rt.deps.kinds);
-    if (kind?.pure) return this.runPure(s, st, def, kind);
+    // A costed step is recorded attempt by attempt, with its ledger records: never in a burst.
+    if (kind?.pure && def.cost_usd === undefined && def.max_cost_usd === undefined) return this.runPure(s, st, def, kind);
     const attempt = this.beginAttempt(s, st);
     if (!kind) {
       const error = new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${def.type}' cannot run in this version of Stepline.`);
@@ -81,31 +86,21 @@ export class Attempts {
             () => controller.abort(new StepError("STEP_TIMEOUT", `The attempt ran past ${Math.round(timeoutMs / 1000)} s.`, { retryable: true })),
             timeoutMs,
           );
-    const secrets = new AttemptSecrets(this.rt.deps.env);
-    const ctx: StepContext = {
-      executionId: s.execution.id,
-      stepId: id,
-      attempt,
-      scope: snapshotScope(s.scope),
-      signal: controller.signal,
-      fetch: this.rt.deps.fetch,
-      secrets,
-      allowedPrivateHosts: this.rt.allowedPrivateHosts,
-      now: () => this.rt.deps.clock.now(),
-    };
+    const deadlineAt = timeoutMs === null ? null : this.rt.deps.clock.now() + timeoutMs;
+    const ctx = this.context(s, id, attempt, snapshotScope(s.scope), controller.signal, deadlineAt);
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
     });
-    const done = Promise.race([kind.run(def, ctx), aborted])
+    const done = Promise.race([this.runCosted(def, kind, ctx), aborted])
       .then(
-        (outcome): { ok: true; outcome: StepOutcome } => ({ ok: true, outcome }),
-        (err: unknown): { ok: false; error: StepError } => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
+        (outcome): AttemptResult => ({ ok: true, outcome }),
+        (err: unknown): AttemptResult => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
       )
       .then((result) => {
         if (timeout !== undefined) clearTimeout(timeout);
         this.rt.inflight.delete(id);
         const current = this.rt.load();
-        if (current) this.settle(current, id, attempt, result);
+        if (current) this.settle(current, id, attempt, result, ctx.usage.calls);
       });
     this.rt.inflight.set(id, { attempt, controller, done });
     return false;
@@ -120,18 +115,8 @@ export class Attempts {
   private async runPure(s: LoadedState, st: StepRecord, def: Step, kind: StepKind): Promise<boolean> {
     const attempt = st.attempts + 1;
     const startedAt = this.rt.deps.clock.now();
-    const secrets = new AttemptSecrets(this.rt.deps.env);
-    const ctx: StepContext = {
-      executionId: s.execution.id,
-      stepId: st.id,
-      attempt,
-      scope: s.scope,
-      signal: new AbortController().signal, // nothing to abort: no I/O, and it is not recorded until it ends
-      fetch: this.rt.deps.fetch,
-      secrets,
-      allowedPrivateHosts: this.rt.allowedPrivateHosts,
-      now: () => this.rt.deps.clock.now(),
-    };
+    // Nothing to abort: no I/O, and it is not recorded until it ends.
+    const ctx = this.context(s, st.id, attempt, s.scope, new AbortController().signal, null);
     let outcome: StepOutcome | null = null;
     let error: StepError | null = null;
     try {
@@ -162,6 +147,39 @@ export class Attempts {
     return true;
   }
 
+  /** What a kind's `run` gets for one attempt. */
+  private context(s: LoadedState, stepId: string, attempt: number, scope: ExpressionScope, signal: AbortSignal, deadlineAt: number | null): StepContext {
+    return {
+      executionId: s.execution.id,
+      stepId,
+      attempt,
+      scope,
+      signal,
+      fetch: this.rt.deps.fetch,
+      secrets: new AttemptSecrets(this.rt.deps.env),
+      allowedPrivateHosts: this.rt.allowedPrivateHosts,
+      now: () => this.rt.deps.clock.now(),
+      deadlineAt,
+      llm: this.rt.llm,
+      usage: new UsageMeter(s.execution.prices),
+    };
+  }
+
+  /**
+   * The kind's `run`, then the step's declared `cost_usd` (a number, or `{{ expr }}` over its
+   * `output`) on the attempt's meter. A cost that is not a non-negative number fails the attempt.
+   */
+  private async runCosted(def: Step, kind: StepKind, ctx: StepContext): Promise<StepOutcome> {
+    const outcome = await kind.run(def, ctx);
+    if (def.cost_usd === undefined || outcome.kind !== "completed") return outcome;
+    const cost = await renderTemplate(def.cost_usd, { ...ctx.scope, output: outcome.output }, undefined, "cost_usd");
+    if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) {
+      throw new NonRetriableError("EXPRESSION_ERROR", `cost_usd must be a non-negative number of USD, not ${JSON.stringify(cost) ?? "undefined"}`);
+    }
+    ctx.usage.declared(cost);
+    return outcome;
+  }
+
   /** pending → running with a new attempt row and a step.started event. */
   private beginAttempt(s: LoadedState, st: StepRecord): number {
     this.rt.apply(s, decideStart(st, this.rt.deps.clock.now()));
@@ -169,12 +187,7 @@ export class Attempts {
   }
 
   /** Applies the result of an attempt (decided in engine/outcomes.ts), unless the step moved on meanwhile (cancel, timeout). */
-  settle(
-    s: LoadedState,
-    id: string,
-    attempt: number,
-    result: { ok: true; outcome: StepOutcome } | { ok: false; error: StepError },
-  ): void {
+  settle(s: LoadedState, id: string, attempt: number, result: AttemptResult, usage: readonly UsageCall[] = []): void {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
     const c: Settling = {
@@ -186,6 +199,9 @@ export class Attempts {
       planHash: s.execution.planHash,
       secrets: s.secretValues,
     };
-    this.rt.apply(s, result.ok ? decideOutcome(c, result.outcome) : decideFailure(c, result.error, this.rt.deps.random));
+    const decision = result.ok ? decideOutcome(c, result.outcome) : decideFailure(c, result.error, this.rt.deps.random);
+    // Every call the attempt made is billed, whether it succeeded or not.
+    if (usage.length > 0) decision.usage = usageEntries(usage, id, attempt, c.now);
+    this.rt.apply(s, decision);
   }
 }

@@ -4,6 +4,7 @@
  * internals (runtime, stores, outbox) stay behind it. Imports nothing from `durable/` but schemas.
  */
 import type { AuditRow } from "../../schemas/audit";
+import type { ExecutionCosts } from "../../schemas/costs";
 import type { Execution, StepTrace } from "../../schemas/executions";
 import {
   EVENT_SOCKET_PATH,
@@ -30,6 +31,7 @@ export interface ExecutionRpc {
   existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
+  costs(tenant: string): Promise<ExecutionCosts | null>;
   events(tenant: string, window: EventWindow): Promise<EventPage | null>;
   command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;
   answer(tenant: string, args: AnswersArgs, audit: AuditRow | null): Promise<AnswerResult>;

@@ -10,7 +10,8 @@ import { pendingStep } from "../storage/state-store";
 import type { AuditRow } from "../../schemas/audit";
 import type { CommandResult, CreateResult } from "../../schemas/execution-rpc";
 import { asExisting, toExecution, type ReadModel } from "./read-model";
-import { loadedState, type CreateRequest, type ExecutionRuntime } from "./runtime";
+import { loadedState } from "./loaded-state";
+import type { CreateRequest, ExecutionRuntime } from "./runtime";
 
 export class Commands {
   constructor(

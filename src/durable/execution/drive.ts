@@ -230,7 +230,7 @@ export class Drive {
       if (this.rt.outbox.pending() === 0) {
         this.rt.timers.clear("outbox_flush");
         const execution = this.rt.load()?.execution;
-        if (execution && isTerminalExecution(execution.status)) log("info", "execution.usage", { execution_id: execution.id, ...this.rt.usage() });
+        if (execution && isTerminalExecution(execution.status)) log("info", "execution.billed_rows", { execution_id: execution.id, ...this.rt.billedRows() });
       }
     } else {
       this.flushFailures += 1;

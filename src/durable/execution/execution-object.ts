@@ -4,6 +4,7 @@
  * parsed again here (`schemas/execution-rpc.ts`) — the Worker is not trusted to have validated
  * them. The Worker calls it through `client.ts`, never by importing this module.
  */
+import type { ExecutionCosts } from "../../schemas/costs";
 import { DurableObject } from "cloudflare:workers";
 import { log } from "../../lib/log";
 import { stepKinds } from "../../engine/steps/registry";
@@ -103,6 +104,10 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {
     return this.reads.trace(Tenant.parse(tenant));
+  }
+
+  async costs(tenant: unknown): Promise<ExecutionCosts | null> {
+    return this.reads.costs(Tenant.parse(tenant));
   }
 
   async events(tenant: unknown, window: unknown): Promise<EventPage | null> {

@@ -4,6 +4,7 @@
  * but not yet written (`owned` flushes them first, so nothing unwritten is ever shown).
  */
 import { isTerminalExecution } from "../../engine/state-machine";
+import type { ExecutionCosts } from "../../schemas/costs";
 import type { Execution, ExecutionEvent, StepTrace } from "../../schemas/executions";
 import type { AttemptRecord, ExecutionRecord, StepRecord } from "../storage/state-store";
 import type { EventPage, ExistingExecution } from "../../schemas/execution-rpc";
@@ -36,6 +37,7 @@ export function toExecution(e: ExecutionRecord): Execution {
     created_at: isoTime(e.createdAt),
     ...(e.startedAt !== null ? { started_at: isoTime(e.startedAt) } : {}),
     ...(e.endedAt !== null ? { ended_at: isoTime(e.endedAt) } : {}),
+    cost: { ...e.cost },
   };
 }
 
@@ -84,6 +86,25 @@ export class ReadModel {
         ...(st.error ? { error: st.error } : {}),
       };
     });
+  }
+
+  /** The usage ledger, oldest first, and its totals. */
+  costs(tenant: string): ExecutionCosts | null {
+    const s = this.rt.owned(tenant);
+    if (!s) return null;
+    const items = this.rt.store.loadUsage().map((u) => ({
+      step_id: u.stepId,
+      attempt: u.attempt,
+      ...(u.item !== null ? { item: u.item } : {}),
+      call: u.call,
+      model: u.model,
+      input_tokens: u.input_tokens,
+      output_tokens: u.output_tokens,
+      cost_usd: u.cost_usd,
+      price: u.price,
+      time: isoTime(u.time),
+    }));
+    return { execution_id: s.execution.id, ...s.execution.cost, items };
   }
 
   eventPage(tenant: string, after: number, limit: number): EventPage | null {

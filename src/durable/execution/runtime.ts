@@ -17,14 +17,12 @@
  *   index flushes are rows in `timers` behind the single alarm.
  */
 import type { StepError } from "../../engine/errors";
-import { referencedSecrets } from "../../engine/expressions";
-import { compilePlan, type CompiledPlan } from "../../engine/scheduler";
 import { isTerminalExecution, transitionExecution, transitionStep, type ExecutionCommand, type StepCommand } from "../../engine/state-machine";
-import type { ExpressionScope, StepKinds } from "../../engine/steps/types";
+import type { LlmEndpoint, StepKinds } from "../../engine/steps/types";
 import type { Clock } from "../../engine/clock";
 import type { Decision } from "../../engine/decision";
+import { addUsage, type UsageEntry } from "../../engine/usage";
 import { masked } from "../../engine/outcomes";
-import type { Step } from "../../schemas/definition";
 import type { ExecutionEvent } from "../../schemas/executions";
 import type { ExecutionIndexRow } from "../../store/executions";
 import { EventLog, type EventSpec } from "../storage/event-log";
@@ -35,6 +33,9 @@ import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
 import { MeteredSql } from "../storage/metered-sql";
 import { isoTime } from "../../lib/time";
 import { Timers } from "../storage/timer-store";
+import { loadedState, type LoadedState } from "./loaded-state";
+
+export type { LoadedState };
 
 /**
  * What the runtime runs on besides its own storage. Read at each use (never copied), so a
@@ -61,65 +62,6 @@ export interface RuntimeDeps {
  */
 export type CreateRequest = CreateExecutionArgs;
 
-export interface LoadedState {
-  execution: ExecutionRecord;
-  steps: Map<string, StepRecord>;
-  defs: Map<string, Step>;
-  plan: CompiledPlan;
-  /** What expressions see, as live views of the records above (see `liveScope`). */
-  scope: ExpressionScope;
-  /**
-   * The value of every secret the definition names (`secrets.NAME`), whichever step or attempt
-   * resolves it: masked (`***`) in everything recorded (see `ExecutionRuntime.mask`).
-   */
-  secretValues: readonly string[];
-}
-
-/**
- * The expression scope as views of the loaded records, built once per load: every read sees the
- * record as it is now. Building a fresh scope per step would cost O(steps) each time (a 100-step
- * chain spent more on that than on evaluating). Views are safe for what runs inside the drive's
- * task (pure steps, `if`, outputs): nothing else changes a record until it yields. A runner that
- * does I/O gets a snapshot instead (`snapshotScope`), so it sees the state its attempt started in.
- */
-function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRecord>): ExpressionScope {
-  const views: ExpressionScope["steps"] = {};
-  for (const st of steps.values()) {
-    views[st.id] = {
-      get output() {
-        return st.output;
-      },
-      get status() {
-        return st.status;
-      },
-    };
-  }
-  return {
-    input: execution.input,
-    steps: views,
-    execution: {
-      id: execution.id,
-      workflow_id: execution.workflowId,
-      workflow_version: execution.workflowVersion,
-      get attempt() {
-        return execution.attempt;
-      },
-      get started_at() {
-        return isoTime(execution.startedAt);
-      },
-    },
-  };
-}
-
-export function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[], env: Env): LoadedState {
-  const steps = new Map(stepList.map((s) => [s.id, s]));
-  const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
-  const secretValues = referencedSecrets(execution.definition)
-    .map((name) => workerSecret(env, name))
-    .filter((v): v is string => v !== undefined && v !== "");
-  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps), secretValues };
-}
-
 export interface InFlight {
   attempt: number;
   controller: AbortController;
@@ -128,12 +70,6 @@ export interface InFlight {
 
 function isDecisionList(d: Decision | readonly Decision[]): d is readonly Decision[] {
   return Array.isArray(d);
-}
-
-/** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
-export function workerSecret(env: Env, name: string): string | undefined {
-  const value = (env as unknown as Record<string, unknown>)[`SECRET_${name}`];
-  return typeof value === "string" ? value : undefined;
 }
 
 /** Applies commands to a step in memory, checked against the step table; the caller writes it. */
@@ -152,7 +88,7 @@ export class ExecutionRuntime {
   readonly events: EventLog;
   readonly timers: Timers;
   readonly outbox: Outbox;
-  /** Storage rows this object has written since it started (see `usage`). */
+  /** Storage rows this object has written since it started (see `billedRows`). */
   readonly sql: MeteredSql;
   state: LoadedState | null = null;
   /**
@@ -168,6 +104,9 @@ export class ExecutionRuntime {
   readonly waiters = new Set<() => void>();
   readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
 
+  /** Where llm steps' calls go (LLM_BASE_URL, LLM_API_KEY, the AI binding). */
+  readonly llm: LlmEndpoint;
+
   /** ALLOWED_PRIVATE_HOSTS, parsed once: the same array every attempt, so the SSRF guard's cache holds. */
   readonly allowedPrivateHosts: readonly string[];
 
@@ -181,6 +120,7 @@ export class ExecutionRuntime {
       .split(",")
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
+    this.llm = { baseUrl: deps.env.LLM_BASE_URL ?? "", apiKey: deps.env.LLM_API_KEY, ai: deps.env.AI };
     this.store = new StateStore(this.sql);
     this.events = new EventLog(this.sql);
     this.timers = new Timers(this.sql);
@@ -273,6 +213,7 @@ export class ExecutionRuntime {
       this.store.saveApprovals(s.execution);
     }
     if (d.execution) for (const m of d.execution) this.moveExecution(s, m.command, m.patch);
+    if (d.usage && d.usage.length > 0) this.recordUsage(s, d.usage);
     if (timers?.set) for (const t of timers.set) this.timers.set(t.kind, t.dueAt, t.stepId);
     if (d.outbox) for (const o of d.outbox) this.outbox.enqueueAudit(o.audit, o.at);
     for (const e of d.events) emit(e);
@@ -295,6 +236,39 @@ export class ExecutionRuntime {
     this.indexed(s.execution, now);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     return true;
+  }
+
+  /**
+   * Ledger records: stored, added to the execution's cost, and sent to D1 (each under its unique
+   * key) with the execution's index row, whose cost they change (same version: see
+   * `executionIndexStatements`). Inside a tx.
+   */
+  private recordUsage(s: LoadedState, entries: readonly UsageEntry[]): void {
+    const e = s.execution;
+    this.store.insertUsage(entries);
+    e.cost = addUsage(e.cost, entries);
+    const now = this.deps.clock.now();
+    for (const u of entries) {
+      this.outbox.enqueueUsage(
+        {
+          tenant: e.tenant,
+          executionId: e.id,
+          workflowId: e.workflowId,
+          stepId: u.stepId,
+          item: u.item ?? -1,
+          attempt: u.attempt,
+          call: u.call,
+          model: u.model,
+          inputTokens: u.input_tokens,
+          outputTokens: u.output_tokens,
+          costUsd: u.cost_usd,
+          price: u.price,
+          time: u.time,
+        },
+        now,
+      );
+    }
+    this.indexed(e, now);
   }
 
   /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
@@ -335,7 +309,9 @@ export class ExecutionRuntime {
       status: e.status,
       labels: e.labels,
       errorCode: e.error?.code ?? null,
-      costUsd: null, // no step records a cost yet
+      costUsd: e.cost.total_usd,
+      inputTokens: e.cost.input_tokens,
+      outputTokens: e.cost.output_tokens,
       createdAt: e.createdAt,
       startedAt: e.startedAt,
       endedAt: e.endedAt,
@@ -374,7 +350,7 @@ export class ExecutionRuntime {
    * What this object has written since it started — Durable Object storage rows and D1 rows — the
    * units both are billed in. (Counted in memory: an object restarted mid-run reports only the rest.)
    */
-  usage(): { storage_rows_written: number; d1_rows_written: number } {
+  billedRows(): { storage_rows_written: number; d1_rows_written: number } {
     return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten };
   }
 }

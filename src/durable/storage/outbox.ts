@@ -1,5 +1,6 @@
 /**
- * Rows owed to D1: the execution's index row and the audit rows of the requests that changed it.
+ * Rows owed to D1: the execution's index row, the audit rows of the requests that changed it, and
+ * its usage ledger records.
  * A transition enqueues them in the same SQLite transaction, so they are durable before the
  * request is acknowledged; `flush` sends everything pending to D1 in one batch (version-guarded
  * upserts, idempotent audit inserts) and removes the rows only after D1 accepted them. A failed
@@ -10,8 +11,9 @@ import type { Sql } from "./metered-sql";
 import type { AuditRow } from "../../schemas/audit";
 import { auditInsertStatement } from "../../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../../store/executions";
+import { usageInsertStatement, type UsageIndexRow } from "../../store/usage";
 
-type OutboxKind = "execution_index" | "audit";
+type OutboxKind = "execution_index" | "audit" | "usage";
 
 interface OutboxRow {
   seq: number;
@@ -44,6 +46,11 @@ export class Outbox {
     this.enqueue("audit", row, now);
   }
 
+  /** Call inside the transaction that ends the attempt the record belongs to. */
+  enqueueUsage(row: UsageIndexRow, now: number): void {
+    this.enqueue("usage", row, now);
+  }
+
   private enqueue(kind: OutboxKind, payload: unknown, now: number): void {
     this.sql.exec("INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)", kind, JSON.stringify(payload), now);
     if (this.queued !== null) this.queued += 1;
@@ -69,17 +76,27 @@ export class Outbox {
     // Only the newest state of each execution matters; older ones would be ignored by the guard anyway.
     const latest = new Map<string, ExecutionIndexRow>();
     const audits: AuditRow[] = [];
+    const usage: UsageIndexRow[] = [];
     for (const r of rows) {
       if (r.kind === "audit") {
         audits.push(JSON.parse(r.payload) as AuditRow);
         continue;
       }
+      if (r.kind === "usage") {
+        usage.push(JSON.parse(r.payload) as UsageIndexRow);
+        continue;
+      }
       const row = JSON.parse(r.payload) as ExecutionIndexRow;
       const prev = latest.get(row.id);
-      if (!prev || row.stateVersion > prev.stateVersion) latest.set(row.id, row);
+      // The last one enqueued of the newest version: a cost change re-sends the row at its version.
+      if (!prev || row.stateVersion >= prev.stateVersion) latest.set(row.id, row);
     }
     try {
-      const results = await db.batch([...executionIndexStatements(db, [...latest.values()], now), ...audits.map((a) => auditInsertStatement(db, a))]);
+      const results = await db.batch([
+        ...executionIndexStatements(db, [...latest.values()], now),
+        ...audits.map((a) => auditInsertStatement(db, a)),
+        ...usage.map((u) => usageInsertStatement(db, u)),
+      ]);
       for (const r of results) this.d1RowsWritten += r.meta.rows_written;
     } catch {
       return false;

@@ -75,6 +75,27 @@ const OUTBOX_V4 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+// Version 5: the usage ledger, and usage rows in the outbox.
+const USAGE_V5 = `CREATE TABLE usage (
+     step_id       TEXT NOT NULL,
+     item          INTEGER NOT NULL DEFAULT -1,
+     attempt       INTEGER NOT NULL,
+     call          INTEGER NOT NULL,
+     model         TEXT,
+     input_tokens  INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cost_usd      REAL,
+     price         TEXT,
+     time          INTEGER NOT NULL,
+     PRIMARY KEY (step_id, item, attempt, call)
+   ) WITHOUT ROWID;`;
+const OUTBOX_V5 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit', 'usage')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -139,6 +160,13 @@ ${ATTEMPT_COLUMNS_V1}
     rebuildTable("timers", TIMERS_V4, "id, kind, step_id, due_at"),
     rebuildTable("outbox", OUTBOX_V4, "seq, kind, payload, created_at"),
   ].join("\n"),
+  // 5: costs — the prices the execution pinned at start, its usage ledger, and ledger rows in the
+  // outbox (flushed to D1 under their unique key).
+  [
+    "ALTER TABLE execution ADD COLUMN prices TEXT NOT NULL DEFAULT '{}';",
+    USAGE_V5,
+    rebuildTable("outbox", OUTBOX_V5, "seq, kind, payload, created_at"),
+  ].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -151,13 +179,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export const FRESH_SCHEMA = `CREATE TABLE execution (
 ${EXECUTION_COLUMNS_V1},
      plan_hash        TEXT,
-     approvals        TEXT NOT NULL DEFAULT '[]'
+     approvals        TEXT NOT NULL DEFAULT '[]',
+     prices           TEXT NOT NULL DEFAULT '{}'
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}
    ${TIMERS_V4}
    ${EVENTS_V1}
-   ${OUTBOX_V4}`;
+   ${OUTBOX_V5}
+   ${USAGE_V5}`;
 
 /**
  * True when the object has a schema: an execution was created in it (by this code or older code).

@@ -8,8 +8,8 @@ import type { ErrorInfo } from "../../engine/errors";
 import type { AttemptStatus, ExecutionRecord, StepRecord } from "../../engine/model";
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
-
-
+import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
+import { roundUsd, type UsageEntry } from "../../engine/usage";
 
 export interface FinishedAttempt {
   stepId: string;
@@ -71,15 +71,54 @@ export class StateStore {
       endedAt: num(r.ended_at),
       deadlineAt: num(r.deadline_at),
       stateVersion: r.state_version as number,
+      prices: JSON.parse((r.prices as string | null) ?? "{}") as PriceBook,
+      cost: this.usageTotals(),
     };
+  }
+
+  /** The sum of the usage ledger: the execution's cost. */
+  usageTotals(): ExecutionCost {
+    const r = this.sql
+      .exec<{ usd: number | null; input: number | null; output: number | null }>(
+        "SELECT SUM(cost_usd) AS usd, SUM(input_tokens) AS input, SUM(output_tokens) AS output FROM usage",
+      )
+      .one();
+    return { total_usd: roundUsd(r.usd ?? 0), input_tokens: r.input ?? 0, output_tokens: r.output ?? 0 };
+  }
+
+  insertUsage(entries: readonly UsageEntry[]): void {
+    insertRows(
+      this.sql,
+      "INSERT INTO usage (step_id, item, attempt, call, model, input_tokens, output_tokens, cost_usd, price, time)",
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      entries.map((u) => [u.stepId, u.item ?? -1, u.attempt, u.call, u.model, u.input_tokens, u.output_tokens, u.cost_usd, json(u.price ?? undefined), u.time]),
+    );
+  }
+
+  loadUsage(): UsageEntry[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM usage ORDER BY time, step_id, item, attempt, call")
+      .toArray()
+      .map((r) => ({
+        stepId: r.step_id as string,
+        item: (r.item as number) < 0 ? null : (r.item as number),
+        attempt: r.attempt as number,
+        call: r.call as number,
+        model: (r.model as string | null) ?? null,
+        input_tokens: r.input_tokens as number,
+        output_tokens: r.output_tokens as number,
+        cost_usd: num(r.cost_usd),
+        price: (parse(r.price) as Price | undefined) ?? null,
+        time: r.time as number,
+      }));
   }
 
   insertExecution(e: ExecutionRecord): void {
     this.sql.exec(
       `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash,
                               status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at,
-                              state_version, plan_hash, approvals)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                              state_version, plan_hash, approvals, prices)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       e.id,
       e.tenant,
       e.workflowId,
@@ -102,6 +141,7 @@ export class StateStore {
       e.stateVersion,
       e.planHash,
       JSON.stringify(e.approvals),
+      JSON.stringify(e.prices),
     );
   }
 

@@ -32,10 +32,10 @@
  */
 import type { HttpStep } from "../../schemas/definition";
 import { NonRetriableError, RetryableError, StepError } from "../errors";
-import { interpolate, maskSecrets, maskText, renderTemplate } from "../evaluate";
+import { interpolate, maskSecrets, renderTemplate } from "../evaluate";
 import { parseTemplate } from "../expressions";
-import { MAX_RETRY_INTERVAL_MS } from "../../schemas/limits";
 import { checkOutboundUrl } from "../ssrf";
+import { maskedError, parseRetryAfter } from "./outbound";
 import type { StepCheckContext, StepContext, StepKind, StepOutcome, WouldSend } from "./types";
 
 export const MAX_REDIRECTS = 5;
@@ -70,7 +70,7 @@ export const httpKind: StepKind<HttpStep> = {
       return { kind: "completed", output: maskSecrets(output, ctx.secrets.used) };
     } catch (error) {
       // Messages of expression errors can quote values, a secret among them.
-      throw error instanceof StepError ? masked(error, ctx) : error;
+      throw error instanceof StepError ? maskedError(error, ctx) : error;
     }
   },
   check,
@@ -84,7 +84,7 @@ export const httpKind: StepKind<HttpStep> = {
       const wouldSend: WouldSend = { method: request.method, url: request.url.href, headers, body: request.body ?? null };
       return { outcome: { kind: "completed", output: null }, would_send: maskSecrets(wouldSend, ctx.secrets.used) };
     } catch (error) {
-      throw error instanceof StepError ? masked(error, ctx) : error;
+      throw error instanceof StepError ? maskedError(error, ctx) : error;
     }
   },
 };
@@ -180,7 +180,7 @@ function guardUrl(url: string, ctx: StepContext): URL {
   try {
     return checkOutboundUrl(url, ctx.allowedPrivateHosts);
   } catch (error) {
-    throw masked(error, ctx);
+    throw maskedError(error, ctx);
   }
 }
 
@@ -207,7 +207,7 @@ async function send(request: PreparedRequest, step: HttpStep, ctx: StepContext):
     }
     await discard(response);
     if (hop >= MAX_REDIRECTS) {
-      throw masked(
+      throw maskedError(
         new NonRetriableError("TOO_MANY_REDIRECTS", `${request.method} ${request.url.href}: more than ${MAX_REDIRECTS} redirects (last to ${location})`, {
           redirects: MAX_REDIRECTS,
         }),
@@ -218,7 +218,7 @@ async function send(request: PreparedRequest, step: HttpStep, ctx: StepContext):
     try {
       next = new URL(location, url);
     } catch {
-      throw masked(new NonRetriableError("INVALID_URL", `redirect from ${url.href} to an invalid location '${location}'`), ctx);
+      throw maskedError(new NonRetriableError("INVALID_URL", `redirect from ${url.href} to an invalid location '${location}'`), ctx);
     }
     // An absolute Location is checked as written, so its IPv4 spelling is judged too.
     next = guardUrl(/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location.trim()) ? location : next.href, ctx);
@@ -254,15 +254,15 @@ async function discard(response: Response): Promise<void> {
 }
 
 function transportError(error: unknown, ctx: StepContext, what: string): StepError {
-  if (error instanceof StepError) return masked(error, ctx);
+  if (error instanceof StepError) return maskedError(error, ctx);
   if (ctx.signal.aborted) {
     const reason: unknown = ctx.signal.reason;
     if (reason instanceof StepError) return reason;
-    if (isTimeout(reason)) return masked(new RetryableError("STEP_TIMEOUT", `${what}: timed out`), ctx);
-    return masked(new RetryableError("NETWORK_ERROR", `${what}: aborted (${describeReason(reason)})`), ctx);
+    if (isTimeout(reason)) return maskedError(new RetryableError("STEP_TIMEOUT", `${what}: timed out`), ctx);
+    return maskedError(new RetryableError("NETWORK_ERROR", `${what}: aborted (${describeReason(reason)})`), ctx);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return masked(new RetryableError("NETWORK_ERROR", `${what}: ${message}`), ctx);
+  return maskedError(new RetryableError("NETWORK_ERROR", `${what}: ${message}`), ctx);
 }
 
 function isTimeout(reason: unknown): boolean {
@@ -305,7 +305,7 @@ async function readResponse(response: Response, request: PreparedRequest, step: 
 async function readText(response: Response, ctx: StepContext, what: string, limit: number, strict: boolean): Promise<string> {
   if (response.body === null) return "";
   const tooLarge = () =>
-    masked(new NonRetriableError("RESPONSE_TOO_LARGE", `${what}: response body larger than ${limit} bytes`, { limit_bytes: limit }), ctx);
+    maskedError(new NonRetriableError("RESPONSE_TOO_LARGE", `${what}: response body larger than ${limit} bytes`, { limit_bytes: limit }), ctx);
   const declared = Number(response.headers.get("content-length"));
   if (strict && Number.isFinite(declared) && declared > limit) {
     await discard(response);
@@ -358,38 +358,9 @@ function statusError(response: Response, text: string, what: string, ctx: StepCo
   const message = `${what}: unexpected status ${status}${response.statusText ? ` ${response.statusText}` : ""}`;
   if (status === 408 || status === 429 || status >= 500) {
     const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), ctx.now());
-    return masked(new RetryableError("HTTP_STATUS", message, { details, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }), ctx);
+    return maskedError(new RetryableError("HTTP_STATUS", message, { details, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }), ctx);
   }
-  return masked(new NonRetriableError("HTTP_STATUS", message, details), ctx);
-}
-
-/** `Retry-After` (delay-seconds or HTTP-date) in milliseconds from `now`, capped at the longest retry interval. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  let ms: number;
-  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
-  else {
-    const at = Date.parse(text);
-    if (Number.isNaN(at)) return undefined;
-    ms = at - now;
-  }
-  return Math.min(Math.max(ms, 0), MAX_RETRY_INTERVAL_MS);
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** The same error with every secret value used so far masked in its message and details. */
-function masked(error: unknown, ctx: StepContext): StepError {
-  const err = error instanceof StepError ? error : new RetryableError("NETWORK_ERROR", String(error));
-  const secrets = ctx.secrets.used;
-  if (secrets.size === 0) return err;
-  const message = maskText(err.message, secrets);
-  const details = err.details ? maskSecrets(err.details, secrets) : undefined;
-  if (message === err.message && details === err.details) return err;
-  return err.retryable
-    ? new RetryableError(err.code, message, { ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}), ...(details ? { details } : {}) })
-    : new NonRetriableError(err.code, message, details);
+  return maskedError(new NonRetriableError("HTTP_STATUS", message, details), ctx);
 }
 
 function describeType(value: unknown): string {

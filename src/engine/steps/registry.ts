@@ -1,6 +1,6 @@
 /**
  * Step kinds by step type: the one list of the types that run. Adding a type is one file,
- * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (llm, map and
+ * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (map and
  * workflow, for now) registers, but starting it is refused (`FEATURE_NOT_AVAILABLE`) and the
  * Durable Object fails such a step with `UNSUPPORTED_STEP_TYPE`.
  */
@@ -8,6 +8,7 @@ import type { StepType } from "../../schemas/definition";
 import { approvalKind } from "./approval";
 import { httpKind } from "./http";
 import { inputKind } from "./input";
+import { llmKind } from "./llm";
 import { pluginKind } from "./plugin";
 import { transformKind } from "./transform";
 import type { StepKind, StepKinds } from "./types";
@@ -20,6 +21,7 @@ export const stepKinds: StepKinds = {
   plugin: pluginKind,
   input: inputKind,
   approval: approvalKind,
+  llm: llmKind,
 };
 
 /**

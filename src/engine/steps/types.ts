@@ -9,6 +9,7 @@
 import type { InputQuestion, Step, StepType } from "../../schemas/definition";
 import type { AnswersCheck } from "../answers";
 import type { DefinitionProblemCode } from "../definition-problems";
+import type { UsageMeter } from "../usage";
 
 /** What expressions see: `{ input, steps: { <id>: { output, status } }, execution }`. */
 export interface ExpressionScope {
@@ -42,6 +43,25 @@ export interface StepContext {
   /** `host:port` pairs allowed although private/loopback (ALLOWED_PRIVATE_HOSTS). */
   allowedPrivateHosts: readonly string[];
   now: () => number;
+  /** When the attempt times out (epoch ms); null: no limit of its own. Lets a kind share it among its calls. */
+  deadlineAt: number | null;
+  /** Where llm calls go (SPEC §7). */
+  llm: LlmEndpoint;
+  /** The attempt's usage: every model call it makes is recorded here, priced from the execution's prices. */
+  usage: UsageMeter;
+}
+
+/** The Workers AI binding, as llm steps use it (`env.AI.run`). */
+export interface WorkersAi {
+  run(model: string, inputs: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<unknown>;
+}
+
+/** Where llm calls go: an OpenAI-compatible endpoint, and Workers AI for `@cf/…` models. */
+export interface LlmEndpoint {
+  /** `{baseUrl}/chat/completions`; "" when none is configured. */
+  baseUrl: string;
+  apiKey: string | undefined;
+  ai: WorkersAi | undefined;
 }
 
 export type StepOutcome =

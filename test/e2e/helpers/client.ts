@@ -9,6 +9,7 @@ export const baseUrl = inject("baseUrl");
 export const adminKey = inject("adminKey");
 export const upstreamUrl = inject("upstreamUrl");
 export const apiToken = inject("apiToken");
+export const llmUrl = inject("llmUrl");
 
 /** An execution as the scenarios read it (the document's `Execution`, the fields they look at). */
 export interface Execution {

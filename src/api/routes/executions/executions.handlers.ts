@@ -13,6 +13,7 @@ import type { AppEnv } from "../../types";
 import type {
   cancelExecution,
   getExecution,
+  getExecutionCosts,
   getExecutionResult,
   listExecutionEvents,
   listExecutionSteps,
@@ -87,6 +88,8 @@ function toSummary(r: index.ExecutionIndexRow): ExecutionSummary {
     created_at: isoTime(r.createdAt),
     ...(r.startedAt !== null ? { started_at: isoTime(r.startedAt) } : {}),
     ...(r.endedAt !== null ? { ended_at: isoTime(r.endedAt) } : {}),
+    // Rows indexed before costs were recorded have none: they cost nothing that was recorded.
+    cost: { total_usd: r.costUsd ?? 0, input_tokens: r.inputTokens ?? 0, output_tokens: r.outputTokens ?? 0 },
     ...(r.errorCode !== null ? { error_code: r.errorCode } : {}),
   };
 }
@@ -133,6 +136,14 @@ export const steps: RouteHandler<typeof listExecutionSteps, AppEnv> = async (c) 
   const items = await executionStub(c.env, id).steps(p.tenant);
   if (!items) throw notFound(id);
   return c.json({ items }, 200);
+};
+
+export const costs: RouteHandler<typeof getExecutionCosts, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const ledger = await executionStub(c.env, id).costs(p.tenant);
+  if (!ledger) throw notFound(id);
+  return c.json(ledger, 200);
 };
 
 /** True when the client asks for Server-Sent Events rather than a JSON page. */

@@ -14,6 +14,7 @@ import {
   AnswersBody,
   ApprovalBody,
 } from "../../../schemas/executions";
+import { ExecutionCosts } from "../../../schemas/costs";
 import { guard } from "../../middleware/guard";
 import { TAGS, jsonContent, jsonRequest, problems } from "../../openapi";
 import { SECURITY } from "../../router";
@@ -109,6 +110,21 @@ export const listExecutionSteps = createRoute({
   middleware: read,
   request: { params: ExecutionIdParam },
   responses: { 200: jsonContent(StepList, "The steps, in definition order"), ...problems(400, 404) },
+});
+
+export const getExecutionCosts = createRoute({
+  method: "get",
+  path: "/executions/{id}/costs",
+  operationId: "getExecutionCosts",
+  tags: [TAGS.costs],
+  summary: "The execution's usage ledger and its totals",
+  description:
+    "Every llm call (fallbacks and retried attempts included) and every declared step cost, with the price each was computed " +
+    "with. Read from the execution itself: exact before the index catches up.",
+  security: SECURITY,
+  middleware: read,
+  request: { params: ExecutionIdParam },
+  responses: { 200: jsonContent(ExecutionCosts, "The ledger, oldest record first"), ...problems(400, 404) },
 });
 
 export const listExecutionEvents = createRoute({

@@ -1,0 +1,76 @@
+/**
+ * The execution as the object holds it in memory: its records, definitions by step, the compiled
+ * plan, the expression scope over them, and the secret values to mask. Built from storage on load
+ * (`ExecutionRuntime.load`) or from what `create` writes.
+ */
+import { referencedSecrets } from "../../engine/expressions";
+import { compilePlan, type CompiledPlan } from "../../engine/scheduler";
+import type { ExpressionScope } from "../../engine/steps/types";
+import type { Step } from "../../schemas/definition";
+import { isoTime } from "../../lib/time";
+import type { ExecutionRecord, StepRecord } from "../storage/state-store";
+
+export interface LoadedState {
+  execution: ExecutionRecord;
+  steps: Map<string, StepRecord>;
+  defs: Map<string, Step>;
+  plan: CompiledPlan;
+  /** What expressions see, as live views of the records above (see `liveScope`). */
+  scope: ExpressionScope;
+  /**
+   * The value of every secret the definition names (`secrets.NAME`), whichever step or attempt
+   * resolves it: masked (`***`) in everything recorded (see `ExecutionRuntime.mask`).
+   */
+  secretValues: readonly string[];
+}
+
+/**
+ * The expression scope as views of the loaded records, built once per load: every read sees the
+ * record as it is now. Building a fresh scope per step would cost O(steps) each time (a 100-step
+ * chain spent more on that than on evaluating). Views are safe for what runs inside the drive's
+ * task (pure steps, `if`, outputs): nothing else changes a record until it yields. A runner that
+ * does I/O gets a snapshot instead (`snapshotScope`), so it sees the state its attempt started in.
+ */
+function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRecord>): ExpressionScope {
+  const views: ExpressionScope["steps"] = {};
+  for (const st of steps.values()) {
+    views[st.id] = {
+      get output() {
+        return st.output;
+      },
+      get status() {
+        return st.status;
+      },
+    };
+  }
+  return {
+    input: execution.input,
+    steps: views,
+    execution: {
+      id: execution.id,
+      workflow_id: execution.workflowId,
+      workflow_version: execution.workflowVersion,
+      get attempt() {
+        return execution.attempt;
+      },
+      get started_at() {
+        return isoTime(execution.startedAt);
+      },
+    },
+  };
+}
+
+export function loadedState(execution: ExecutionRecord, stepList: readonly StepRecord[], env: Env): LoadedState {
+  const steps = new Map(stepList.map((s) => [s.id, s]));
+  const defs = new Map(execution.definition.steps.map((s) => [s.id, s]));
+  const secretValues = referencedSecrets(execution.definition)
+    .map((name) => workerSecret(env, name))
+    .filter((v): v is string => v !== undefined && v !== "");
+  return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps), secretValues };
+}
+
+/** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
+export function workerSecret(env: Env, name: string): string | undefined {
+  const value = (env as unknown as Record<string, unknown>)[`SECRET_${name}`];
+  return typeof value === "string" ? value : undefined;
+}
