@@ -2,7 +2,7 @@
  * The layer rules of src/ (STYLE.md, "The house, next"), checked by `npm run lint:layers` (part of
  * `npm run check`). Arrows point down only:
  *
- *   index → app → api → services → durable/execution/client.ts, store, engine → schemas
+ *   index → app → api → services → durable/<object>/client.ts, store, engine → schemas
  *   durable (the object) → engine, store → schemas;  lib from anywhere
  *
  * Type-only imports count (`tsPreCompilationDeps`): a type that points up is still a layer broken.
@@ -57,19 +57,20 @@ module.exports = {
       name: "client-is-thin",
       severity: "error",
       comment:
-        "durable/execution/client.ts is the Worker's side of the object: RPC types and request builders over schemas/. " +
+        "durable/<object>/client.ts is the Worker's side of an object: RPC types and request builders over schemas/. " +
         "Importing the object's internals would hand them to every caller of the client.",
-      from: { path: "^src/durable/execution/client\\.ts$" },
-      to: { path: ["^src/(durable|store|engine)/"], pathNot: "^src/durable/execution/client\\.ts$" },
+      from: { path: "^src/durable/([^/]+)/client\\.ts$" },
+      to: { path: ["^src/(durable|store|engine)/"], pathNot: "^src/durable/$1/client\\.ts$" },
     },
     {
       name: "no-reaching-into-the-object",
       severity: "error",
       comment:
-        "The API and the services reach an execution through durable/execution/client.ts only, never the object's internals " +
-        "(its class, runtime, stores, outbox). Its RPC arguments and results are in schemas/execution-rpc.ts.",
+        "The API and the services reach an object through its client only (durable/execution/client.ts, durable/budget/client.ts), " +
+        "never the object's internals (its class, runtime, stores, outbox). RPC arguments and results are in schemas/ " +
+        "(execution-rpc.ts, budgets.ts).",
       from: { path: ["^src/(api|services)/", "^src/app\\.ts$"] },
-      to: { path: "^src/durable/", pathNot: "^src/durable/execution/client\\.ts$" },
+      to: { path: "^src/durable/", pathNot: "^src/durable/[^/]+/client\\.ts$" },
     },
     {
       name: "services-not-api",

@@ -13,6 +13,7 @@ import { TAG_DESCRIPTIONS, withRequestIdHeaders } from "./api/openapi";
 import { createRouter } from "./api/router";
 import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
+import { budgetsRouter } from "./api/routes/budgets/budgets.index";
 import { executionsRouter } from "./api/routes/executions/executions.index";
 import { metaRouter } from "./api/routes/meta/meta.index";
 import { pricesRouter } from "./api/routes/prices/prices.index";
@@ -41,6 +42,7 @@ export function createApp() {
   app.route("/v1", apiKeysRouter);
   app.route("/v1", auditRouter);
   app.route("/v1", pricesRouter);
+  app.route("/v1", budgetsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

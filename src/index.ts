@@ -1,7 +1,8 @@
-/** Worker entry: the HTTP app and the execution Durable Object class. */
+/** Worker entry: the HTTP app and the Durable Object classes (one per execution, one per shared budget). */
 import { createApp } from "./app";
 
 export { ExecutionObject } from "./durable/execution/execution-object";
+export { BudgetObject } from "./durable/budget/budget-object";
 
 const app = createApp();
 

@@ -13,6 +13,7 @@ export const TAGS = {
   audit: "Audit",
   prices: "Prices",
   costs: "Costs",
+  budgets: "Budgets",
 } as const;
 
 /** The tag list of the document, with descriptions, in reading order. */
@@ -30,6 +31,11 @@ export const TAG_DESCRIPTIONS = [
     description: "Model prices (USD per million tokens) that llm calls are costed with: a tenant's own (admins set them) over the deployment's defaults.",
   },
   { name: TAGS.costs, description: "What executions cost: the usage ledger of each (every llm call and declared step cost), exact as recorded." },
+  {
+    name: TAGS.budgets,
+    description:
+      "Shared budgets, enforced by reservation: a tenant's or a workflow's spending limit per UTC day or month. A call is made only if its maximum cost fits (admins write; every role reads).",
+  },
 ];
 
 const PROBLEM_DESCRIPTIONS = {

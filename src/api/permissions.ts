@@ -16,14 +16,16 @@ export const PERMISSIONS = [
   "audit:read",
   "prices:read",
   "prices:write", // a tenant's own model prices
+  "budgets:read",
+  "budgets:write", // shared budgets: create, change the limit, delete
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: PERMISSIONS,
-  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read"],
-  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read"],
-  viewer: ["workflows:read", "executions:read", "prices:read"],
+  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read"],
+  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read", "budgets:read"],
+  viewer: ["workflows:read", "executions:read", "prices:read", "budgets:read"],
 };
 
 export function can(role: Role, permission: Permission): boolean {
