@@ -11,7 +11,7 @@
  * (no empty arrays on the hot path).
  */
 import type { ErrorInfo } from "./errors";
-import type { EventSpec, ExecutionRecord, StepRecord } from "./model";
+import type { EventSpec, ExecutionBudget, ExecutionRecord, StepRecord } from "./model";
 import type { ExecutionCommand, StepCommand } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { ApprovalGate } from "../schemas/executions";
@@ -90,6 +90,8 @@ export interface Decision {
   finished?: AttemptEnd[];
   steps?: StepMove[];
   started?: AttemptStart[];
+  /** The execution's own budget changes (raised by an approver): written with its row. */
+  budget?: ExecutionBudget;
   /** Approval gates that open: appended to the execution's gates (their `approval_expiry` timers are in `timers.set`). */
   gates?: ApprovalGate[];
   execution?: ExecutionMove[];

@@ -36,6 +36,8 @@ export const ERROR_CODES = [
   "LLM_OUTPUT_INVALID", // the reply is not JSON, or does not match output_schema (retryable)
   "LLM_CONTEXT_LENGTH", // every model tried refused the prompt as too long
   "LLM_BAD_RESPONSE", // the endpoint answered 2xx with something that is not a chat completion (retryable)
+  "BUDGET_EXCEEDED", // a costed call's reservation did not fit a budget that fails (not retried)
+  "PRICE_UNKNOWN", // an llm call under a budget to a model with no price (not retried)
 ] as const;
 
 /** Codes of an execution's `error` that are not a step's. */

@@ -56,6 +56,8 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     stateVersion: 1,
     prices: req.prices,
     cost: { ...NO_COST },
+    budget: req.budget,
+    budgetIds: req.budgetIds,
   };
   const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
   if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });

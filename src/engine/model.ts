@@ -38,6 +38,15 @@ export interface ExecutionRecord {
   prices: PriceBook;
   /** The sum of its usage ledger (derived from the ledger, not stored apart). */
   cost: ExecutionCost;
+  /** Its own budget (the workflow's, lowered by the start; raised by an approver), or null. */
+  budget: ExecutionBudget | null;
+  /** The shared budgets (tenant, workflow) that applied when it started. */
+  budgetIds: string[];
+}
+
+export interface ExecutionBudget {
+  max_usd: number;
+  on_exceed: "pause" | "fail";
 }
 
 /** A step of the execution as it stands (a pending step has no stored row until it starts). */

@@ -28,6 +28,7 @@ import {
   MAX_STEP_TIMEOUT_SECONDS,
   MAX_STEPS,
   MAX_WORKFLOW_TIMEOUT_SECONDS,
+  MAX_BUDGET_USD,
   MAX_FALLBACK_MODELS,
   MAX_STEP_COST_USD,
 } from "./limits";
@@ -548,6 +549,19 @@ export const ConcurrencyLimit = z
   .meta({ description: "At most `limit` executions of this workflow run at once per `key` value." });
 export type ConcurrencyLimit = z.infer<typeof ConcurrencyLimit>;
 
+export const WorkflowBudget = z
+  .strictObject({
+    max_usd: z.number().min(0).max(MAX_BUDGET_USD).meta({ description: "Most one execution may spend, in USD (llm calls and declared step costs).", examples: [1] }),
+    on_exceed: z.enum(["pause", "fail"]).meta({
+      description:
+        "A call whose reservation does not fit: `pause` → the execution waits (`waiting_for.kind: budget`) until an approver raises " +
+        "its budget (`POST /v1/executions/{id}/budget`); `fail` → the step fails `BUDGET_EXCEEDED` (not retried).",
+    }),
+  })
+  .openapi("WorkflowBudget")
+  .meta({ description: "Every execution's budget, enforced by reservation: a call is made only if its maximum cost fits." });
+export type WorkflowBudget = z.infer<typeof WorkflowBudget>;
+
 export const WorkflowDefinition = z
   .strictObject({
     id: WorkflowId,
@@ -563,6 +577,7 @@ export const WorkflowDefinition = z
     sla_class: SlaClass.optional(),
     approval: WorkflowApproval.optional(),
     concurrency: ConcurrencyLimit.optional(),
+    budget: WorkflowBudget.optional(),
     parallelism: z.int().min(1).max(MAX_PARALLELISM).optional().meta({
       description: "Most steps of one execution running at the same time.",
       default: DEFAULT_PARALLELISM,

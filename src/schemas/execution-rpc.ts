@@ -27,6 +27,10 @@ export const CreateExecutionArgs = z.object({
   audit: AuditRow.nullable(),
   /** The prices of the models its llm steps name, as in force now (see schemas/costs.ts). */
   prices: PriceBook,
+  /** Its own budget (the workflow's, lowered by the start body), or null. */
+  budget: z.object({ max_usd: z.number().min(0), on_exceed: z.enum(["pause", "fail"]) }).nullable(),
+  /** The shared budgets that apply to it (tenant-wide, and its workflow's). */
+  budgetIds: z.array(z.string().min(1).max(64)).max(100),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 
@@ -52,11 +56,21 @@ export const DecisionArgs = z.object({
 });
 export type DecisionArgs = z.infer<typeof DecisionArgs>;
 
+export const BudgetId = z.string().min(1).max(64);
+export const RaiseBudgetArgs = z.object({ maxUsd: z.number().min(0).max(1_000_000) });
+
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;
 
 // ---------------------------------------------------------------------------------------------
 // Results (plain data: they cross the RPC boundary by structured clone)
+
+export type RaiseBudgetResult =
+  | { ok: true; execution: Execution }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus }
+  | { ok: false; reason: "no_budget" }
+  | { ok: false; reason: "not_higher"; current: number };
 
 export type CreateResult =
   | { kind: "created"; execution: Execution }

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { WorkflowDefinition } from "./definition";
+import { MAX_BUDGET_USD } from "./limits";
 import { ExecutionCost } from "./costs";
 import { JsonValue } from "./json";
 import { PageQuery, Timestamp, page } from "./pages";
@@ -36,7 +37,7 @@ export type Labels = z.infer<typeof Labels>;
 
 export const WaitingFor = z
   .object({
-    kind: z.enum(["sleep", "approval", "answers", "event"]),
+    kind: z.enum(["sleep", "approval", "answers", "event", "budget"]),
     step_id: z.string().optional(),
     until: Timestamp.optional(),
   })
@@ -89,6 +90,10 @@ export const Execution = z
     created_at: Timestamp,
     started_at: Timestamp.optional(),
     ended_at: Timestamp.optional(),
+    budget: z
+      .object({ max_usd: z.number(), on_exceed: z.enum(["pause", "fail"]) })
+      .optional()
+      .openapi({ description: "The execution's own budget: its workflow's, lowered by its start, raised by an approver." }),
     cost: ExecutionCost.openapi({ description: "The sum of the execution's usage ledger (see `GET /v1/executions/{id}/costs`)." }),
   })
   .openapi("Execution");
@@ -147,6 +152,10 @@ export const EVENT_TYPES = [
   "approval.expired",
   "answers.requested",
   "answers.received",
+  "budget.exceeded",
+  "budget.warning",
+  "budget.released",
+  "budget.raised",
 ] as const;
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;
@@ -164,6 +173,22 @@ export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
 
 // ---- requests
 
+export const StartBudget = z
+  .strictObject({
+    max_usd: z.number().min(0).max(MAX_BUDGET_USD).meta({
+      description: "This execution's budget in USD: at most the workflow's `budget.max_usd` (a higher one is 400).",
+      examples: [0.5],
+    }),
+  })
+  .openapi("StartBudget")
+  .meta({ description: "Lowers the workflow's budget for this execution (or sets one, pausing when exceeded, if the workflow has none)." });
+
+export const RaiseBudgetBody = z
+  .strictObject({
+    max_usd: z.number().min(0).max(MAX_BUDGET_USD).meta({ description: "The execution's new budget in USD: more than its current one.", examples: [2] }),
+  })
+  .openapi("RaiseBudget");
+
 export const StartExecutionBody = z
   .union([
     z.strictObject({
@@ -171,11 +196,13 @@ export const StartExecutionBody = z
       version: z.number().int().min(1).optional(),
       input: JsonValue.optional(),
       labels: Labels.optional(),
+      budget: StartBudget.optional(),
     }),
     z.strictObject({
       definition: WorkflowDefinition,
       input: JsonValue.optional(),
       labels: Labels.optional(),
+      budget: StartBudget.optional(),
     }),
   ])
   .openapi("StartExecution", {

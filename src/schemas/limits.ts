@@ -51,3 +51,5 @@ export const DEFAULT_RETRY_POLICY = {
 export const MAX_FALLBACK_MODELS = 5;
 /** Largest declared cost of one step attempt (`cost_usd`, `max_cost_usd`), in USD. */
 export const MAX_STEP_COST_USD = 1_000_000;
+/** Largest budget, in USD (an execution's or a shared one). */
+export const MAX_BUDGET_USD = 1_000_000;

@@ -18,7 +18,25 @@ import type { AuditRow } from "../schemas/audit";
 import type { Execution, StartExecutionBody } from "../schemas/executions";
 import { deploymentPrices, resolvePrices } from "../store/prices";
 import { assertRunnable, assertValidInput, resolveDefinition } from "./definitions";
-import { ExecutionTimedOutError, UnprocessableError } from "./errors";
+import { ExecutionTimedOutError, UnprocessableError, ValidationError } from "./errors";
+import type { ExecutionBudget } from "../engine/model";
+import type { WorkflowBudget } from "../schemas/definition";
+import { applicableBudgetIds } from "../store/budgets";
+
+/**
+ * The execution's own budget: the workflow's, lowered by the start body (a higher one is 400); a
+ * start body alone sets one that pauses when exceeded.
+ */
+export function executionBudget(workflow: WorkflowBudget | undefined, start: { max_usd: number } | undefined): ExecutionBudget | null {
+  if (start && workflow && start.max_usd > workflow.max_usd) {
+    throw new ValidationError(
+      [{ path: "/budget/max_usd", message: `must be at most the workflow's budget (${workflow.max_usd} USD)`, code: "TOO_BIG", in: "body" }],
+      "A start may lower the workflow's budget, not raise it.",
+    );
+  }
+  if (workflow) return { max_usd: start?.max_usd ?? workflow.max_usd, on_exceed: workflow.on_exceed };
+  return start ? { max_usd: start.max_usd, on_exceed: "pause" } : null;
+}
 
 /** How long an Idempotency-Key is remembered (the IETF draft's and Stripe's 24 hours). */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -110,10 +128,14 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
   assertRunnable(resolved.definition);
   const input = body.input ?? {};
   assertValidInput(resolved.definition, input);
+  const budget = executionBudget(resolved.definition.budget, body.budget);
 
   const planHash = await planHashOf(resolved.hash, input);
   // Pinned like the definition: a price changed later does not reprice this execution's calls.
-  const prices = await resolvePrices(env.DB, tenant, modelsOf(resolved.definition), deploymentPrices(env.PRICES));
+  const [prices, budgetIds] = await Promise.all([
+    resolvePrices(env.DB, tenant, modelsOf(resolved.definition), deploymentPrices(env.PRICES)),
+    applicableBudgetIds(env.DB, tenant, resolved.workflowId),
+  ]);
   const subject: StartSubject = { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion };
   hooks.about(null, subject);
   for (; ; generation++) {
@@ -132,6 +154,8 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
       requestHash,
       planHash,
       prices,
+      budget,
+      budgetIds,
       audit: hooks.auditRow(),
     });
     if (result.kind === "created") return { kind: "created", id, execution: result.execution, rpc };

@@ -66,6 +66,11 @@ describe("OpenAPI document", () => {
         "GET /v1/prices/{model}",
         "PUT /v1/prices/{model}",
         "DELETE /v1/prices/{model}",
+        "POST /v1/budgets",
+        "GET /v1/budgets",
+        "GET /v1/budgets/{id}",
+        "PATCH /v1/budgets/{id}",
+        "DELETE /v1/budgets/{id}",
         "POST /v1/executions",
         "GET /v1/executions",
         "GET /v1/executions/{id}",
@@ -80,6 +85,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/stream-token",
         "GET /v1/executions/{id}/ws",
         "POST /v1/executions/{id}/approval",
+        "POST /v1/executions/{id}/budget",
         "POST /v1/executions/{id}/steps/{step_id}/answers",
       ].sort(),
     );
@@ -105,6 +111,8 @@ describe("OpenAPI document", () => {
         "StepAttempt",
         "JsonValue",
         "Event",
+        "Budget",
+        "BudgetPage",
       ]),
     );
   });
@@ -160,6 +168,7 @@ describe("OpenAPI document", () => {
         "createStreamToken",
         "openExecutionSocket",
         "decideApproval",
+        "raiseExecutionBudget",
         "answerStep",
         "createApiKey",
         "listApiKeys",
@@ -169,6 +178,11 @@ describe("OpenAPI document", () => {
         "getPrice",
         "setPrice",
         "deletePrice",
+        "createBudget",
+        "listBudgets",
+        "getBudget",
+        "updateBudget",
+        "deleteBudget",
       ].sort(),
     );
   });

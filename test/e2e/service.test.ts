@@ -17,6 +17,7 @@ import "./scenarios/examples";
 import "./scenarios/defects";
 import "./scenarios/prices";
 import "./scenarios/costs";
+import "./scenarios/budgets";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

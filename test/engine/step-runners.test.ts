@@ -16,6 +16,7 @@ import { kindOf } from "../../src/engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepOutcome } from "../../src/engine/steps/types";
 import { PLUGIN_NAMES } from "../../src/engine/plugins";
 import { UsageMeter } from "../../src/engine/usage";
+import { NO_BUDGET } from "../../src/engine/budget";
 
 const UPSTREAM = "http://127.0.0.1:9999";
 const TOKEN = "tok-SECRET-4f1c9a";
@@ -52,8 +53,9 @@ function context(overrides: Partial<StepContext> = {}): StepContext {
     allowedPrivateHosts: env.ALLOWED_PRIVATE_HOSTS.split(","),
     now: () => Date.now(),
     deadlineAt: null,
-    llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, ai: undefined },
+    llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, ai: undefined, defaultMaxTokens: 1024 },
     usage: new UsageMeter({}),
+    budget: NO_BUDGET,
     ...overrides,
   };
 }

@@ -30,6 +30,8 @@ export const executionRecord = (p: Partial<ExecutionRecord> = {}): ExecutionReco
   stateVersion: 3,
   prices: {},
   cost: { total_usd: 0, input_tokens: 0, output_tokens: 0 },
+  budget: null,
+  budgetIds: [],
   ...p,
 });
 

@@ -7,13 +7,14 @@ import { plugins } from "../../src/engine/plugins/registry";
 /** The sources that build step and execution errors: the engine and the execution object. */
 const SOURCES = import.meta.glob<string>(["../../src/engine/**/*.ts", "../../src/durable/**/*.ts"], { query: "?raw", import: "default", eager: true });
 
-/** Every UPPER_SNAKE code given to a StepError (or subclass), to `toStepError`, or to an error object literal. */
+/** Every UPPER_SNAKE code given to a StepError (or subclass, or by one to its super), to `toStepError`, or to an error object literal. */
 function emittedCodes(): Map<string, string[]> {
   const found = new Map<string, string[]>();
   const patterns = [
     /new (?:StepError|NonRetriableError|RetryableError)\(\s*"([A-Z][A-Z_]*[A-Z])"/g,
     /toStepError\([^,()]+,\s*"([A-Z][A-Z_]*[A-Z])"\)/g,
     /\bcode: "([A-Z][A-Z_]*[A-Z])"/g,
+    /\bsuper\(\s*"([A-Z][A-Z_]*[A-Z])"/g, // a StepError subclass with a code of its own (BudgetShortfall)
   ];
   for (const [file, text] of Object.entries(SOURCES)) {
     if (file.endsWith("/validate-definition.ts")) continue; // registration problems, not step errors

@@ -37,6 +37,8 @@ describe("create", () => {
     requestHash: null,
     planHash: "f".repeat(64),
     prices: {},
+    budget: null,
+    budgetIds: [],
     audit,
   });
 

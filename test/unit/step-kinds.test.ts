@@ -19,6 +19,7 @@ import { transformKind } from "../../src/engine/steps/transform";
 import type { ExpressionScope, SecretResolver, StepCheckContext, StepContext, StepKind, TemplateKind } from "../../src/engine/steps/types";
 import { waitKind } from "../../src/engine/steps/wait";
 import { UsageMeter } from "../../src/engine/usage";
+import { NO_BUDGET } from "../../src/engine/budget";
 
 const README = Object.values(import.meta.glob<string>("../../README.md", { query: "?raw", import: "default", eager: true }))[0] ?? "";
 
@@ -178,8 +179,9 @@ function context(): StepContext & { sent: string[] } {
     allowedPrivateHosts: [],
     now: () => NOW,
     deadlineAt: null,
-    llm: { baseUrl: "http://127.0.0.1:9999/llm/v1", apiKey: "k", ai: undefined },
+    llm: { baseUrl: "http://127.0.0.1:9999/llm/v1", apiKey: "k", ai: undefined, defaultMaxTokens: 1024 },
     usage: new UsageMeter({}),
+    budget: NO_BUDGET,
   };
 }
 

@@ -11,11 +11,17 @@ import { decideFailure, decideHold, decideOutcome, decideSkip, decideStart, even
 import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepKind, StepOutcome } from "../../engine/steps/types";
-import { UsageMeter, usageEntries, type UsageCall } from "../../engine/usage";
+import { BudgetShortfall, crossesWarning, decideBudgetWait, EXECUTION_BUDGET_ID, NO_BUDGET } from "../../engine/budget";
+import type { EventSpec } from "../../engine/model";
+import { addUsage, UsageMeter, usageEntries, type UsageCall } from "../../engine/usage";
+import type { AttemptBudget } from "./budgets";
 import type { Step } from "../../schemas/definition";
 import type { StepRecord } from "../storage/state-store";
 import { workerSecret } from "./loaded-state";
 import { applyStepCommands, type ExecutionRuntime, type LoadedState } from "./runtime";
+
+/** The meter of pure steps: they call nothing and declare no cost (a costed step never runs as pure). */
+const UNMETERED = new UsageMeter({});
 
 type AttemptResult = { ok: true; outcome: StepOutcome } | { ok: false; error: StepError };
 
@@ -96,11 +102,14 @@ export class Attempts {
         (outcome): AttemptResult => ({ ok: true, outcome }),
         (err: unknown): AttemptResult => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
       )
-      .then((result) => {
+      .then(async (result) => {
         if (timeout !== undefined) clearTimeout(timeout);
+        const guard = ctx.budget as AttemptBudget;
+        const warnings = [...guard.warnings, ...(await this.rt.budgets.settleShared(s, guard))];
         this.rt.inflight.delete(id);
         const current = this.rt.load();
-        if (current) this.settle(current, id, attempt, result, ctx.usage.calls);
+        if (current) this.settle(current, id, attempt, result, ctx.usage.calls, warnings);
+        this.rt.budgets.releaseOwn(guard);
       });
     this.rt.inflight.set(id, { attempt, controller, done });
     return false;
@@ -116,7 +125,7 @@ export class Attempts {
     const attempt = st.attempts + 1;
     const startedAt = this.rt.deps.clock.now();
     // Nothing to abort: no I/O, and it is not recorded until it ends.
-    const ctx = this.context(s, st.id, attempt, s.scope, new AbortController().signal, null);
+    const ctx = this.context(s, st.id, attempt, s.scope, new AbortController().signal, null, false);
     let outcome: StepOutcome | null = null;
     let error: StepError | null = null;
     try {
@@ -148,7 +157,8 @@ export class Attempts {
   }
 
   /** What a kind's `run` gets for one attempt. */
-  private context(s: LoadedState, stepId: string, attempt: number, scope: ExpressionScope, signal: AbortSignal, deadlineAt: number | null): StepContext {
+  /** `costed`: false for a pure step, which is never costed (no meter or budget of its own needed). */
+  private context(s: LoadedState, stepId: string, attempt: number, scope: ExpressionScope, signal: AbortSignal, deadlineAt: number | null, costed = true): StepContext {
     return {
       executionId: s.execution.id,
       stepId,
@@ -161,7 +171,8 @@ export class Attempts {
       now: () => this.rt.deps.clock.now(),
       deadlineAt,
       llm: this.rt.llm,
-      usage: new UsageMeter(s.execution.prices),
+      usage: costed ? new UsageMeter(s.execution.prices) : UNMETERED,
+      budget: costed ? this.rt.budgets.guard(s, stepId, attempt) : NO_BUDGET,
     };
   }
 
@@ -170,14 +181,22 @@ export class Attempts {
    * `output`) on the attempt's meter. A cost that is not a non-negative number fails the attempt.
    */
   private async runCosted(def: Step, kind: StepKind, ctx: StepContext): Promise<StepOutcome> {
-    const outcome = await kind.run(def, ctx);
-    if (def.cost_usd === undefined || outcome.kind !== "completed") return outcome;
-    const cost = await renderTemplate(def.cost_usd, { ...ctx.scope, output: outcome.output }, undefined, "cost_usd");
-    if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) {
-      throw new NonRetriableError("EXPRESSION_ERROR", `cost_usd must be a non-negative number of USD, not ${JSON.stringify(cost) ?? "undefined"}`);
+    // Under a budget, a declared cost is reserved first: `max_cost_usd`, or a `cost_usd` number.
+    const most = def.max_cost_usd ?? (typeof def.cost_usd === "number" ? def.cost_usd : undefined);
+    const reservation = most !== undefined && ctx.budget.active ? await ctx.budget.reserve(most) : null;
+    let declared: number | null = null;
+    try {
+      const outcome = await kind.run(def, ctx);
+      if (def.cost_usd === undefined || outcome.kind !== "completed") return outcome;
+      const cost = await renderTemplate(def.cost_usd, { ...ctx.scope, output: outcome.output }, undefined, "cost_usd");
+      if (typeof cost !== "number" || !Number.isFinite(cost) || cost < 0) {
+        throw new NonRetriableError("EXPRESSION_ERROR", `cost_usd must be a non-negative number of USD, not ${JSON.stringify(cost) ?? "undefined"}`);
+      }
+      declared = ctx.usage.declared(cost).cost_usd;
+      return outcome;
+    } finally {
+      reservation?.settle(declared);
     }
-    ctx.usage.declared(cost);
-    return outcome;
   }
 
   /** pending → running with a new attempt row and a step.started event. */
@@ -187,7 +206,7 @@ export class Attempts {
   }
 
   /** Applies the result of an attempt (decided in engine/outcomes.ts), unless the step moved on meanwhile (cancel, timeout). */
-  settle(s: LoadedState, id: string, attempt: number, result: AttemptResult, usage: readonly UsageCall[] = []): void {
+  settle(s: LoadedState, id: string, attempt: number, result: AttemptResult, usage: readonly UsageCall[] = [], warnings: readonly EventSpec[] = []): void {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
     const c: Settling = {
@@ -199,9 +218,23 @@ export class Attempts {
       planHash: s.execution.planHash,
       secrets: s.secretValues,
     };
-    const decision = result.ok ? decideOutcome(c, result.outcome) : decideFailure(c, result.error, this.rt.deps.random);
+    const pause = !result.ok && result.error instanceof BudgetShortfall && result.error.onExceed === "pause";
+    const decision = result.ok
+      ? decideOutcome(c, result.outcome)
+      : pause
+        ? decideBudgetWait(st, attempt, result.error as BudgetShortfall, c.now)
+        : decideFailure(c, result.error, this.rt.deps.random);
     // Every call the attempt made is billed, whether it succeeded or not.
-    if (usage.length > 0) decision.usage = usageEntries(usage, id, attempt, c.now);
+    if (usage.length > 0) {
+      decision.usage = usageEntries(usage, id, attempt, c.now);
+      const own = s.execution.budget;
+      const before = s.execution.cost.total_usd;
+      const after = addUsage(s.execution.cost, decision.usage).total_usd;
+      if (own && crossesWarning(own.max_usd, before, after)) {
+        decision.events.push({ type: "budget.warning", data: { reason: "threshold", budget: { id: EXECUTION_BUDGET_ID, max_usd: own.max_usd, spent_usd: after } } });
+      }
+    }
+    if (warnings.length > 0) decision.events.push(...warnings);
     this.rt.apply(s, decision);
   }
 }

@@ -19,6 +19,7 @@ import {
   type EventPage,
   type EventWindow,
   type ExistingExecution,
+  type RaiseBudgetResult,
   type UserCommand,
 } from "../../schemas/execution-rpc";
 
@@ -37,6 +38,9 @@ export interface ExecutionRpc {
   answer(tenant: string, args: AnswersArgs, audit: AuditRow | null): Promise<AnswerResult>;
   decide(tenant: string, args: DecisionArgs, audit: AuditRow | null): Promise<DecisionResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
+  raiseBudget(tenant: string, args: { maxUsd: number }, audit: AuditRow | null): Promise<RaiseBudgetResult>;
+  /** A shared budget's object tells the execution its limit changed. */
+  budgetChanged(budgetId: string): Promise<void>;
   /** Streams (SSE, WebSocket) — see `eventStreamRequest`, `eventSocketRequest`. */
   fetch(request: Request): Promise<Response>;
 }

@@ -5,10 +5,11 @@
  */
 import { StepError } from "../../engine/errors";
 import { decideCancel, decideCreate, decidePause, decideResume, decideRetry } from "../../engine/execution-moves";
-import { allowedExecutionCommands, transitionExecution } from "../../engine/state-machine";
+import { decideBudgetRelease, decideRaiseBudget } from "../../engine/budget";
+import { allowedExecutionCommands, isTerminalExecution, transitionExecution } from "../../engine/state-machine";
 import { pendingStep } from "../storage/state-store";
 import type { AuditRow } from "../../schemas/audit";
-import type { CommandResult, CreateResult } from "../../schemas/execution-rpc";
+import type { CommandResult, CreateResult, RaiseBudgetResult } from "../../schemas/execution-rpc";
 import { asExisting, toExecution, type ReadModel } from "./read-model";
 import { loadedState } from "./loaded-state";
 import type { CreateRequest, ExecutionRuntime } from "./runtime";
@@ -34,6 +35,29 @@ export class Commands {
     this.rt.schemaReady = true;
     this.rt.state = s;
     return { kind: "created", execution: this.reads.snapshot(req.tenant)! };
+  }
+
+  /** An approver raises the execution's own budget; the steps waiting for it run on. */
+  raiseBudget(tenant: string, maxUsd: number, audit: AuditRow | null): RaiseBudgetResult {
+    const s = this.rt.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    if (isTerminalExecution(s.execution.status)) return { ok: false, reason: "invalid_state", status: s.execution.status };
+    const own = s.execution.budget;
+    if (!own) return { ok: false, reason: "no_budget" };
+    if (maxUsd <= own.max_usd) return { ok: false, reason: "not_higher", current: own.max_usd };
+    this.rt.apply(s, decideRaiseBudget(s.execution, s.steps.values(), maxUsd, audit, this.rt.deps.clock.now()));
+    return { ok: true, execution: toExecution(s.execution) };
+  }
+
+  /** A shared budget changed (raised, deleted): the steps waiting for it run on. */
+  budgetChanged(budgetId: string): { ok: boolean } {
+    const s = this.rt.load();
+    if (!s || isTerminalExecution(s.execution.status)) return { ok: false };
+    this.rt.flushBurst(); // the log stays in order
+    const released = decideBudgetRelease(s.steps.values(), budgetId);
+    if (!released) return { ok: false };
+    this.rt.apply(s, released);
+    return { ok: true };
   }
 
   /** cancel | pause | resume | retry, requested by a user. */

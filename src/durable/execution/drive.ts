@@ -3,6 +3,7 @@
  * handler per `TimerKind`), recover cut-off attempts, plan, start ready steps, await the next
  * settlement or timer, repeat; then flush the index (outbox) and re-arm the alarm.
  */
+import { budgetWaitOf } from "../../engine/budget";
 import { StepError, toStepError, type ErrorInfo } from "../../engine/errors";
 import { evaluateExpression } from "../../engine/evaluate";
 import { planNext } from "../../engine/scheduler";
@@ -208,7 +209,10 @@ export class Drive {
     const gate = s.execution.approvals.find((g) => g.status === "pending" && g.step_id === sleeping.id);
     const until = this.rt.timers.dueAt("step_wake", sleeping.id);
     const deadline = until !== undefined ? { until: isoTime(until) } : {};
-    const waitingFor: WaitingFor = gate
+    const budget = budgetWaitOf(sleeping);
+    const waitingFor: WaitingFor = budget
+      ? { kind: "budget", step_id: sleeping.id, budget }
+      : gate
       ? gateWaitingFor(gate, s.execution.planHash)
       : kindOf(s.defs.get(sleeping.id)!.type, this.rt.deps.kinds)?.waitsFor === "answers"
         ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }

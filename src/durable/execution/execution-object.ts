@@ -13,11 +13,13 @@ import { AuditRow } from "../../schemas/audit";
 import type { Execution, StepTrace } from "../../schemas/executions";
 import {
   AnswersArgs,
+  BudgetId,
   CreateExecutionArgs,
   DecisionArgs,
   EVENT_SOCKET_PATH,
   EVENT_STREAM_PATH,
   EventWindow,
+  RaiseBudgetArgs,
   RequestHash,
   StreamArgs,
   Tenant,
@@ -29,6 +31,7 @@ import {
   type DecisionResult,
   type EventPage,
   type ExistingExecution,
+  type RaiseBudgetResult,
 } from "../../schemas/execution-rpc";
 import { EventSockets } from "../streams/websocket";
 import { eventStreamResponse } from "../streams/sse";
@@ -126,6 +129,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
     return this.carryOn(this.humanWaits.decide(Tenant.parse(tenant), DecisionArgs.parse(args), AuditRow.nullable().parse(audit)));
+  }
+
+  async raiseBudget(tenant: unknown, args: unknown, audit: unknown = null): Promise<RaiseBudgetResult> {
+    const { maxUsd } = RaiseBudgetArgs.parse(args);
+    return this.carryOn(this.commands.raiseBudget(Tenant.parse(tenant), maxUsd, AuditRow.nullable().parse(audit)));
+  }
+
+  /** Called by a shared budget's object when its limit changed (raised, deleted). */
+  async budgetChanged(budgetId: unknown): Promise<void> {
+    await this.carryOn(this.commands.budgetChanged(BudgetId.parse(budgetId)));
   }
 
   /**

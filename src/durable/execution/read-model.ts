@@ -38,6 +38,7 @@ export function toExecution(e: ExecutionRecord): Execution {
     ...(e.startedAt !== null ? { started_at: isoTime(e.startedAt) } : {}),
     ...(e.endedAt !== null ? { ended_at: isoTime(e.endedAt) } : {}),
     cost: { ...e.cost },
+    ...(e.budget ? { budget: { ...e.budget } } : {}),
   };
 }
 

@@ -33,6 +33,7 @@ import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
 import { MeteredSql } from "../storage/metered-sql";
 import { isoTime } from "../../lib/time";
 import { Timers } from "../storage/timer-store";
+import { ExecutionBudgets } from "./budgets";
 import { loadedState, type LoadedState } from "./loaded-state";
 
 export type { LoadedState };
@@ -104,6 +105,9 @@ export class ExecutionRuntime {
   readonly waiters = new Set<() => void>();
   readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
 
+  /** Reservations against the execution's own budget and the shared ones (see budgets.ts). */
+  readonly budgets: ExecutionBudgets;
+
   /** Where llm steps' calls go (LLM_BASE_URL, LLM_API_KEY, the AI binding). */
   readonly llm: LlmEndpoint;
 
@@ -120,7 +124,13 @@ export class ExecutionRuntime {
       .split(",")
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean);
-    this.llm = { baseUrl: deps.env.LLM_BASE_URL ?? "", apiKey: deps.env.LLM_API_KEY, ai: deps.env.AI };
+    this.llm = {
+      baseUrl: deps.env.LLM_BASE_URL ?? "",
+      apiKey: deps.env.LLM_API_KEY,
+      ai: deps.env.AI,
+      defaultMaxTokens: Number(deps.env.LLM_DEFAULT_MAX_TOKENS) || 1024,
+    };
+    this.budgets = new ExecutionBudgets(deps);
     this.store = new StateStore(this.sql);
     this.events = new EventLog(this.sql);
     this.timers = new Timers(this.sql);
@@ -211,6 +221,10 @@ export class ExecutionRuntime {
     if (d.gates) {
       for (const g of d.gates) s.execution.approvals.push(g);
       this.store.saveApprovals(s.execution);
+    }
+    if (d.budget) {
+      s.execution.budget = d.budget;
+      this.store.saveExecution(s.execution);
     }
     if (d.execution) for (const m of d.execution) this.moveExecution(s, m.command, m.patch);
     if (d.usage && d.usage.length > 0) this.recordUsage(s, d.usage);

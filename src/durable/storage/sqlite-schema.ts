@@ -167,6 +167,9 @@ ${ATTEMPT_COLUMNS_V1}
     USAGE_V5,
     rebuildTable("outbox", OUTBOX_V5, "seq, kind, payload, created_at"),
   ].join("\n"),
+  // 6: budgets — the execution's own, and the ids of the shared ones that apply to it.
+  `ALTER TABLE execution ADD COLUMN budget TEXT;
+   ALTER TABLE execution ADD COLUMN budget_ids TEXT NOT NULL DEFAULT '[]';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -180,7 +183,9 @@ export const FRESH_SCHEMA = `CREATE TABLE execution (
 ${EXECUTION_COLUMNS_V1},
      plan_hash        TEXT,
      approvals        TEXT NOT NULL DEFAULT '[]',
-     prices           TEXT NOT NULL DEFAULT '{}'
+     prices           TEXT NOT NULL DEFAULT '{}',
+     budget           TEXT,
+     budget_ids       TEXT NOT NULL DEFAULT '[]'
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}

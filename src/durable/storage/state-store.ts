@@ -5,7 +5,7 @@
 import { insertRows, type Sql } from "./metered-sql";
 import type { ApprovalGate } from "../../schemas/executions";
 import type { ErrorInfo } from "../../engine/errors";
-import type { AttemptStatus, ExecutionRecord, StepRecord } from "../../engine/model";
+import type { AttemptStatus, ExecutionBudget, ExecutionRecord, StepRecord } from "../../engine/model";
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
@@ -73,6 +73,8 @@ export class StateStore {
       stateVersion: r.state_version as number,
       prices: JSON.parse((r.prices as string | null) ?? "{}") as PriceBook,
       cost: this.usageTotals(),
+      budget: (parse(r.budget) as ExecutionBudget | undefined) ?? null,
+      budgetIds: JSON.parse((r.budget_ids as string | null) ?? "[]") as string[],
     };
   }
 
@@ -117,8 +119,8 @@ export class StateStore {
     this.sql.exec(
       `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash,
                               status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at,
-                              state_version, plan_hash, approvals, prices)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                              state_version, plan_hash, approvals, prices, budget, budget_ids)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       e.id,
       e.tenant,
       e.workflowId,
@@ -142,6 +144,8 @@ export class StateStore {
       e.planHash,
       JSON.stringify(e.approvals),
       JSON.stringify(e.prices),
+      json(e.budget ?? undefined),
+      JSON.stringify(e.budgetIds),
     );
   }
 
@@ -149,7 +153,7 @@ export class StateStore {
   saveExecution(e: ExecutionRecord): void {
     this.sql.exec(
       `UPDATE execution SET status = ?, paused_from = ?, waiting_for = ?, output = ?, error = ?, attempt = ?,
-                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?, approvals = ?`,
+                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?, approvals = ?, budget = ?`,
       e.status,
       e.pausedFrom,
       json(e.waitingFor ?? undefined),
@@ -161,6 +165,7 @@ export class StateStore {
       e.deadlineAt,
       e.stateVersion,
       JSON.stringify(e.approvals),
+      json(e.budget ?? undefined),
     );
   }
 

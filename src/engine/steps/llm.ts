@@ -22,9 +22,12 @@
  *   — `model` and `usage` of the call that answered, `cost_usd` of every call of the attempt (null
  *   when a model called had no price). With `output_schema`, a reply that is not JSON or does not
  *   match fails the attempt `LLM_OUTPUT_INVALID` (retryable, per the step's `retry`).
+ * - Budgets: under any budget, each call's maximum cost is reserved before it is made (see
+ *   engine/budget.ts); a model with no price fails `PRICE_UNKNOWN` without a call.
  * - A dry run sends nothing: it completes with output null and says what it would send.
  */
 import type { LlmStep, WorkflowDefinition } from "../../schemas/definition";
+import { maxCallCostUsd, priceUnknown } from "../budget";
 import { NonRetriableError, RetryableError, StepError } from "../errors";
 import { interpolate, maskSecrets, renderTemplate } from "../evaluate";
 import { checkJsonSchema } from "../json-schema-check";
@@ -32,7 +35,7 @@ import { validateJsonValue } from "../json-schema-validate";
 import { checkOutboundUrl } from "../ssrf";
 import { estimateTokens, roundUsd, type UsageCall } from "../usage";
 import { maskedError, parseRetryAfter } from "./outbound";
-import type { StepContext, StepKind, StepOutcome, WouldSend } from "./types";
+import type { Reservation, StepContext, StepKind, StepOutcome, WouldSend } from "./types";
 
 /** The shortest time a call is given when the attempt's time is shared among its models. */
 const MIN_CALL_MS = 1_000;
@@ -77,13 +80,19 @@ export const llmKind: StepKind<LlmStep> = {
       let last: StepError | null = null;
       for (let i = 0; i < models.length; i++) {
         const model = models[i]!;
+        const reservation = await reserveCall(model, messages, step, ctx);
         try {
           const reply = await callModel(model, messages, step, ctx, models.length - i);
           const call = ctx.usage.call(model, reply.inputTokens, reply.outputTokens);
+          reservation?.settle(call.cost_usd);
           return { kind: "completed", output: outputOf(step, model, reply, call, ctx.usage.calls) };
         } catch (error) {
-          if (!(error instanceof FallbackError)) throw error;
-          ctx.usage.call(model, 0, 0); // a call made is a call recorded
+          if (!(error instanceof FallbackError)) {
+            reservation?.settle(null);
+            throw error;
+          }
+          const refused = ctx.usage.call(model, 0, 0); // a call made is a call recorded
+          reservation?.settle(refused.cost_usd);
           last = error.error;
         }
       }
@@ -117,6 +126,18 @@ export const llmKind: StepKind<LlmStep> = {
     return { outcome: { kind: "completed", output: null }, would_send: maskSecrets(wouldSend, ctx.secrets.used) };
   },
 };
+
+/**
+ * Under a budget: the call's maximum cost is reserved before it is made (its prompt estimated, and
+ * `max_tokens` or the deployment's default of output); a model without a price is refused.
+ */
+async function reserveCall(model: string, messages: readonly Message[], step: LlmStep, ctx: StepContext): Promise<Reservation | null> {
+  if (!ctx.budget.active) return null;
+  const price = ctx.usage.price(model);
+  if (!price) throw priceUnknown(model);
+  const prompt = messages.map((m) => m.content).join("");
+  return ctx.budget.reserve(maxCallCostUsd(price, prompt, step.max_tokens ?? ctx.llm.defaultMaxTokens));
+}
 
 /** `/a/b~1c` → `["a", "b/c"]` (the check context escapes them again). */
 function pointerSegments(pointer: string): string[] {

@@ -49,6 +49,25 @@ export interface StepContext {
   llm: LlmEndpoint;
   /** The attempt's usage: every model call it makes is recorded here, priced from the execution's prices. */
   usage: UsageMeter;
+  /** The budgets the attempt's costed calls reserve against (SPEC §7). */
+  budget: BudgetGuard;
+}
+
+/**
+ * Reservations of one attempt against every budget that applies. A kind reserves a call's maximum
+ * cost before it makes the call and says what the call cost after; the runtime settles them when
+ * the attempt ends.
+ */
+export interface BudgetGuard {
+  /** True when any budget applies: an unpriced model is then refused (`PRICE_UNKNOWN`). */
+  readonly active: boolean;
+  /** Reserves up to `usd`; throws `BudgetShortfall` (engine/budget.ts) when it does not fit and the budget pauses or fails. */
+  reserve(usd: number): Promise<Reservation>;
+}
+
+export interface Reservation {
+  /** What the call actually cost (null: unknown — nothing was recorded for it, so nothing is spent). */
+  settle(actualUsd: number | null): void;
 }
 
 /** The Workers AI binding, as llm steps use it (`env.AI.run`). */
@@ -62,6 +81,8 @@ export interface LlmEndpoint {
   baseUrl: string;
   apiKey: string | undefined;
   ai: WorkersAi | undefined;
+  /** What an llm step without `max_tokens` is reserved for under a budget (LLM_DEFAULT_MAX_TOKENS). */
+  defaultMaxTokens: number;
 }
 
 export type StepOutcome =

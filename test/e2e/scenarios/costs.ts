@@ -4,7 +4,7 @@
  * the execution and the listing show it.
  */
 import { describe, expect, it } from "vitest";
-import { call, llmUrl, type Execution } from "../helpers/client";
+import { call, llmUrl, until, type Execution } from "../helpers/client";
 
 interface Ledger {
   execution_id: string;
@@ -46,6 +46,28 @@ describe("costs", () => {
       expect(i).toBeLessThan(50);
       await new Promise((r) => setTimeout(r, 100));
     }
+  });
+
+  it("a budget pauses the call that does not fit; an approver raises it and the execution ends", async () => {
+    // standin-small, prompt "abcd" (1 token), max_tokens 3 (the reply is cut to 3 tokens): each
+    // call reserves and costs exactly (1 × 0.5 + 3 × 1.5) / 1e6 = 0.000005 USD. The budget fits two.
+    const model = `standin-small:e2e-${Date.now()}`;
+    const put = await call("PUT", `/v1/prices/${encodeURIComponent(model)}`, { body: { input_usd_per_mtok: 0.5, output_usd_per_mtok: 1.5 } });
+    expect(put.status, put.text).toBe(200);
+    const steps = [1, 2, 3].map((i) => ({ id: `s${i}`, type: "llm", model, prompt: "abcd", max_tokens: 3, ...(i > 1 ? { needs: [`s${i - 1}`] } : {}) }));
+    const res = await call<Execution>("POST", "/v1/executions", { body: { definition: { id: "e2e-budget", budget: { max_usd: 0.00001, on_exceed: "pause" }, steps } } });
+    expect(res.status, res.text).toBe(202);
+    const waiting = await until<Execution>(res.body.id, (e) => e.status === "waiting");
+    expect(waiting.waiting_for).toMatchObject({ kind: "budget", step_id: "s3", budget: { id: "execution", needed_usd: 0.000005 } });
+    const calls = async () => ((await (await fetch(`${llmUrl}/_calls?model=${encodeURIComponent(model)}`)).json()) as { calls: unknown[] }).calls.length;
+    expect(await calls()).toBe(2);
+    const tooLow = await call("POST", `/v1/executions/${res.body.id}/budget`, { body: { max_usd: 0.00001 } });
+    expect(tooLow.status).toBe(400);
+    const raised = await call<Execution>("POST", `/v1/executions/${res.body.id}/budget`, { body: { max_usd: 0.001 } });
+    expect(raised.status, raised.text).toBe(200);
+    const done = await until<Execution & { cost: { total_usd: number } }>(res.body.id, (e) => e.status === "completed");
+    expect(done.cost.total_usd).toBeCloseTo(0.000015, 12);
+    expect(await calls()).toBe(3);
   });
 
   it("the ledger of an execution that does not exist is 404", async () => {

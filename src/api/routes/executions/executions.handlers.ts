@@ -23,6 +23,7 @@ import type {
   retryExecution,
   answerStep,
   decideApproval,
+  raiseExecutionBudget,
   createStreamToken,
   openExecutionSocket,
   startExecution,
@@ -207,6 +208,31 @@ export const socket: RouteHandler<typeof openExecutionSocket, AppEnv> = async (c
   if (res.status === 404 || !res.webSocket) throw notFound(id);
   // Re-wrapped so X-Request-Id can be added; the route's types do not describe a 101.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers }) as never;
+};
+
+export const raiseBudget: RouteHandler<typeof raiseExecutionBudget, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  const { max_usd } = c.req.valid("json");
+  c.set("auditDetail", { max_usd });
+  const outcome = await executionStub(c.env, id).raiseBudget(p.tenant, { maxUsd: max_usd }, auditEntryFor(c, 200));
+  if (!outcome.ok) {
+    switch (outcome.reason) {
+      case "not_found":
+        throw notFound(id);
+      case "invalid_state":
+        throw new InvalidStateError("raise the budget of", outcome.status, []);
+      case "no_budget":
+        throw new ConflictError("NO_BUDGET", "The execution has no budget of its own to raise (its workflow sets none, nor did its start).");
+      case "not_higher":
+        throw new ValidationError(
+          [{ path: "/max_usd", message: `must be more than the current budget (${outcome.current} USD)`, code: "TOO_SMALL", in: "body" }],
+          "A budget can only be raised here.",
+        );
+    }
+  }
+  c.set("auditHandedOff", true);
+  return c.json(outcome.execution, 200);
 };
 
 export const approval: RouteHandler<typeof decideApproval, AppEnv> = async (c) => {

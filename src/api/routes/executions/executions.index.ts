@@ -17,4 +17,5 @@ export const executionsRouter = createRouter()
   .openapi(routes.createStreamToken, handlers.streamToken)
   .openapi(routes.openExecutionSocket, handlers.socket)
   .openapi(routes.decideApproval, handlers.approval)
+  .openapi(routes.raiseExecutionBudget, handlers.raiseBudget)
   .openapi(routes.answerStep, handlers.answers);

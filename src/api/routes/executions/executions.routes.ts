@@ -13,6 +13,7 @@ import {
   StreamToken,
   AnswersBody,
   ApprovalBody,
+  RaiseBudgetBody,
 } from "../../../schemas/executions";
 import { ExecutionCosts } from "../../../schemas/costs";
 import { guard } from "../../middleware/guard";
@@ -238,6 +239,22 @@ export const decideApproval = createRoute({
   middleware: guard({ permission: "executions:decide", action: "execution.approval" }),
   request: { params: ExecutionIdParam, body: jsonRequest(ApprovalBody) },
   responses: { 200: jsonContent(Execution, "The execution after the decision"), ...problems(400, 404, 409, 413, 415) },
+});
+
+export const raiseExecutionBudget = createRoute({
+  method: "post",
+  path: "/executions/{id}/budget",
+  operationId: "raiseExecutionBudget",
+  tags: [TAGS.costs],
+  summary: "Raise the execution's own budget",
+  description:
+    "Sets the execution's budget (`budget.max_usd`) higher. Steps paused because a call did not fit it (`waiting_for.kind: budget`, " +
+    "`budget.id: execution`) reserve again and run on. Approver and admin keys only; audited, and a `budget.raised` event. " +
+    "409 `NO_BUDGET` when the execution has none, `INVALID_STATE` when it has ended; a `max_usd` not above the current one is 400.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:decide", action: "execution.budget.raise" }),
+  request: { params: ExecutionIdParam, body: jsonRequest(RaiseBudgetBody) },
+  responses: { 200: jsonContent(Execution, "The execution with its new budget"), ...problems(400, 404, 409, 413, 415) },
 });
 
 export const answerStep = createRoute({

@@ -1,0 +1,172 @@
+/**
+ * The execution's side of budgets (SPEC §7; the rules are engine/budget.ts): each attempt gets a
+ * guard that reserves a call's maximum cost against the execution's own budget — in memory, no
+ * round trip: this object is the only writer of its spending — and against every shared budget that
+ * applies (one RPC to each budget's Durable Object, in parallel). When the attempt ends its
+ * reservations are settled: the execution's own by the ledger records written with the attempt,
+ * the shared ones by one `settle` call per budget, carrying the actual cost of each call.
+ */
+import { BudgetShortfall, EXECUTION_BUDGET_ID, fits, type BudgetView } from "../../engine/budget";
+import type { EventSpec } from "../../engine/model";
+import { roundUsd } from "../../engine/usage";
+import type { BudgetGuard, Reservation } from "../../engine/steps/types";
+import { log } from "../../lib/log";
+import { budgetRpc, type ReserveResult } from "../budget/client";
+import type { Clock } from "../../engine/clock";
+import type { LoadedState } from "./loaded-state";
+
+/** What the budgets read of the runtime's dependencies, at each use (tests replace them live). */
+interface BudgetDeps {
+  readonly env: Env;
+  readonly clock: Clock;
+}
+
+/** How long a shared budget keeps a reservation nobody settles (an object that died mid-call). */
+const RESERVATION_TTL_MS = 15 * 60 * 1000;
+const SETTLE_TRIES = 3;
+
+interface Held {
+  id: string;
+  usd: number;
+  /** What the call cost, once known (null: unknown, nothing spent). */
+  actual: number | null | undefined;
+  /** Shared budgets this reservation holds capacity in. */
+  shared: string[];
+}
+
+/** One attempt's reservations. */
+export class AttemptBudget implements BudgetGuard {
+  readonly held: Held[] = [];
+  /** `budget.warning` events for shared budgets with on_exceed `warn` that the attempt went over. */
+  readonly warnings: EventSpec[] = [];
+
+  constructor(
+    private readonly budgets: ExecutionBudgets,
+    private readonly s: LoadedState,
+    private readonly stepId: string,
+    private readonly attempt: number,
+  ) {}
+
+  get active(): boolean {
+    return this.s.execution.budget !== null || this.s.execution.budgetIds.length > 0;
+  }
+
+  async reserve(usd: number): Promise<Reservation> {
+    const held: Held = { id: `${this.s.execution.id}:${this.stepId}:${this.attempt}:${this.held.length + 1}`, usd: roundUsd(usd), actual: undefined, shared: [] };
+    await this.budgets.reserve(this.s, held, this.stepId, this.warnings);
+    this.held.push(held);
+    return {
+      settle: (actualUsd) => {
+        held.actual = actualUsd;
+      },
+    };
+  }
+}
+
+export class ExecutionBudgets {
+  /** USD reserved against the execution's own budget by attempts in flight (in memory: they are this instance's). */
+  private reservedUsd = 0;
+
+  constructor(private readonly deps: BudgetDeps) {}
+
+  guard(s: LoadedState, stepId: string, attempt: number): AttemptBudget {
+    return new AttemptBudget(this, s, stepId, attempt);
+  }
+
+  /** Reserves `held.usd` against every budget, or none: throws BudgetShortfall when one does not fit (pause, fail). */
+  async reserve(s: LoadedState, held: Held, stepId: string, warnings: EventSpec[]): Promise<void> {
+    const own = s.execution.budget;
+    if (own && !fits(own.max_usd, s.execution.cost.total_usd, this.reservedUsd, held.usd)) {
+      throw new BudgetShortfall(own.on_exceed, this.ownView(s, held.usd));
+    }
+    this.reservedUsd = roundUsd(this.reservedUsd + held.usd);
+    try {
+      await this.reserveShared(s, held, stepId, warnings);
+    } catch (err) {
+      this.reservedUsd = roundUsd(this.reservedUsd - held.usd);
+      throw err;
+    }
+  }
+
+  private ownView(s: LoadedState, needed: number): BudgetView {
+    const own = s.execution.budget!;
+    return { id: EXECUTION_BUDGET_ID, max_usd: own.max_usd, spent_usd: s.execution.cost.total_usd, reserved_usd: this.reservedUsd, needed_usd: needed };
+  }
+
+  private async reserveShared(s: LoadedState, held: Held, stepId: string, warnings: EventSpec[]): Promise<void> {
+    const ids = s.execution.budgetIds;
+    if (ids.length === 0) return;
+    const now = this.deps.clock.now();
+    const results = await Promise.all(
+      ids.map((budgetId) =>
+        budgetRpc(this.deps.env, budgetId)
+          .reserve({ reservationId: held.id, executionId: s.execution.id, amountUsd: held.usd, expiresAt: now + RESERVATION_TTL_MS, now })
+          .then((r): [string, ReserveResult] => [budgetId, r]),
+      ),
+    );
+    const refused = results.find(([, r]) => !r.ok);
+    if (refused) {
+      // All or nothing: what the other budgets reserved is given back.
+      const granted = results.filter(([, r]) => r.ok).map(([id]) => id);
+      await Promise.all(granted.map((id) => budgetRpc(this.deps.env, id).release([held.id]).catch(() => undefined)));
+      const [budgetId, r] = refused;
+      const state = r.state!;
+      const onExceed = state.on_exceed === "fail" ? "fail" : "pause";
+      throw new BudgetShortfall(onExceed, { id: budgetId, max_usd: state.max_usd, spent_usd: state.spent_usd, reserved_usd: state.reserved_usd, needed_usd: held.usd });
+    }
+    for (const [budgetId, r] of results) {
+      if (r.state) held.shared.push(budgetId);
+      if (r.ok && r.over && r.state) {
+        warnings.push({ type: "budget.warning", stepId, data: { reason: "exceeded", budget: { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd, needed_usd: held.usd } } });
+      }
+    }
+  }
+
+  /**
+   * The attempt ended: each shared budget is told what its calls actually cost (one `settle` per
+   * budget), before the attempt's records are written, so a warning it answers with — the budget
+   * crossed 80 % — goes into the same transaction's events. A settle that keeps failing leaves the
+   * reservation to expire in the budget, where it counts as spent at its amount: never overspent.
+   */
+  async settleShared(s: LoadedState, guard: AttemptBudget): Promise<EventSpec[]> {
+    const byBudget = new Map<string, { reservationId: string; actualUsd: number }[]>();
+    for (const h of guard.held) {
+      for (const budgetId of h.shared) {
+        const list = byBudget.get(budgetId) ?? [];
+        list.push({ reservationId: h.id, actualUsd: h.actual ?? 0 });
+        byBudget.set(budgetId, list);
+      }
+    }
+    if (byBudget.size === 0) return [];
+    const warnings: EventSpec[] = [];
+    await Promise.all(
+      [...byBudget].map(async ([budgetId, reservations]) => {
+        for (let tries = 1; ; tries++) {
+          try {
+            const r = await budgetRpc(this.deps.env, budgetId).settle({ reservations, now: this.deps.clock.now() });
+            if (r.warning && r.state) {
+              warnings.push({ type: "budget.warning", data: { reason: "threshold", budget: { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd } } });
+            }
+            return;
+          } catch (err) {
+            if (tries >= SETTLE_TRIES) {
+              log("error", "budget.settle_failed", { budget_id: budgetId, execution_id: s.execution.id, error: err instanceof Error ? err.message : String(err) });
+              return;
+            }
+          }
+        }
+      }),
+    );
+    return warnings;
+  }
+
+  /**
+   * After the attempt's records are written (they now count as spent): its reservations against
+   * the execution's own budget are dropped. Synchronously after the write, so no other attempt can
+   * see neither the reservation nor the spending.
+   */
+  releaseOwn(guard: AttemptBudget): void {
+    if (guard.held.length === 0) return;
+    this.reservedUsd = Math.max(0, roundUsd(this.reservedUsd - guard.held.reduce((sum, h) => sum + h.usd, 0)));
+  }
+}
