@@ -16,10 +16,21 @@ export interface ExecutionIndexRow {
   costUsd: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** The steps' outcomes, for telemetry; written, never read back by listings. */
+  steps?: StepOutcomeSummary[];
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
   stateVersion: number;
+}
+
+/** One step of an execution as telemetry reads it (executions.steps, JSON). */
+export interface StepOutcomeSummary {
+  id: string;
+  status: string;
+  attempts: number;
+  /** ended_at − started_at; null while the step has not ended (or never started). */
+  duration_ms: number | null;
 }
 
 interface Row {
@@ -76,11 +87,11 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
       db
         .prepare(
           `INSERT INTO executions (tenant, id, workflow_id, workflow_version, status, labels, error_code, cost_usd,
-                                   created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                   created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens, steps)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
            ON CONFLICT (tenant, id) DO UPDATE SET
              status = excluded.status, error_code = excluded.error_code, cost_usd = excluded.cost_usd,
-             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+             input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, steps = excluded.steps,
              started_at = excluded.started_at, ended_at = excluded.ended_at,
              state_version = excluded.state_version, updated_at = excluded.updated_at
            WHERE excluded.state_version >= executions.state_version`,
@@ -101,6 +112,7 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
           now,
           r.inputTokens,
           r.outputTokens,
+          r.steps ? JSON.stringify(r.steps) : null,
         ),
     );
     for (const [key, value] of Object.entries(r.labels)) {

@@ -169,6 +169,42 @@ describe("GET /v1/executions: keyset pagination under concurrent inserts", { tim
 });
 
 describe("the index row of an execution", () => {
+  it("an ended execution's row carries its steps' outcomes (telemetry); a running one's does not", async () => {
+    const t = await tenantWithKeys("idx-steps");
+    const definition = {
+      id: "stepped",
+      steps: [
+        { id: "a", type: "transform", expression: "1" },
+        { id: "b", type: "transform", expression: "$error('no')", needs: ["a"], on_error: "continue" },
+        { id: "nap", type: "wait", seconds: 60 },
+      ],
+    };
+    const res = await start(t.operator, { definition });
+    const id = res.body.id;
+    const row = () =>
+      env.DB.prepare("SELECT status, steps FROM executions WHERE tenant = ?1 AND id = ?2").bind(t.tenant, id).first<{ status: string; steps: string | null }>();
+    const waiting = await eventually(async () => {
+      const r = await row();
+      expect(r?.status).toBe("waiting");
+      return r!;
+    });
+    expect(waiting.steps).toBeNull();
+    await call("POST", `/v1/executions/${id}/cancel`, { key: t.operator });
+    const ended = await eventually(async () => {
+      const r = await row();
+      expect(r?.status).toBe("cancelled");
+      return r!;
+    });
+    const steps = JSON.parse(ended.steps!) as { id: string; status: string; attempts: number; duration_ms: number | null }[];
+    expect(steps.map((s) => [s.id, s.status, s.attempts])).toEqual([
+      ["a", "completed", 1],
+      ["b", "failed", 1],
+      ["nap", "cancelled", 1],
+    ]);
+    expect(steps[0]!.duration_ms).toEqual(expect.any(Number));
+    expect(steps[0]!.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
   it("carries the ledger's totals: 0 for an execution that recorded no cost (null only on rows from before costs)", async () => {
     const t = await tenantWithKeys("idx-cost");
     const res = await start(t.operator, { definition: { id: "costless", steps: [{ id: "a", type: "transform", expression: "1" }], output: "steps.a.output" } }, { wait: 10 });

@@ -24,7 +24,7 @@ import type { Decision } from "../../engine/decision";
 import { addUsage, type UsageEntry } from "../../engine/usage";
 import { masked } from "../../engine/outcomes";
 import type { ExecutionEvent } from "../../schemas/executions";
-import type { ExecutionIndexRow } from "../../store/executions";
+import type { ExecutionIndexRow, StepOutcomeSummary } from "../../store/executions";
 import { EventLog, type EventSpec } from "../storage/event-log";
 import { StateStore, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "../storage/state-store";
 import { Outbox } from "../storage/outbox";
@@ -82,6 +82,15 @@ export function applyStepCommands(step: StepRecord, commands: readonly StepComma
     status = t.to;
   }
   Object.assign(step, patch, { status });
+}
+
+function stepSummary(st: StepRecord): StepOutcomeSummary {
+  return {
+    id: st.id,
+    status: st.status,
+    attempts: st.attempts,
+    duration_ms: st.startedAt !== null && st.endedAt !== null ? st.endedAt - st.startedAt : null,
+  };
 }
 
 export class ExecutionRuntime {
@@ -247,7 +256,7 @@ export class ExecutionRuntime {
       for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: isoTime(now) });
     }
     this.store.saveExecution(s.execution);
-    this.indexed(s.execution, now);
+    this.indexed(s.execution, now, s.steps);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     return true;
   }
@@ -282,12 +291,12 @@ export class ExecutionRuntime {
         now,
       );
     }
-    this.indexed(e, now);
+    this.indexed(e, now, s.steps);
   }
 
   /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
-  private indexed(e: ExecutionRecord, now: number): void {
-    this.outbox.enqueueIndex(this.indexRow(e), now);
+  private indexed(e: ExecutionRecord, now: number, steps?: ReadonlyMap<string, StepRecord>): void {
+    this.outbox.enqueueIndex(this.indexRow(e, steps), now);
     this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
   }
 
@@ -314,7 +323,12 @@ export class ExecutionRuntime {
     this.store.saveStep(step);
   }
 
-  indexRow(e: ExecutionRecord): ExecutionIndexRow {
+  /**
+   * The execution's row in the D1 index. An ended execution's carries its steps' outcomes for
+   * telemetry (`steps`, in definition order): written once it ends, so no running execution pays
+   * for it on every move.
+   */
+  indexRow(e: ExecutionRecord, steps?: ReadonlyMap<string, StepRecord>): ExecutionIndexRow {
     return {
       tenant: e.tenant,
       id: e.id,
@@ -330,6 +344,7 @@ export class ExecutionRuntime {
       startedAt: e.startedAt,
       endedAt: e.endedAt,
       stateVersion: e.stateVersion,
+      ...(steps && isTerminalExecution(e.status) ? { steps: [...steps.values()].map(stepSummary) } : {}),
     };
   }
 
