@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { call, tenantWithKeys } from "../helpers/api";
 import { UPSTREAM } from "../helpers/upstream";
 import { eventsOf, start, waitForStatus, type ExecutionBody } from "../helpers/executions";
+import { inObject } from "../helpers/objects";
 
 const CALL = 0.000005;
 
@@ -91,6 +92,9 @@ describe("a shared budget", () => {
       for (const e of await eventsOf(t.viewer, res.body.id)) if (e.type === "budget.warning") events.push(String(e.data.reason));
     }
     expect(await callsTo(model)).toBe(3);
+    // Round trips to the budget per call: one reserve, one settle (the execution's own budget has none).
+    const last = (await call<{ items: { id: string }[] }>("GET", "/v1/executions", { key: t.viewer })).body.items[0]!.id;
+    expect(await inObject(last, (o) => o.runtime.billedRows().budget_calls)).toBe(2);
     // The second call reaches 100 % (the 80 % line, once); the third goes over.
     expect(events).toEqual(["threshold", "exceeded"]);
     const state = (await call<Budget>("GET", `/v1/budgets/${budget.id}`, { key: t.viewer })).body;

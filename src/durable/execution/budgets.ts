@@ -66,8 +66,16 @@ export class AttemptBudget implements BudgetGuard {
 export class ExecutionBudgets {
   /** USD reserved against the execution's own budget by attempts in flight (in memory: they are this instance's). */
   private reservedUsd = 0;
+  /** Calls to shared budgets' objects since this instance started (reported with the billed rows). */
+  budgetCalls = 0;
 
   constructor(private readonly deps: BudgetDeps) {}
+
+  /** A shared budget's object, counted: each call is a round trip. */
+  private rpc(budgetId: string) {
+    this.budgetCalls += 1;
+    return budgetRpc(this.deps.env, budgetId);
+  }
 
   guard(s: LoadedState, stepId: string, attempt: number): AttemptBudget {
     return new AttemptBudget(this, s, stepId, attempt);
@@ -99,7 +107,7 @@ export class ExecutionBudgets {
     const now = this.deps.clock.now();
     const results = await Promise.all(
       ids.map((budgetId) =>
-        budgetRpc(this.deps.env, budgetId)
+        this.rpc(budgetId)
           .reserve({ reservationId: held.id, executionId: s.execution.id, amountUsd: held.usd, expiresAt: now + RESERVATION_TTL_MS, now })
           .then((r): [string, ReserveResult] => [budgetId, r]),
       ),
@@ -108,7 +116,7 @@ export class ExecutionBudgets {
     if (refused) {
       // All or nothing: what the other budgets reserved is given back.
       const granted = results.filter(([, r]) => r.ok).map(([id]) => id);
-      await Promise.all(granted.map((id) => budgetRpc(this.deps.env, id).release([held.id]).catch(() => undefined)));
+      await Promise.all(granted.map((id) => this.rpc(id).release([held.id]).catch(() => undefined)));
       const [budgetId, r] = refused;
       const state = r.state!;
       const onExceed = state.on_exceed === "fail" ? "fail" : "pause";
@@ -143,7 +151,7 @@ export class ExecutionBudgets {
       [...byBudget].map(async ([budgetId, reservations]) => {
         for (let tries = 1; ; tries++) {
           try {
-            const r = await budgetRpc(this.deps.env, budgetId).settle({ reservations, now: this.deps.clock.now() });
+            const r = await this.rpc(budgetId).settle({ reservations, now: this.deps.clock.now() });
             if (r.warning && r.state) {
               warnings.push({ type: "budget.warning", data: { reason: "threshold", budget: { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd } } });
             }

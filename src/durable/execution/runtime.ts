@@ -379,7 +379,7 @@ export class ExecutionRuntime {
    * What this object has written since it started — Durable Object storage rows and D1 rows — the
    * units both are billed in. (Counted in memory: an object restarted mid-run reports only the rest.)
    */
-  billedRows(): { storage_rows_written: number; d1_rows_written: number } {
-    return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten };
+  billedRows(): { storage_rows_written: number; d1_rows_written: number; budget_calls: number } {
+    return { storage_rows_written: this.sql.rowsWritten, d1_rows_written: this.outbox.d1RowsWritten, budget_calls: this.budgets.budgetCalls };
   }
 }
