@@ -3,6 +3,7 @@
  * error answers, so every route documents its problems the same way (problem+json, `Problem`).
  */
 import { Problem } from "../schemas/errors";
+import { MAX_TELEMETRY_RANGE_DAYS } from "../schemas/telemetry";
 
 /** Tags of the document; routes name them through TAGS so the two never drift apart. */
 export const TAGS = {
@@ -14,6 +15,7 @@ export const TAGS = {
   prices: "Prices",
   costs: "Costs",
   budgets: "Budgets",
+  telemetry: "Telemetry",
 } as const;
 
 /** The tag list of the document, with descriptions, in reading order. */
@@ -35,6 +37,12 @@ export const TAG_DESCRIPTIONS = [
     name: TAGS.budgets,
     description:
       "Shared budgets, enforced by reservation: a tenant's or a workflow's spending limit per UTC day or month. A call is made only if its maximum cost fits (admins write; every role reads).",
+  },
+  {
+    name: TAGS.telemetry,
+    description:
+      `Totals, averages and percentiles of a tenant's executions over a date range (at most ${MAX_TELEMETRY_RANGE_DAYS} days; the last 24 hours by default), ` +
+      "read from the index: executions are counted by when they were created, usage records by their time. Every role reads.",
   },
 ];
 

@@ -18,14 +18,15 @@ export const PERMISSIONS = [
   "prices:write", // a tenant's own model prices
   "budgets:read",
   "budgets:write", // shared budgets: create, change the limit, delete
+  "telemetry:read", // summaries and workflow stats
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: PERMISSIONS,
-  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read"],
-  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read", "budgets:read"],
-  viewer: ["workflows:read", "executions:read", "prices:read", "budgets:read"],
+  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read", "telemetry:read"],
+  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read", "budgets:read", "telemetry:read"],
+  viewer: ["workflows:read", "executions:read", "prices:read", "budgets:read", "telemetry:read"],
 };
 
 export function can(role: Role, permission: Permission): boolean {

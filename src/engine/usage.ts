@@ -11,6 +11,7 @@
  *   a known price), so "every call made is recorded and billed" holds for fallbacks and retries.
  */
 import type { ExecutionCost, Price, PriceBook } from "../schemas/costs";
+import { roundUsd } from "../lib/usd";
 
 /** One call (or a declared cost) as the attempt that made it records it. */
 export interface UsageCall {
@@ -33,8 +34,6 @@ export interface UsageEntry extends UsageCall {
   time: number;
 }
 
-const USD_PRECISION = 1e10;
-
 /**
  * Tokens a text is estimated at when the provider does not say (and, under a budget, what a prompt
  * is reserved for before it is sent): one token per 4 characters, rounded up — the usual rule of
@@ -44,9 +43,8 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-export function roundUsd(usd: number): number {
-  return Math.round(usd * USD_PRECISION) / USD_PRECISION;
-}
+/** (Rounding is lib/usd.ts's, shared with the store's sums.) */
+export { roundUsd };
 
 /** What `input_tokens` in and `output_tokens` out cost at `price`, in USD. */
 export function costAt(price: Price, inputTokens: number, outputTokens: number): number {

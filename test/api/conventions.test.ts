@@ -71,6 +71,8 @@ describe("OpenAPI document", () => {
         "GET /v1/budgets/{id}",
         "PATCH /v1/budgets/{id}",
         "DELETE /v1/budgets/{id}",
+        "GET /v1/telemetry/summary",
+        "GET /v1/telemetry/workflows/{id}/stats",
         "POST /v1/executions",
         "GET /v1/executions",
         "GET /v1/executions/{id}",
@@ -113,6 +115,8 @@ describe("OpenAPI document", () => {
         "Event",
         "Budget",
         "BudgetPage",
+        "TelemetrySummary",
+        "WorkflowStats",
       ]),
     );
   });
@@ -183,6 +187,8 @@ describe("OpenAPI document", () => {
         "getBudget",
         "updateBudget",
         "deleteBudget",
+        "getTelemetrySummary",
+        "getWorkflowStats",
       ].sort(),
     );
   });
@@ -271,6 +277,9 @@ describe("the published contract matches the service", { timeout: 30_000 }, () =
     await check("GET", "/v1/executions/{id}/events", `/v1/executions/${id}/events?limit=1000`);
     await check("GET", "/v1/executions/{id}/result", `/v1/executions/${id}/result`);
     await check("GET", "/v1/executions", "/v1/executions");
+    await check("GET", "/v1/telemetry/summary", "/v1/telemetry/summary");
+    await check("GET", "/v1/telemetry/workflows/{id}/stats", "/v1/telemetry/workflows/shapes/stats");
+    await check("GET", "/v1/telemetry/summary", "/v1/telemetry/summary?from=tomorrow"); // 400
     await check("POST", "/v1/executions/{id}/stream-token", `/v1/executions/${id}/stream-token`);
     await check("POST", "/v1/executions/{id}/cancel", `/v1/executions/${id}/cancel`); // 409: it has ended
 

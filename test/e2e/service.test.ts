@@ -18,6 +18,7 @@ import "./scenarios/defects";
 import "./scenarios/prices";
 import "./scenarios/costs";
 import "./scenarios/budgets";
+import "./scenarios/telemetry";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {
