@@ -85,7 +85,8 @@ export function peerTarget() {
     key: "peer",
     label: "Workflows peer",
     config: join(ROOT, "bench", "peer", "wrangler.toml"),
-    port: 8789,
+    // Not 8789 or 8790: `npm start` serves the demo upstream and the LLM stand-in there.
+    port: 8792,
     inspectorPort: 9331,
     vars: {},
     prepareState(session) {
