@@ -106,6 +106,11 @@ export const ReserveArgs = z.object({
   /** When the reservation is turned into spending at its amount if nobody settled or released it. */
   expiresAt: Now,
   now: Now,
+  /**
+   * Earlier reservations of the same caller to settle first (their actual costs), so that a caller
+   * making call after call pays one round trip per call: the settle rides on the next reserve.
+   */
+  settle: z.array(z.object({ reservationId: ReservationId, actualUsd: Usd })).max(1000).optional(),
 });
 export type ReserveArgs = z.infer<typeof ReserveArgs>;
 
@@ -123,13 +128,17 @@ export type UpdateBudgetArgs = z.infer<typeof UpdateBudgetArgs>;
 export const RpcTenant = z.string().min(1).max(64);
 export const RpcNow = Now;
 
-export type ReserveResult =
-  /** Reserved (or already reserved under this id). `over`: a `warn` budget that the reservation took past its limit. */
+export type ReserveResult = (
+/** Reserved (or already reserved under this id). `over`: a `warn` budget that the reservation took past its limit. */
   | { ok: true; state: BudgetState; over: boolean }
   /** The budget is deleted (or was never configured): it no longer limits anything. */
   | { ok: true; state: null; over: false }
   /** Does not fit; nothing reserved. On a `pause` budget the execution is now a waiter. */
-  | { ok: false; state: BudgetState; needed_usd: number };
+  | { ok: false; state: BudgetState; needed_usd: number }
+) & {
+  /** With `settle`: true when those settlements first brought spending to 80 % this period (as `SettleResult.warning`). */
+  warning?: boolean;
+};
 
 export interface SettleResult {
   /** Null: the budget is deleted (or was never configured). */

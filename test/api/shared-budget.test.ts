@@ -92,13 +92,26 @@ describe("a shared budget", () => {
       for (const e of await eventsOf(t.viewer, res.body.id)) if (e.type === "budget.warning") events.push(String(e.data.reason));
     }
     expect(await callsTo(model)).toBe(3);
-    // Round trips to the budget per call: one reserve, one settle (the execution's own budget has none).
+    // Round trips to the budget: one reserve, and the settle when the execution ends (its own budget has none).
     const last = (await call<{ items: { id: string }[] }>("GET", "/v1/executions", { key: t.viewer })).body.items[0]!.id;
     expect(await inObject(last, (o) => o.runtime.billedRows().budget_calls)).toBe(2);
     // The second call reaches 100 % (the 80 % line, once); the third goes over.
     expect(events).toEqual(["threshold", "exceeded"]);
     const state = (await call<Budget>("GET", `/v1/budgets/${budget.id}`, { key: t.viewer })).body;
     expect(state.spent_usd).toBeCloseTo(3 * CALL, 12);
+  });
+
+  it("one round trip per call: each call's settle rides on the next reservation, one settle at the end", async () => {
+    const t = await tenantWithKeys("shared-trips");
+    const model = await pricedModel(t);
+    const budget = await createBudget(t.admin, { max_usd: 1, on_exceed: "fail" });
+    const steps = [1, 2, 3, 4, 5].map((i) => ({ id: `s${i}`, type: "llm", model, prompt: "abcd", max_tokens: 3, ...(i > 1 ? { needs: [`s${i - 1}`] } : {}) }));
+    const res = await start(t.operator, { definition: { id: "five-calls", steps } }, { wait: 10 });
+    expect(res.body.status).toBe("completed");
+    expect(await inObject(res.body.id, (o) => o.runtime.billedRows().budget_calls)).toBe(6); // 5 reserves + 1 settle
+    const state = (await call<Budget>("GET", `/v1/budgets/${budget.id}`, { key: t.viewer })).body;
+    expect(state.spent_usd).toBeCloseTo(5 * CALL, 12);
+    expect(state.reserved_usd).toBe(0);
   });
 
   it("a workflow budget applies to its workflow only", async () => {

@@ -70,7 +70,11 @@ export class BudgetObject extends DurableObject<Env> implements Record<keyof Bud
   }
 
   async reserve(args: unknown): Promise<ReserveResult> {
-    const result = this.ledger.reserve(ReserveArgs.parse(args));
+    const parsed = ReserveArgs.parse(args);
+    // Settlements that ride on this call are applied first, so the reservation sees what they freed.
+    const settled = parsed.settle?.length ? this.ledger.settle({ reservations: parsed.settle, now: parsed.now }) : null;
+    const result: ReserveResult = this.ledger.reserve(parsed);
+    if (settled?.warning) result.warning = true;
     await this.rearm();
     return result;
   }

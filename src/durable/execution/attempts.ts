@@ -102,14 +102,14 @@ export class Attempts {
         (outcome): AttemptResult => ({ ok: true, outcome }),
         (err: unknown): AttemptResult => ({ ok: false, error: toStepError(err, "STEP_ERROR") }),
       )
-      .then(async (result) => {
+      .then((result) => {
         if (timeout !== undefined) clearTimeout(timeout);
         const guard = ctx.budget as AttemptBudget;
-        const warnings = [...guard.warnings, ...(await this.rt.budgets.settleShared(s, guard))];
         this.rt.inflight.delete(id);
         const current = this.rt.load();
-        if (current) this.settle(current, id, attempt, result, ctx.usage.calls, warnings);
+        if (current) this.settle(current, id, attempt, result, ctx.usage.calls, guard.warnings);
         this.rt.budgets.releaseOwn(guard);
+        this.rt.budgets.attemptEnded(guard);
       });
     this.rt.inflight.set(id, { attempt, controller, done });
     return false;

@@ -4,14 +4,16 @@
  * round trip: this object is the only writer of its spending — and against every shared budget that
  * applies (one RPC to each budget's Durable Object, in parallel). When the attempt ends its
  * reservations are settled: the execution's own by the ledger records written with the attempt,
- * the shared ones by one `settle` call per budget, carrying the actual cost of each call.
+ * the shared ones by carrying each call's actual cost to the budget with the execution's next
+ * reservation there (one round trip per call), and with one `settle` per budget when the execution
+ * ends or stops to wait (`flushSettlements`).
  */
 import { BudgetShortfall, EXECUTION_BUDGET_ID, fits, type BudgetView } from "../../engine/budget";
 import type { EventSpec } from "../../engine/model";
 import { roundUsd } from "../../engine/usage";
 import type { BudgetGuard, Reservation } from "../../engine/steps/types";
 import { log } from "../../lib/log";
-import { budgetRpc, type ReserveResult } from "../budget/client";
+import { budgetRpc, type BudgetState, type ReserveResult } from "../budget/client";
 import type { Clock } from "../../engine/clock";
 import type { LoadedState } from "./loaded-state";
 
@@ -24,6 +26,16 @@ interface BudgetDeps {
 /** How long a shared budget keeps a reservation nobody settles (an object that died mid-call). */
 const RESERVATION_TTL_MS = 15 * 60 * 1000;
 const SETTLE_TRIES = 3;
+
+interface Settlement {
+  reservationId: string;
+  actualUsd: number;
+}
+
+/** `budget.warning` for a shared budget that crossed 80 % of its limit this period. */
+function thresholdWarning(budgetId: string, state: BudgetState | null): EventSpec {
+  return { type: "budget.warning", data: { reason: "threshold", budget: { id: budgetId, ...(state ? { max_usd: state.max_usd, spent_usd: state.spent_usd, reserved_usd: state.reserved_usd } : {}) } } };
+}
 
 interface Held {
   id: string;
@@ -68,6 +80,8 @@ export class ExecutionBudgets {
   private reservedUsd = 0;
   /** Calls to shared budgets' objects since this instance started (reported with the billed rows). */
   budgetCalls = 0;
+  /** Actual costs owed to each shared budget, sent with the next reservation there or by `flushSettlements`. */
+  private readonly owed = new Map<string, Settlement[]>();
 
   constructor(private readonly deps: BudgetDeps) {}
 
@@ -106,11 +120,17 @@ export class ExecutionBudgets {
     if (ids.length === 0) return;
     const now = this.deps.clock.now();
     const results = await Promise.all(
-      ids.map((budgetId) =>
-        this.rpc(budgetId)
-          .reserve({ reservationId: held.id, executionId: s.execution.id, amountUsd: held.usd, expiresAt: now + RESERVATION_TTL_MS, now })
-          .then((r): [string, ReserveResult] => [budgetId, r]),
-      ),
+      ids.map(async (budgetId): Promise<[string, ReserveResult]> => {
+        const settle = this.takeOwed(budgetId);
+        try {
+          const r = await this.rpc(budgetId).reserve({ reservationId: held.id, executionId: s.execution.id, amountUsd: held.usd, expiresAt: now + RESERVATION_TTL_MS, now, ...(settle.length ? { settle } : {}) });
+          if (r.warning) warnings.push(thresholdWarning(budgetId, r.state));
+          return [budgetId, r];
+        } catch (err) {
+          this.owe(budgetId, settle); // still owed: the next call carries them
+          throw err;
+        }
+      }),
     );
     const refused = results.find(([, r]) => !r.ok);
     if (refused) {
@@ -131,34 +151,34 @@ export class ExecutionBudgets {
   }
 
   /**
-   * The attempt ended: each shared budget is told what its calls actually cost (one `settle` per
-   * budget), before the attempt's records are written, so a warning it answers with — the budget
-   * crossed 80 % — goes into the same transaction's events. A settle that keeps failing leaves the
-   * reservation to expire in the budget, where it counts as spent at its amount: never overspent.
+   * The attempt ended: what each of its calls cost is owed to the shared budgets that reserved for
+   * it, and goes with the next reservation there (or `flushSettlements`). Until then the budget
+   * holds the reserved amount — never less than what was spent.
    */
-  async settleShared(s: LoadedState, guard: AttemptBudget): Promise<EventSpec[]> {
-    const byBudget = new Map<string, { reservationId: string; actualUsd: number }[]>();
-    for (const h of guard.held) {
-      for (const budgetId of h.shared) {
-        const list = byBudget.get(budgetId) ?? [];
-        list.push({ reservationId: h.id, actualUsd: h.actual ?? 0 });
-        byBudget.set(budgetId, list);
-      }
-    }
-    if (byBudget.size === 0) return [];
+  attemptEnded(guard: AttemptBudget): void {
+    for (const h of guard.held) for (const budgetId of h.shared) this.owe(budgetId, [{ reservationId: h.id, actualUsd: h.actual ?? 0 }]);
+  }
+
+  /**
+   * Sends every budget what it is owed (one `settle` each), when the execution ends or stops to
+   * wait — before its last transition, so a warning (the budget crossed 80 %) goes into its events.
+   * A settle that keeps failing is dropped: the reservation expires in the budget and counts as
+   * spent at its reserved amount — never overspent.
+   */
+  async flushSettlements(executionId: string): Promise<EventSpec[]> {
     const warnings: EventSpec[] = [];
     await Promise.all(
-      [...byBudget].map(async ([budgetId, reservations]) => {
+      [...this.owed.keys()].map(async (budgetId) => {
+        const reservations = this.takeOwed(budgetId);
+        if (reservations.length === 0) return;
         for (let tries = 1; ; tries++) {
           try {
             const r = await this.rpc(budgetId).settle({ reservations, now: this.deps.clock.now() });
-            if (r.warning && r.state) {
-              warnings.push({ type: "budget.warning", data: { reason: "threshold", budget: { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd } } });
-            }
+            if (r.warning) warnings.push(thresholdWarning(budgetId, r.state));
             return;
           } catch (err) {
             if (tries >= SETTLE_TRIES) {
-              log("error", "budget.settle_failed", { budget_id: budgetId, execution_id: s.execution.id, error: err instanceof Error ? err.message : String(err) });
+              log("error", "budget.settle_failed", { budget_id: budgetId, execution_id: executionId, error: err instanceof Error ? err.message : String(err) });
               return;
             }
           }
@@ -166,6 +186,19 @@ export class ExecutionBudgets {
       }),
     );
     return warnings;
+  }
+
+  private owe(budgetId: string, settlements: readonly Settlement[]): void {
+    if (settlements.length === 0) return;
+    const list = this.owed.get(budgetId) ?? [];
+    list.push(...settlements);
+    this.owed.set(budgetId, list);
+  }
+
+  private takeOwed(budgetId: string): Settlement[] {
+    const list = this.owed.get(budgetId) ?? [];
+    this.owed.delete(budgetId);
+    return list;
   }
 
   /**

@@ -77,6 +77,7 @@ export class Drive {
     } finally {
       clearTimeout(earlyFlush);
       this.rt.flushBurst();
+      await this.settleBudgets();
       await this.flushOutbox();
       await this.rearm();
     }
@@ -182,8 +183,12 @@ export class Drive {
         return;
       }
     }
+    // What the shared budgets are owed goes now, so a warning it brings is in the last events.
+    const warnings = await this.rt.budgets.flushSettlements(s.execution.id);
     if (s.execution.status !== "running") return;
-    this.rt.apply(s, decideEnd(outcome, output));
+    const end = decideEnd(outcome, output);
+    end.events.unshift(...warnings);
+    this.rt.apply(s, end);
     this.rt.notifyIfEnded(s);
   }
 
@@ -218,6 +223,21 @@ export class Drive {
         ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
         : { kind: "sleep", step_id: sleeping.id, ...deadline };
     this.rt.apply(s, decideWaiting(s.execution, waitingFor));
+  }
+
+  /**
+   * The drive stops (the execution waits, is paused, or ended another way than `finish`): what the
+   * shared budgets are owed is sent, so they do not hold reserved amounts meanwhile. A warning it
+   * brings is recorded unless the execution has ended (then it is logged: nothing follows the end).
+   */
+  private async settleBudgets(): Promise<void> {
+    const s = this.rt.load();
+    if (!s) return;
+    const warnings = await this.rt.budgets.flushSettlements(s.execution.id);
+    if (warnings.length === 0) return;
+    const current = this.rt.load();
+    if (current && !isTerminalExecution(current.execution.status)) this.rt.apply(current, { events: warnings });
+    else log("warn", "budget.warning after the end", { execution_id: s.execution.id, warnings: warnings.map((w) => w.data) });
   }
 
   // ------------------------------------------------------------------ index and alarm
