@@ -35,7 +35,7 @@ import { NonRetriableError, RetryableError, StepError } from "../errors";
 import { interpolate, maskSecrets, renderTemplate } from "../evaluate";
 import { parseTemplate } from "../expressions";
 import { checkOutboundUrl } from "../ssrf";
-import { maskedError, parseRetryAfter } from "./outbound";
+import { maskedError, parseRetryAfter, readUpTo } from "./outbound";
 import type { StepCheckContext, StepContext, StepKind, StepOutcome, WouldSend } from "./types";
 
 export const MAX_REDIRECTS = 5;
@@ -311,27 +311,14 @@ async function readText(response: Response, ctx: StepContext, what: string, limi
     await discard(response);
     throw tooLarge();
   }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder("utf-8");
-  let size = 0;
-  let text = "";
+  let body: { text: string; overflowed: boolean };
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size + value.byteLength > limit) {
-        await reader.cancel().catch(() => undefined);
-        if (strict) throw tooLarge();
-        return text + decoder.decode(value.subarray(0, limit - size));
-      }
-      size += value.byteLength;
-      text += decoder.decode(value, { stream: true });
-    }
+    body = await readUpTo(response, limit);
   } catch (error) {
-    if (error instanceof StepError) throw error;
     throw transportError(error, ctx, `${what} (reading the body)`);
   }
-  return text + decoder.decode();
+  if (body.overflowed && strict) throw tooLarge();
+  return body.text;
 }
 
 function isJsonType(contentType: string | null): boolean {

@@ -34,7 +34,7 @@ import { checkJsonSchema } from "../json-schema-check";
 import { validateJsonValue } from "../json-schema-validate";
 import { checkOutboundUrl } from "../ssrf";
 import { estimateTokens, roundUsd, type UsageCall } from "../usage";
-import { maskedError, parseRetryAfter } from "./outbound";
+import { maskedError, parseRetryAfter, readUpTo } from "./outbound";
 import type { Reservation, StepContext, StepKind, StepOutcome, WouldSend } from "./types";
 
 /** The shortest time a call is given when the attempt's time is shared among its models. */
@@ -205,14 +205,16 @@ async function callModelUntil(model: string, messages: Message[], step: LlmStep,
   } catch (error) {
     throw transportFailure(error, signal, ctx, what);
   }
-  let text: string;
+  let body: { text: string; overflowed: boolean };
   try {
-    text = await readLimited(response, response.ok ? MAX_REPLY_BYTES : ERROR_BODY_CHARS * 4);
+    // A refusal's body is read only as far as its error details need (cut there, not refused).
+    body = await readUpTo(response, response.ok ? MAX_REPLY_BYTES : ERROR_BODY_CHARS * 4);
   } catch (error) {
     throw transportFailure(error, signal, ctx, what);
   }
-  if (!response.ok) throw statusFailure(response, text, what, ctx);
-  return parseCompletion(text, what, messages);
+  if (!response.ok) throw statusFailure(response, body.text, what, ctx);
+  if (body.overflowed) throw new RetryableError("LLM_BAD_RESPONSE", `${what}: the reply is larger than ${MAX_REPLY_BYTES} bytes`);
+  return parseCompletion(body.text, what, messages);
 }
 
 /**
@@ -257,26 +259,6 @@ function isContextLengthRefusal(status: number, body: string): boolean {
   } catch {
     return /context.length/i.test(body);
   }
-}
-
-async function readLimited(response: Response, limit: number): Promise<string> {
-  if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder("utf-8");
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      if (limit === MAX_REPLY_BYTES) throw new RetryableError("LLM_BAD_RESPONSE", `the reply is larger than ${limit} bytes`);
-      return text + decoder.decode(value.subarray(0, value.byteLength - (size - limit)));
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
 }
 
 /** A Chat Completions reply: the first choice's text, its finish reason, and the token counts. */

@@ -1,6 +1,7 @@
 /**
- * What the kinds that call out (http, llm) share: a `Retry-After` header read as a delay, and
- * errors with every secret value the attempt resolved masked.
+ * What the kinds that call out (http, llm) share: a response body read up to a limit, a
+ * `Retry-After` header read as a delay, and errors with every secret value the attempt resolved
+ * masked.
  */
 import { maskSecrets, maskText } from "../evaluate";
 import { NonRetriableError, RetryableError, StepError } from "../errors";
@@ -32,4 +33,27 @@ export function maskedError(error: unknown, ctx: StepContext): StepError {
   return err.retryable
     ? new RetryableError(err.code, message, { ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}), ...(details ? { details } : {}) })
     : new NonRetriableError(err.code, message, details);
+}
+
+/**
+ * The body as UTF-8 text, reading at most `limit` bytes; the rest is cancelled, and `overflowed`
+ * says there was more. Errors of the stream are thrown as they come (the caller names them).
+ */
+export async function readUpTo(response: Response, limit: number): Promise<{ text: string; overflowed: boolean }> {
+  if (response.body === null) return { text: "", overflowed: false };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder("utf-8");
+  let size = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > limit) {
+      await reader.cancel().catch(() => undefined);
+      return { text: text + decoder.decode(value.subarray(0, limit - size)), overflowed: true };
+    }
+    size += value.byteLength;
+    text += decoder.decode(value, { stream: true });
+  }
+  return { text: text + decoder.decode(), overflowed: false };
 }
