@@ -15,7 +15,7 @@
  */
 import type { Decision } from "./decision";
 import { NonRetriableError, type ErrorInfo } from "./errors";
-import type { ExecutionRecord, StepRecord } from "./model";
+import type { EventSpec, ExecutionRecord, StepRecord } from "./model";
 import type { AuditRow } from "../schemas/audit";
 import { costAt, estimateTokens, roundUsd } from "./usage";
 import type { Price } from "../schemas/costs";
@@ -43,6 +43,14 @@ export interface BudgetView {
   reserved_usd: number;
   /** The whole reservation of the call that did not fit. */
   needed_usd: number;
+}
+
+/**
+ * `budget.warning`: spending first reached 80 % of a budget (`threshold`), or a call went over a
+ * budget that only warns (`exceeded`). `budget` holds what is known of it then.
+ */
+export function budgetWarning(reason: "threshold" | "exceeded", budget: Pick<BudgetView, "id"> & Partial<BudgetView>, stepId?: string): EventSpec {
+  return { type: "budget.warning", ...(stepId !== undefined ? { stepId } : {}), data: { reason, budget } };
 }
 
 /** A reservation that did not fit: the call is not made. */

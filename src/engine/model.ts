@@ -3,7 +3,7 @@
  * `durable/storage/state-store.ts`, `durable/storage/event-log.ts`). Plain data, no behaviour.
  */
 import type { ErrorInfo } from "./errors";
-import type { WorkflowDefinition } from "../schemas/definition";
+import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionCost, PriceBook } from "../schemas/costs";
 import type { ApprovalGate, EventType, ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
 
@@ -44,10 +44,8 @@ export interface ExecutionRecord {
   budgetIds: string[];
 }
 
-export interface ExecutionBudget {
-  max_usd: number;
-  on_exceed: "pause" | "fail";
-}
+/** The execution's own budget: the workflow's shape (`WorkflowBudget`), its amount lowered or raised. */
+export type ExecutionBudget = WorkflowBudget;
 
 /** A step of the execution as it stands (a pending step has no stored row until it starts). */
 export interface StepRecord {

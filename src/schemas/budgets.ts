@@ -99,6 +99,10 @@ export const ConfigureBudgetArgs = z.object({
 });
 export type ConfigureBudgetArgs = z.infer<typeof ConfigureBudgetArgs>;
 
+/** What one reservation actually cost, for the budget to spend in its place. */
+export const Settlement = z.object({ reservationId: ReservationId, actualUsd: Usd });
+export type Settlement = z.infer<typeof Settlement>;
+
 export const ReserveArgs = z.object({
   reservationId: ReservationId,
   executionId: ExecutionId,
@@ -110,12 +114,12 @@ export const ReserveArgs = z.object({
    * Earlier reservations of the same caller to settle first (their actual costs), so that a caller
    * making call after call pays one round trip per call: the settle rides on the next reserve.
    */
-  settle: z.array(z.object({ reservationId: ReservationId, actualUsd: Usd })).max(1000).optional(),
+  settle: z.array(Settlement).max(1000).optional(),
 });
 export type ReserveArgs = z.infer<typeof ReserveArgs>;
 
 export const SettleArgs = z.object({
-  reservations: z.array(z.object({ reservationId: ReservationId, actualUsd: Usd })).max(1000),
+  reservations: z.array(Settlement).max(1000),
   now: Now,
 });
 export type SettleArgs = z.infer<typeof SettleArgs>;

@@ -7,7 +7,8 @@
 import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";
 import { PriceBook } from "./costs";
-import { WorkflowDefinition } from "./definition";
+import { MAX_BUDGET_USD } from "./limits";
+import { WorkflowBudget, WorkflowDefinition } from "./definition";
 import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ export const CreateExecutionArgs = z.object({
   /** The prices of the models its llm steps name, as in force now (see schemas/costs.ts). */
   prices: PriceBook,
   /** Its own budget (the workflow's, lowered by the start body), or null. */
-  budget: z.object({ max_usd: z.number().min(0), on_exceed: z.enum(["pause", "fail"]) }).nullable(),
+  budget: WorkflowBudget.nullable(),
   /** The shared budgets that apply to it (tenant-wide, and its workflow's). */
   budgetIds: z.array(z.string().min(1).max(64)).max(100),
 });
@@ -57,7 +58,7 @@ export const DecisionArgs = z.object({
 export type DecisionArgs = z.infer<typeof DecisionArgs>;
 
 export const BudgetId = z.string().min(1).max(64);
-export const RaiseBudgetArgs = z.object({ maxUsd: z.number().min(0).max(1_000_000) });
+export const RaiseBudgetArgs = z.object({ maxUsd: z.number().min(0).max(MAX_BUDGET_USD) });
 
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;

@@ -3,7 +3,7 @@
  * row, JSON page, and (later) WebSocket and SSE frames.
  */
 import { z } from "@hono/zod-openapi";
-import { WorkflowDefinition } from "./definition";
+import { WorkflowBudget, WorkflowDefinition } from "./definition";
 import { MAX_BUDGET_USD } from "./limits";
 import { ExecutionCost } from "./costs";
 import { JsonValue } from "./json";
@@ -90,10 +90,7 @@ export const Execution = z
     created_at: Timestamp,
     started_at: Timestamp.optional(),
     ended_at: Timestamp.optional(),
-    budget: z
-      .object({ max_usd: z.number(), on_exceed: z.enum(["pause", "fail"]) })
-      .optional()
-      .openapi({ description: "The execution's own budget: its workflow's, lowered by its start, raised by an approver." }),
+    budget: WorkflowBudget.optional().openapi({ description: "The execution's own budget: its workflow's, lowered by its start, raised by an approver." }),
     cost: ExecutionCost.openapi({ description: "The sum of the execution's usage ledger (see `GET /v1/executions/{id}/costs`)." }),
   })
   .openapi("Execution");

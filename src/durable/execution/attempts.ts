@@ -11,7 +11,7 @@ import { decideFailure, decideHold, decideOutcome, decideSkip, decideStart, even
 import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
 import type { ExpressionScope, SecretResolver, StepContext, StepKind, StepOutcome } from "../../engine/steps/types";
-import { BudgetShortfall, crossesWarning, decideBudgetWait, EXECUTION_BUDGET_ID, NO_BUDGET } from "../../engine/budget";
+import { BudgetShortfall, budgetWarning, crossesWarning, decideBudgetWait, EXECUTION_BUDGET_ID, NO_BUDGET } from "../../engine/budget";
 import type { EventSpec } from "../../engine/model";
 import { addUsage, UsageMeter, usageEntries, type UsageCall } from "../../engine/usage";
 import type { AttemptBudget } from "./budgets";
@@ -231,7 +231,7 @@ export class Attempts {
       const before = s.execution.cost.total_usd;
       const after = addUsage(s.execution.cost, decision.usage).total_usd;
       if (own && crossesWarning(own.max_usd, before, after)) {
-        decision.events.push({ type: "budget.warning", data: { reason: "threshold", budget: { id: EXECUTION_BUDGET_ID, max_usd: own.max_usd, spent_usd: after } } });
+        decision.events.push(budgetWarning("threshold", { id: EXECUTION_BUDGET_ID, max_usd: own.max_usd, spent_usd: after }));
       }
     }
     if (warnings.length > 0) decision.events.push(...warnings);

@@ -8,12 +8,13 @@
  * reservation there (one round trip per call), and with one `settle` per budget when the execution
  * ends or stops to wait (`flushSettlements`).
  */
-import { BudgetShortfall, EXECUTION_BUDGET_ID, fits, type BudgetView } from "../../engine/budget";
+import { BudgetShortfall, budgetWarning, EXECUTION_BUDGET_ID, fits, type BudgetView } from "../../engine/budget";
 import type { EventSpec } from "../../engine/model";
 import { roundUsd } from "../../engine/usage";
 import type { BudgetGuard, Reservation } from "../../engine/steps/types";
 import { log } from "../../lib/log";
 import { budgetRpc, type BudgetState, type ReserveResult } from "../budget/client";
+import type { Settlement } from "../../schemas/budgets";
 import type { Clock } from "../../engine/clock";
 import type { LoadedState } from "./loaded-state";
 
@@ -27,14 +28,9 @@ interface BudgetDeps {
 const RESERVATION_TTL_MS = 15 * 60 * 1000;
 const SETTLE_TRIES = 3;
 
-interface Settlement {
-  reservationId: string;
-  actualUsd: number;
-}
-
 /** `budget.warning` for a shared budget that crossed 80 % of its limit this period. */
 function thresholdWarning(budgetId: string, state: BudgetState | null): EventSpec {
-  return { type: "budget.warning", data: { reason: "threshold", budget: { id: budgetId, ...(state ? { max_usd: state.max_usd, spent_usd: state.spent_usd, reserved_usd: state.reserved_usd } : {}) } } };
+  return budgetWarning("threshold", { id: budgetId, ...(state ? { max_usd: state.max_usd, spent_usd: state.spent_usd, reserved_usd: state.reserved_usd } : {}) });
 }
 
 interface Held {
@@ -145,7 +141,7 @@ export class ExecutionBudgets {
     for (const [budgetId, r] of results) {
       if (r.state) held.shared.push(budgetId);
       if (r.ok && r.over && r.state) {
-        warnings.push({ type: "budget.warning", stepId, data: { reason: "exceeded", budget: { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd, needed_usd: held.usd } } });
+        warnings.push(budgetWarning("exceeded", { id: budgetId, max_usd: r.state.max_usd, spent_usd: r.state.spent_usd, reserved_usd: r.state.reserved_usd, needed_usd: held.usd }, stepId));
       }
     }
   }
