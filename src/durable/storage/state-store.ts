@@ -37,6 +37,24 @@ const json = (v: unknown): string | null => (v === undefined ? null : JSON.strin
 const parse = (v: SqlStorageValue | undefined): unknown => (v === null || v === undefined ? undefined : JSON.parse(v as string));
 const num = (v: SqlStorageValue | undefined): number | null => (v === null || v === undefined ? null : (v as number));
 
+/** The columns of the execution row that change after it is created, with their values: one list for the insert and the update. */
+function mutableColumns(e: ExecutionRecord): [string, SqlStorageValue][] {
+  return [
+    ["status", e.status],
+    ["paused_from", e.pausedFrom],
+    ["waiting_for", json(e.waitingFor ?? undefined)],
+    ["output", json(e.output)],
+    ["error", json(e.error ?? undefined)],
+    ["attempt", e.attempt],
+    ["started_at", e.startedAt],
+    ["ended_at", e.endedAt],
+    ["deadline_at", e.deadlineAt],
+    ["state_version", e.stateVersion],
+    ["approvals", JSON.stringify(e.approvals)],
+    ["budget", json(e.budget ?? undefined)],
+  ];
+}
+
 /** A step as declared, before anything happened to it. */
 export function pendingStep(id: string, idx: number): StepRecord {
   return { id, idx, status: "pending", attempts: 0, output: undefined, error: null, startedAt: null, endedAt: null, nextAttemptAt: null };
@@ -116,57 +134,32 @@ export class StateStore {
   }
 
   insertExecution(e: ExecutionRecord): void {
+    const fixed: [string, SqlStorageValue][] = [
+      ["id", e.id],
+      ["tenant", e.tenant],
+      ["workflow_id", e.workflowId],
+      ["workflow_version", e.workflowVersion],
+      ["definition_hash", e.definitionHash],
+      ["definition", JSON.stringify(e.definition)],
+      ["input", json(e.input) ?? "null"],
+      ["labels", JSON.stringify(e.labels)],
+      ["request_hash", e.requestHash],
+      ["created_at", e.createdAt],
+      ["plan_hash", e.planHash],
+      ["prices", JSON.stringify(e.prices)],
+      ["budget_ids", JSON.stringify(e.budgetIds)],
+    ];
+    const columns = [...fixed, ...mutableColumns(e)];
     this.sql.exec(
-      `INSERT INTO execution (id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash,
-                              status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at,
-                              state_version, plan_hash, approvals, prices, budget, budget_ids)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      e.id,
-      e.tenant,
-      e.workflowId,
-      e.workflowVersion,
-      e.definitionHash,
-      JSON.stringify(e.definition),
-      json(e.input) ?? "null",
-      JSON.stringify(e.labels),
-      e.requestHash,
-      e.status,
-      e.pausedFrom,
-      json(e.waitingFor ?? undefined),
-      json(e.output),
-      json(e.error ?? undefined),
-      e.attempt,
-      e.createdAt,
-      e.startedAt,
-      e.endedAt,
-      e.deadlineAt,
-      e.stateVersion,
-      e.planHash,
-      JSON.stringify(e.approvals),
-      JSON.stringify(e.prices),
-      json(e.budget ?? undefined),
-      JSON.stringify(e.budgetIds),
+      `INSERT INTO execution (${columns.map(([name]) => name).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      ...columns.map(([, value]) => value),
     );
   }
 
   /** Writes the mutable columns of the execution row. */
   saveExecution(e: ExecutionRecord): void {
-    this.sql.exec(
-      `UPDATE execution SET status = ?, paused_from = ?, waiting_for = ?, output = ?, error = ?, attempt = ?,
-                            started_at = ?, ended_at = ?, deadline_at = ?, state_version = ?, approvals = ?, budget = ?`,
-      e.status,
-      e.pausedFrom,
-      json(e.waitingFor ?? undefined),
-      json(e.output),
-      json(e.error ?? undefined),
-      e.attempt,
-      e.startedAt,
-      e.endedAt,
-      e.deadlineAt,
-      e.stateVersion,
-      JSON.stringify(e.approvals),
-      json(e.budget ?? undefined),
-    );
+    const columns = mutableColumns(e);
+    this.sql.exec(`UPDATE execution SET ${columns.map(([name]) => `${name} = ?`).join(", ")}`, ...columns.map(([, value]) => value));
   }
 
   /** Writes the approval gates alone (a gate opened or decided without a status change). */
