@@ -13,7 +13,7 @@
  *   raised; `fail` → the step fails `BUDGET_EXCEEDED`, not retried; `warn` (shared budgets only) →
  *   a `budget.warning` event and the call goes ahead.
  */
-import type { Decision } from "./decision";
+import { audited, type Decision } from "./decision";
 import { NonRetriableError, type ErrorInfo } from "./errors";
 import type { EventSpec, ExecutionRecord, StepRecord } from "./model";
 import type { AuditRow } from "../schemas/audit";
@@ -32,8 +32,6 @@ export const EXECUTION_BUDGET_ID = "execution";
 
 /** The share of a budget at which `budget.warning` is sent once. */
 export const WARNING_SHARE = 0.8;
-
-export type OnExceed = "pause" | "fail" | "warn";
 
 /** A budget as a reservation saw it (the fields of `waiting_for.budget`). */
 export interface BudgetView {
@@ -137,7 +135,7 @@ export function decideRaiseBudget(execution: Readonly<ExecutionRecord>, steps: I
   const previous = execution.budget!;
   const raised: Decision = {
     budget: { ...previous, max_usd: maxUsd },
-    ...(audit ? { outbox: [{ audit, at: now }] } : {}),
+    ...audited(audit, now),
     events: [{ type: "budget.raised", data: { budget_id: EXECUTION_BUDGET_ID, previous_max_usd: previous.max_usd, max_usd: maxUsd, by: audit?.actor ?? null } }],
   };
   const released = decideBudgetRelease(steps, EXECUTION_BUDGET_ID);

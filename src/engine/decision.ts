@@ -105,3 +105,8 @@ export interface Decision {
   outbox?: AuditOut[];
   events: EventSpec[];
 }
+
+/** The request's audit row, if it has one, stamped `at`: the `outbox` of its decision. */
+export function audited(audit: AuditRow | null, at: number): Pick<Decision, "outbox"> {
+  return audit ? { outbox: [{ audit, at } satisfies AuditOut] } : {};
+}

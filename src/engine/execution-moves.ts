@@ -6,7 +6,7 @@
  * be answered (a move the table refuses is skipped when applied, as before).
  */
 import { approvalRequestedData, executionGateLevel, gateExpiryMs, gateWaitingFor, pendingGate } from "./approvals";
-import type { AuditOut, Decision } from "./decision";
+import { audited, type Decision } from "./decision";
 import type { ErrorInfo } from "./errors";
 import type { ExecutionRecord, StepRecord } from "./model";
 import { eventValue } from "./outcomes";
@@ -17,11 +17,6 @@ import type { AuditRow } from "../schemas/audit";
 import type { CreateExecutionArgs } from "../schemas/execution-rpc";
 import type { WaitingFor } from "../schemas/executions";
 import { parseRfc3339 } from "../lib/time";
-
-/** The request's audit row, if it has one, stamped `at`. */
-function audited(audit: AuditRow | null, at: number): Pick<Decision, "outbox"> {
-  return audit ? { outbox: [{ audit, at } satisfies AuditOut] } : {};
-}
 
 /**
  * A start request creates the execution: it runs at once (`execution.started`), or — with a

@@ -6,7 +6,7 @@
  * execution `rejected` with its open steps cancelled. Which gate and whether the decision may be
  * taken is `checkDecision` (engine/approvals.ts), checked by the caller first.
  */
-import type { AuditOut, Decision } from "./decision";
+import { audited, type Decision } from "./decision";
 import type { ErrorInfo } from "./errors";
 import { decideCancelOpenSteps } from "./execution-moves";
 import type { ExecutionRecord, StepRecord } from "./model";
@@ -14,10 +14,6 @@ import { transitionExecution } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { ApprovalGate } from "../schemas/executions";
 import { isoTime } from "../lib/time";
-
-function audited(audit: AuditRow | null, at: number): Pick<Decision, "outbox"> {
-  return audit ? { outbox: [{ audit, at } satisfies AuditOut] } : {};
-}
 
 /** What an approved gate lets proceed: the execution starts, the held step is released, or the approval step completes. */
 function openGate(execution: Readonly<ExecutionRecord>, steps: ReadonlyMap<string, Readonly<StepRecord>>, gate: Readonly<ApprovalGate>, by: string | null, comment: string | undefined, now: number): Decision {
