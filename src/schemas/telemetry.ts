@@ -123,7 +123,11 @@ export const TelemetrySummary = z
   });
 export type TelemetrySummary = z.infer<typeof TelemetrySummary>;
 
-/** A percentile is one of the durations (whole milliseconds), so an integer. */
+/**
+ * Durations are read back from histograms whose buckets are exact below 50 ms and 8 % wide above,
+ * each reported as its middle (whole milliseconds): within 4 % of the true value.
+ */
+const BUCKETED = "Durations are counted in buckets, exact below 50 ms and 8 % wide above; a percentile or the longest is its bucket's middle, within 4 % of the true duration.";
 const Percentile = Count.nullable();
 
 export const StepStats = z
@@ -133,7 +137,7 @@ export const StepStats = z
     failures: Count.openapi({ description: "Ended executions in the range in which the step ended `failed`." }),
     duration_ms: z
       .object({ p50: Percentile, p95: Percentile })
-      .openapi({ description: "Nearest-rank percentiles of the step's durations (ended_at − started_at, ms) in those executions; null when it never ended." }),
+      .openapi({ description: `Nearest-rank percentiles of the step's durations (ended_at − started_at, ms) in those executions; null when it never ended. ${BUCKETED}` }),
     total_usd: Usd.openapi({ description: "Sum of the workflow's usage records of this step whose `time` is in the range (USD)." }),
   })
   .openapi("StepStats");
@@ -154,7 +158,7 @@ export const WorkflowStats = z
       .object({ p50: Percentile, p95: Percentile, max: Percentile })
       .openapi({
         description:
-          "`ended_at − started_at` (ms) of the ended executions that started: nearest-rank percentiles (the value at rank ⌈p × n⌉ of the n durations in ascending order) and the longest; null when there is none.",
+          `\`ended_at − started_at\` (ms) of the ended executions that started: nearest-rank percentiles (the value at rank ⌈p × n⌉ of the n durations in ascending order) and the longest; null when there is none. ${BUCKETED}`,
         example: { p50: 1900, p95: 4210, max: 5012 },
       }),
     total_usd: Usd.openapi({ description: "Sum of the executions' costs (USD; rows without a recorded cost count 0)." }),

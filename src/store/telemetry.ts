@@ -1,16 +1,19 @@
 /**
- * Telemetry (SPEC §7) read from the D1 index: the `executions` rows (status, cost columns, times,
- * and the `steps` outcomes an ended execution's row carries) and the usage ledger
- * (`usage_records`). Read-only; each request is one D1 batch (one round trip).
+ * Telemetry (SPEC §7) read from the D1 index: the daily rollups that triggers keep beside the
+ * `executions` rows and the usage ledger (migration 0007), and the raw rows of the partial days at
+ * the range's two ends. Read-only; each request is one D1 batch (one round trip).
  *
  * Invariants:
- * - Ranges are half-open, `from` ≤ t < `to`: executions by `created_at` (index
- *   `executions_by_created`, or `executions_by_workflow` for one workflow), usage records by `time`
- *   (`usage_by_time`, `usage_by_workflow`).
- * - A duration is `ended_at − started_at` of an ended execution (a status of `endedStatuses`) that
- *   started; a step's is the `duration_ms` its execution recorded (null: it never ended).
- * - Percentiles are computed in SQL, nearest-rank: p is the value at rank ⌈p × n⌉ of the n values in
- *   ascending order (see `percentile`), so no list of values reaches JS.
+ * - Ranges are half-open, `from` ≤ t < `to`: executions by `created_at`, usage records by `time`.
+ *   `rangeParts` splits a range into whole UTC days (read from the rollups) and at most two partial
+ *   days (read from the raw rows), so every figure is exact and a read over 92 days reads about one
+ *   rollup row per workflow and day plus the rows of two partial days.
+ * - A duration is `ended_at − started_at` of an ended execution (a status of `endedStatuses`, which the
+ *   rollup triggers list too) that started; a step's is the `duration_ms` its execution recorded.
+ * - Percentiles and the longest duration are computed in SQL from duration histograms (how many
+ *   fell in each bucket of `duration_buckets`: exact below 50 ms, then 8 % wide, read as their
+ *   middle, so within 4 %), nearest-rank: p is the smallest bucket whose cumulative count reaches
+ *   ⌈p × n⌉. Averages are exact (sums of durations).
  * - NULL costs and tokens (rows indexed before costs were recorded, calls with no known price)
  *   count 0. USD sums are rounded to 1e-10, as the ledger rounds each record.
  */
@@ -38,28 +41,52 @@ export interface Measured<T> {
   rowsRead: number;
 }
 
+export const DAY_MS = 86_400_000;
 
-/**
- * The nearest-rank p-th percentile (p in whole percent) of `n` values that `sorted` (a JSON array,
- * ascending) holds: the element at rank ⌈p × n / 100⌉, computed in integer arithmetic so that no
- * floating-point product lands just above a whole number; NULL when n is 0. The arrays come from
- * `json_group_array(v ORDER BY v)` (an ordered aggregate, SQLite 3.44+): one sort, no window
- * function, which reads each value several times over (D1 counts those reads).
- */
-function percentile(sorted: string, n: string, percent: number): string {
-  return `CASE WHEN ${n} > 0 THEN json_extract(${sorted}, '$[' || ((${percent} * ${n} + 99) / 100 - 1) || ']') END`;
+/** A range as whole days `[dayFrom, dayTo)` (day numbers: epoch ms ÷ DAY_MS) and two raw ms ranges around them. */
+export interface RangeParts {
+  dayFrom: number;
+  dayTo: number;
+  raw: readonly [[number, number], [number, number]];
 }
 
-/** `?n` is a JSON array of the ended statuses. */
-const isEnded = (n: number) => `status IN (SELECT value FROM json_each(?${n}))`;
-const durationOf = (n: number) => `CASE WHEN ${isEnded(n)} AND started_at IS NOT NULL AND ended_at IS NOT NULL THEN ended_at - started_at END`;
+/**
+ * Splits `[from, to)` into the whole UTC days it covers and the partial days before and after them.
+ * With no whole day inside, the range is all raw. Empty parts are empty intervals.
+ */
+export function rangeParts(from: number, to: number): RangeParts {
+  const dayFrom = Math.ceil(from / DAY_MS);
+  const dayTo = Math.floor(to / DAY_MS);
+  if (dayFrom >= dayTo) return { dayFrom: 0, dayTo: 0, raw: [[from, to], [0, 0]] };
+  return { dayFrom, dayTo, raw: [[from, dayFrom * DAY_MS], [dayTo * DAY_MS, to]] };
+}
+
+/**
+ * SQL that reads the rollup rows of the whole days and the raw rows of the partial days, as one
+ * UNION ALL of three range scans. Binds: ?1 tenant, ?2 ended statuses (JSON), ?3 the workflow id
+ * (unread when every workflow is asked for), ?4–?5 the days, ?6–?9 the two raw ranges.
+ */
+function unionOfParts(rollup: string, raw: (lo: string, hi: string) => string): string {
+  return `${rollup} UNION ALL ${raw("?6", "?7")} UNION ALL ${raw("?8", "?9")}`;
+}
+
+function partBinds(q: TelemetryQuery, workflowId: string | undefined): (string | number | null)[] {
+  const p = rangeParts(q.from, q.to);
+  return [q.tenant, JSON.stringify(q.endedStatuses), workflowId ?? null, p.dayFrom, p.dayTo, ...p.raw[0], ...p.raw[1]];
+}
+
+/** One workflow's rows (?3) when a workflow id is given, so that the scan seeks by workflow; else every row. */
+const inWorkflow = (workflowId: string | undefined) => (workflowId !== undefined ? "workflow_id = ?3" : "1");
+const isEnded = (column = "status") => `${column} IN (SELECT value FROM json_each(?2))`;
+/** The middle of the duration bucket that `ms` falls in (migration 0007's duration_buckets), as the rollups hold it. */
+const bucketOf = (ms: string) => `(SELECT value FROM duration_buckets WHERE lo <= ${ms} ORDER BY lo DESC LIMIT 1)`;
+const durationOf = (e = "") => `CASE WHEN ${isEnded(`${e}status`)} THEN ${e}ended_at - ${e}started_at END`;
 
 // ---------------------------------------------------------------------------------------------
-// Executions by workflow and status: the summary's totals, by_status and by_workflow, and a workflow's counts
+// Executions by workflow: the summary's totals, by_status and by_workflow, and a workflow's counts
 
-interface StatusGroupRow {
+type StatusGroupRow = Record<ExecutionStatus, number> & {
   workflow_id: string;
-  status: ExecutionStatus;
   executions: number;
   total_usd: number;
   input_tokens: number;
@@ -67,23 +94,22 @@ interface StatusGroupRow {
   /** Ended executions that started: how many, and the sum of their durations. */
   timed: number;
   duration_sum: number;
-}
+};
 
-/** ?1 tenant, ?2 from, ?3 to, ?4 ended statuses (JSON), ?5 the workflow id when one is given. */
-function statusGroups(db: D1Database, q: TelemetryQuery, workflowId: string | undefined): D1PreparedStatement {
-  const sql = `SELECT workflow_id, status, COUNT(*) AS executions, TOTAL(cost_usd) AS total_usd,
-                      COALESCE(SUM(input_tokens), 0) AS input_tokens, COALESCE(SUM(output_tokens), 0) AS output_tokens,
-                      COUNT(${durationOf(4)}) AS timed, TOTAL(${durationOf(4)}) AS duration_sum
-               FROM executions
-               WHERE tenant = ?1 ${workflowId !== undefined ? "AND workflow_id = ?5" : ""} AND created_at >= ?2 AND created_at < ?3
-               GROUP BY workflow_id, status`;
-  const binds: (string | number)[] = [q.tenant, q.from, q.to, JSON.stringify(q.endedStatuses)];
-  if (workflowId !== undefined) binds.push(workflowId);
-  return db.prepare(sql).bind(...binds);
-}
-
-function zeroCounts(): StatusCounts {
-  return Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as StatusCounts;
+function executionGroups(db: D1Database, q: TelemetryQuery, workflowId: string | undefined): D1PreparedStatement {
+  const statusSums = EXECUTION_STATUSES.map((s) => `SUM(${s}) AS ${s}`).join(", ");
+  const rollup = `SELECT workflow_id, executions, ${EXECUTION_STATUSES.join(", ")}, total_usd, input_tokens, output_tokens, timed, duration_sum
+                  FROM execution_rollups WHERE tenant = ?1 AND day >= ?4 AND day < ?5 AND ${inWorkflow(workflowId)}`;
+  const raw = (lo: string, hi: string) =>
+    `SELECT workflow_id, 1, ${EXECUTION_STATUSES.map((s) => `status = '${s}'`).join(", ")}, COALESCE(cost_usd, 0),
+            COALESCE(input_tokens, 0), COALESCE(output_tokens, 0), ${durationOf()} IS NOT NULL, COALESCE(${durationOf()}, 0)
+     FROM executions WHERE tenant = ?1 AND created_at >= ${lo} AND created_at < ${hi} AND ${inWorkflow(workflowId)}`;
+  const sql = `SELECT workflow_id, SUM(executions) AS executions, ${statusSums}, TOTAL(total_usd) AS total_usd,
+                      SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(timed) AS timed,
+                      TOTAL(duration_sum) AS duration_sum
+               FROM (${unionOfParts(rollup, raw)})
+               GROUP BY workflow_id HAVING SUM(executions) > 0`;
+  return db.prepare(sql).bind(...partBinds(q, workflowId));
 }
 
 interface Totals {
@@ -104,7 +130,12 @@ function addGroup(t: Totals, r: StatusGroupRow): void {
   t.durationSum += r.duration_sum;
 }
 
+function byStatusOf(rows: readonly StatusGroupRow[]): StatusCounts {
+  return Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, rows.reduce((sum, r) => sum + r[s], 0)])) as StatusCounts;
+}
+
 const noTotals = (): Totals => ({ executions: 0, totalUsd: 0, inputTokens: 0, outputTokens: 0, timed: 0, durationSum: 0 });
+const totalsOf = (rows: readonly StatusGroupRow[]): Totals => rows.reduce((t, r) => (addGroup(t, r), t), noTotals());
 const avgDuration = (t: Totals): number | null => (t.timed > 0 ? t.durationSum / t.timed : null);
 const avgCost = (t: Totals): number | null => (t.executions > 0 ? roundUsd(t.totalUsd / t.executions) : null);
 
@@ -118,28 +149,32 @@ function byCostThenName<T extends { total_usd: number }>(name: (x: T) => string)
 }
 
 // ---------------------------------------------------------------------------------------------
-// GET /v1/telemetry/summary
+// The usage ledger by model or by step
 
-interface ModelRow {
-  model: string;
+interface UsageRow {
+  key: string;
   calls: number;
   input_tokens: number;
   output_tokens: number;
   total_usd: number;
 }
 
-/** The llm calls of the range by model. ?1 tenant, ?2 from, ?3 to, ?4 workflow id when given. */
-function modelGroups(db: D1Database, q: TelemetryQuery, workflowId: string | undefined): D1PreparedStatement {
-  const sql = `SELECT model, COUNT(*) AS calls, COALESCE(SUM(input_tokens), 0) AS input_tokens,
-                      COALESCE(SUM(output_tokens), 0) AS output_tokens, TOTAL(cost_usd) AS total_usd
-               FROM usage_records
-               WHERE tenant = ?1 ${workflowId !== undefined ? "AND workflow_id = ?4" : ""} AND time >= ?2 AND time < ?3
-                 AND model IS NOT NULL
-               GROUP BY model`;
-  const binds: (string | number)[] = [q.tenant, q.from, q.to];
-  if (workflowId !== undefined) binds.push(workflowId);
-  return db.prepare(sql).bind(...binds);
+/** Usage records by `model` (llm calls only) or by `step_id`, in the range by `time`. */
+function usageGroups(db: D1Database, q: TelemetryQuery, workflowId: string | undefined, by: "model" | "step_id"): D1PreparedStatement {
+  const rollup = `SELECT ${by} AS key, calls, input_tokens, output_tokens, total_usd FROM usage_rollups
+                  WHERE tenant = ?1 AND day >= ?4 AND day < ?5 AND ${inWorkflow(workflowId)}`;
+  const raw = (lo: string, hi: string) =>
+    `SELECT COALESCE(${by}, ''), 1, input_tokens, output_tokens, COALESCE(cost_usd, 0) FROM usage_records
+     WHERE tenant = ?1 AND time >= ${lo} AND time < ${hi} AND ${inWorkflow(workflowId)}`;
+  const sql = `SELECT key, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+                      TOTAL(total_usd) AS total_usd
+               FROM (${unionOfParts(rollup, raw)})
+               WHERE key != '' GROUP BY key HAVING SUM(calls) > 0`;
+  return db.prepare(sql).bind(...partBinds(q, workflowId));
 }
+
+// ---------------------------------------------------------------------------------------------
+// GET /v1/telemetry/summary
 
 /**
  * Totals and averages of the tenant's executions created in the range (one workflow's, with
@@ -147,25 +182,15 @@ function modelGroups(db: D1Database, q: TelemetryQuery, workflowId: string | und
  * sums of the by-workflow groups, so `by_workflow` adds up to them.
  */
 export async function telemetrySummary(db: D1Database, q: TelemetryQuery & { workflowId?: string }): Promise<Measured<SummaryFigures>> {
-  const [groups, models] = await db.batch<unknown>([statusGroups(db, q, q.workflowId), modelGroups(db, q, q.workflowId)]);
-  const all = noTotals();
-  const byStatus = zeroCounts();
-  const byWorkflow = new Map<string, Totals>();
-  for (const r of groups!.results as StatusGroupRow[]) {
-    byStatus[r.status] += r.executions;
-    addGroup(all, r);
-    let w = byWorkflow.get(r.workflow_id);
-    if (!w) byWorkflow.set(r.workflow_id, (w = noTotals()));
-    addGroup(w, r);
-  }
-  const workflows: WorkflowTotals[] = [...byWorkflow].map(([workflow_id, t]) => ({
-    workflow_id,
-    executions: t.executions,
-    total_usd: roundUsd(t.totalUsd),
-    avg_duration_ms: avgDuration(t),
-  }));
-  const byModel: ModelTotals[] = (models!.results as ModelRow[]).map((r) => ({
-    model: r.model,
+  const [groups, models] = await db.batch<unknown>([executionGroups(db, q, q.workflowId), usageGroups(db, q, q.workflowId, "model")]);
+  const rows = groups!.results as StatusGroupRow[];
+  const all = totalsOf(rows);
+  const workflows: WorkflowTotals[] = rows.map((r) => {
+    const t = totalsOf([r]);
+    return { workflow_id: r.workflow_id, executions: t.executions, total_usd: roundUsd(t.totalUsd), avg_duration_ms: avgDuration(t) };
+  });
+  const byModel: ModelTotals[] = (models!.results as UsageRow[]).map((r) => ({
+    model: r.key,
     calls: r.calls,
     input_tokens: r.input_tokens,
     output_tokens: r.output_tokens,
@@ -174,7 +199,7 @@ export async function telemetrySummary(db: D1Database, q: TelemetryQuery & { wor
   return {
     figures: {
       executions: all.executions,
-      by_status: byStatus,
+      by_status: byStatusOf(rows),
       total_usd: roundUsd(all.totalUsd),
       input_tokens: all.inputTokens,
       output_tokens: all.outputTokens,
@@ -191,103 +216,91 @@ export async function telemetrySummary(db: D1Database, q: TelemetryQuery & { wor
 // GET /v1/telemetry/workflows/{id}/stats
 
 interface DurationRow {
-  p50: number | null;
-  p95: number | null;
-  max: number | null;
-}
-
-/** Nearest-rank p50 and p95 and the longest duration. ?1 tenant, ?2 from, ?3 to, ?4 ended statuses, ?5 workflow id. */
-function durationPercentiles(db: D1Database, q: TelemetryQuery, workflowId: string): D1PreparedStatement {
-  const sql = `WITH durations AS (
-                 SELECT COUNT(*) AS n, json_group_array(ms ORDER BY ms) AS sorted, MAX(ms) AS max
-                 FROM (SELECT ended_at - started_at AS ms FROM executions
-                       WHERE tenant = ?1 AND workflow_id = ?5 AND created_at >= ?2 AND created_at < ?3
-                         AND ${isEnded(4)} AND started_at IS NOT NULL AND ended_at IS NOT NULL)
-               )
-               SELECT ${percentile("sorted", "n", 50)} AS p50, ${percentile("sorted", "n", 95)} AS p95, max FROM durations`;
-  return db.prepare(sql).bind(q.tenant, q.from, q.to, JSON.stringify(q.endedStatuses), workflowId);
-}
-
-interface StepRow {
+  /** '' for the execution itself, else a step id. */
   step_id: string;
   runs: number;
   failures: number;
   p50: number | null;
   p95: number | null;
-  total_usd: number;
+  max: number | null;
 }
 
 /**
- * Per step: from the `steps` outcomes of the workflow's executions created in the range (only ended
- * executions carry them), runs (the step started: attempts > 0), failures (it ended `failed`) and
- * nearest-rank percentiles of its recorded durations; and its usage records of the range. A step
- * in either appears; ordered by step id. ?1 tenant, ?2 from, ?3 to, ?4 workflow id.
+ * Per step id ('' for the executions themselves): runs, failures, and the nearest-rank p50 and p95
+ * and the largest of the durations, from the histograms of the whole days and the histogram the
+ * partial days' rows make. Only ended executions carry step outcomes.
  */
-function stepFigures(db: D1Database, q: TelemetryQuery, workflowId: string): D1PreparedStatement {
-  const sql = `WITH outcomes AS (
-                 SELECT json_extract(s.value, '$.id') AS step_id, json_extract(s.value, '$.status') AS status,
-                        json_extract(s.value, '$.attempts') AS attempts, json_extract(s.value, '$.duration_ms') AS ms
-                 FROM executions e, json_each(e.steps) AS s
-                 WHERE e.tenant = ?1 AND e.workflow_id = ?4 AND e.created_at >= ?2 AND e.created_at < ?3
-                   AND e.steps IS NOT NULL AND json_valid(e.steps)
+function durationFigures(db: D1Database, q: TelemetryQuery, workflowId: string): D1PreparedStatement {
+  const rollup = `SELECT step_id, ms, n, runs, failures FROM duration_rollups
+                  WHERE tenant = ?1 AND workflow_id = ?3 AND day >= ?4 AND day < ?5`;
+  const raw = (lo: string, hi: string) =>
+    `SELECT '' AS step_id, ${bucketOf(durationOf())}, 1, 0, 0 FROM executions
+     WHERE tenant = ?1 AND workflow_id = ?3 AND created_at >= ${lo} AND created_at < ${hi} AND ${durationOf()} >= 0
+     UNION ALL
+     SELECT json_extract(s.value, '$.id'),
+            CASE WHEN json_extract(s.value, '$.duration_ms') >= 0 THEN ${bucketOf("json_extract(s.value, '$.duration_ms')")} ELSE -1 END,
+            COALESCE(json_extract(s.value, '$.duration_ms') >= 0, 0), COALESCE(json_extract(s.value, '$.attempts') > 0, 0),
+            COALESCE(json_extract(s.value, '$.status') = 'failed', 0)
+     FROM executions e, json_each(CASE WHEN json_valid(e.steps) THEN e.steps END) AS s
+     WHERE e.tenant = ?1 AND e.workflow_id = ?3 AND e.created_at >= ${lo} AND e.created_at < ${hi}
+       AND json_extract(s.value, '$.id') IS NOT NULL`;
+  const sql = `WITH histogram AS (
+                 SELECT step_id, ms, SUM(n) AS n, SUM(runs) AS runs, SUM(failures) AS failures
+                 FROM (${unionOfParts(rollup, raw)}) GROUP BY step_id, ms
                ),
-               per_step AS (
-                 SELECT step_id, COALESCE(SUM(attempts > 0), 0) AS runs, COALESCE(SUM(status = 'failed'), 0) AS failures,
-                        COUNT(ms) AS n, json_group_array(ms ORDER BY ms) FILTER (WHERE ms IS NOT NULL) AS sorted
-                 FROM outcomes GROUP BY step_id
-               ),
-               costs AS (
-                 SELECT step_id, TOTAL(cost_usd) AS total_usd FROM usage_records
-                 WHERE tenant = ?1 AND workflow_id = ?4 AND time >= ?2 AND time < ?3
-                 GROUP BY step_id
-               ),
-               ids AS (SELECT step_id FROM per_step UNION SELECT step_id FROM costs)
-               SELECT ids.step_id, COALESCE(p.runs, 0) AS runs, COALESCE(p.failures, 0) AS failures,
-                      ${percentile("p.sorted", "p.n", 50)} AS p50, ${percentile("p.sorted", "p.n", 95)} AS p95,
-                      COALESCE(k.total_usd, 0) AS total_usd
-               FROM ids LEFT JOIN per_step p USING (step_id) LEFT JOIN costs k USING (step_id)
-               WHERE ids.step_id IS NOT NULL
-               ORDER BY ids.step_id`;
-  return db.prepare(sql).bind(q.tenant, q.from, q.to, workflowId);
+               ranked AS (
+                 SELECT step_id, ms, n, runs, failures,
+                        SUM(n) OVER (PARTITION BY step_id ORDER BY ms ROWS UNBOUNDED PRECEDING) AS below,
+                        SUM(n) OVER (PARTITION BY step_id) AS total
+                 FROM histogram
+               )
+               SELECT step_id, SUM(runs) AS runs, SUM(failures) AS failures,
+                      MIN(CASE WHEN n > 0 AND below * 100 >= 50 * total THEN ms END) AS p50,
+                      MIN(CASE WHEN n > 0 AND below * 100 >= 95 * total THEN ms END) AS p95,
+                      MAX(CASE WHEN n > 0 THEN ms END) AS max
+               FROM ranked GROUP BY step_id HAVING SUM(n) > 0 OR SUM(runs) > 0 OR SUM(failures) > 0`;
+  return db.prepare(sql).bind(...partBinds(q, workflowId));
 }
 
 /**
  * One workflow's executions created in the range: counts by status, success rate (completed ÷
- * ended), duration percentiles, cost, and per-step figures. A workflow with none in the range
- * (or none at all) has zeros and nulls.
+ * ended), duration percentiles, cost, and per-step figures (a step with outcomes or usage records in
+ * the range appears, ordered by step id). A workflow with none in the range (or none at all) has
+ * zeros and nulls.
  */
 export async function workflowStats(db: D1Database, q: TelemetryQuery & { workflowId: string }): Promise<Measured<WorkflowStatsFigures>> {
-  const [groups, durations, steps] = await db.batch<unknown>([
-    statusGroups(db, q, q.workflowId),
-    durationPercentiles(db, q, q.workflowId),
-    stepFigures(db, q, q.workflowId),
+  const [groups, durations, costs] = await db.batch<unknown>([
+    executionGroups(db, q, q.workflowId),
+    durationFigures(db, q, q.workflowId),
+    usageGroups(db, q, q.workflowId, "step_id"),
   ]);
-  const all = noTotals();
-  const byStatus = zeroCounts();
-  for (const r of groups!.results as StatusGroupRow[]) {
-    byStatus[r.status] += r.executions;
-    addGroup(all, r);
-  }
+  const rows = groups!.results as StatusGroupRow[];
+  const all = totalsOf(rows);
+  const byStatus = byStatusOf(rows);
   const ended = q.endedStatuses.reduce((sum, s) => sum + byStatus[s], 0);
-  const d = (durations!.results as DurationRow[])[0];
+  const figures = new Map((durations!.results as DurationRow[]).map((r) => [r.step_id, r]));
+  const stepCosts = new Map((costs!.results as UsageRow[]).map((r) => [r.key, r.total_usd]));
+  const execution = figures.get("");
+  const stepIds = [...new Set([...figures.keys(), ...stepCosts.keys()])].filter((id) => id !== "").sort(byName);
   return {
     figures: {
       executions: all.executions,
       by_status: byStatus,
       success_rate: ended > 0 ? byStatus.completed / ended : null,
-      duration_ms: { p50: d?.p50 ?? null, p95: d?.p95 ?? null, max: d?.max ?? null },
+      duration_ms: { p50: execution?.p50 ?? null, p95: execution?.p95 ?? null, max: execution?.max ?? null },
       total_usd: roundUsd(all.totalUsd),
       avg_cost_usd: avgCost(all),
-      steps: (steps!.results as StepRow[]).map(
-        (r): StepStats => ({
-          step_id: r.step_id,
-          runs: r.runs,
-          failures: r.failures,
-          duration_ms: { p50: r.p50, p95: r.p95 },
-          total_usd: roundUsd(r.total_usd),
-        }),
-      ),
+      steps: stepIds.map((id): StepStats => {
+        const f = figures.get(id);
+        return {
+          step_id: id,
+          runs: f?.runs ?? 0,
+          failures: f?.failures ?? 0,
+          duration_ms: { p50: f?.p50 ?? null, p95: f?.p95 ?? null },
+          total_usd: roundUsd(stepCosts.get(id) ?? 0),
+        };
+      }),
     },
-    rowsRead: groups!.meta.rows_read + durations!.meta.rows_read + steps!.meta.rows_read,
+    rowsRead: groups!.meta.rows_read + durations!.meta.rows_read + costs!.meta.rows_read,
   };
 }
