@@ -7,24 +7,27 @@
 // starts from fresh state and is warmed up first. Scenarios the peer cannot do (fan-out, listing,
 // cost) run in one more Stepline session. Writes bench/results.json and bench/RESULTS.md.
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { QUIET_MS, quiet, runBatch } from "./lib/http.mjs";
 import { machineFacts } from "./lib/machine.mjs";
 import { renderMarkdown, fmt } from "./lib/report.mjs";
 import { seedExecutions } from "./lib/seed.mjs";
 import { ROOT, startServer, wranglerSync } from "./lib/server.mjs";
-import { d1SqliteFile, peerTarget, STATE, steplineTarget } from "./lib/targets.mjs";
+import { d1SqliteFile, migrationsHash, peerTarget, STATE, steplineTarget } from "./lib/targets.mjs";
+import { llmStandin } from "../scripts/llm-standin.mjs";
+import { serveFetch } from "../scripts/serve-fetch.mjs";
 import { chain } from "./scenarios/chain.mjs";
 import { cost } from "./scenarios/cost.mjs";
+import { costed } from "./scenarios/costed.mjs";
 import { fanout } from "./scenarios/fanout.mjs";
 import { latency } from "./scenarios/latency.mjs";
 import { listing, listingTenant } from "./scenarios/listing.mjs";
+import { telemetry } from "./scenarios/telemetry.mjs";
 import { throughput } from "./scenarios/throughput.mjs";
 
 // Throughput leaves executions running, so it goes last in a session (the server is then stopped).
-const SCENARIOS = [chain, latency, throughput, cost, fanout, listing];
+const SCENARIOS = [chain, latency, throughput, cost, costed, fanout, listing, telemetry];
 
 const FULL = {
   rounds: 5,
@@ -42,6 +45,7 @@ const FULL = {
   listingWalks: 5,
   listingPages: 20,
   costExecutions: 10,
+  telemetryRequests: 20,
 };
 const QUICK = {
   rounds: 2,
@@ -55,6 +59,7 @@ const QUICK = {
   listingWalks: 3,
   listingPages: 10,
   costExecutions: 5,
+  telemetryRequests: 5,
 };
 
 function parseArgs(argv) {
@@ -91,19 +96,13 @@ const quickChanges = (opts) => [
 const log = (msg) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 /** A hash of the migrations, so a cached template state is rebuilt when they change. */
-function migrationsHash() {
-  const dir = join(ROOT, "migrations");
-  const h = createHash("sha256");
-  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
-  return h.digest("hex").slice(0, 12);
-}
 
 /**
  * Stepline state with the listing tenants seeded (cached under .state/template: seeding a million
  * rows takes a while), copied to a fresh session dir.
  */
 function seededSteplineState(sizes, session) {
-  const key = `stepline-${migrationsHash()}-${sizes.join("-")}`;
+  const key = `stepline-${migrationsHash(join(ROOT, "bench", "lib", "seed.mjs"))}-${sizes.join("-")}`;
   const template = join(STATE, "template", key);
   if (!existsSync(join(template, "seeded.json"))) {
     rmSync(template, { recursive: true, force: true });
@@ -234,7 +233,16 @@ async function main() {
   if (args.throughput20) opts.throughputVariants = ["1step", "20step"];
   const selected = SCENARIOS.filter((s) => !args.only || args.only.includes(s.id));
   const t0 = Date.now();
-  const secrets = { ADMIN_API_KEY: `stp_bench_${randomBytes(18).toString("base64url")}`, STREAM_TOKEN_SECRET: randomBytes(32).toString("base64url") };
+  // llm steps call the LLM stand-in on loopback, as under `npm start`.
+  const llmKey = `standin-${randomBytes(12).toString("base64url")}`;
+  const llm = await serveFetch(llmStandin({ apiKey: llmKey }), { port: 0 });
+  const secrets = {
+    ADMIN_API_KEY: `stp_bench_${randomBytes(18).toString("base64url")}`,
+    STREAM_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+    LLM_BASE_URL: `http://127.0.0.1:${llm.port}/v1`,
+    LLM_API_KEY: llmKey,
+    ALLOWED_PRIVATE_HOSTS: `127.0.0.1:${llm.port}`,
+  };
   const stepline = steplineTarget(secrets);
   const peer = peerTarget();
   rmSync(join(STATE, "sessions"), { recursive: true, force: true });
@@ -261,7 +269,7 @@ async function main() {
   const solo = selected.filter((s) => !s.peer);
   if (solo.length) {
     const name = "stepline-solo";
-    const prepare = () => (solo.includes(listing) ? seededSteplineState(opts.listingSizes, name) : stepline.prepareState(name));
+    const prepare = () => (solo.includes(listing) || solo.includes(telemetry) ? seededSteplineState(opts.listingSizes, name) : stepline.prepareState(name));
     if (!(await session(stepline, name, prepare, solo, opts, results, errors, opts.rounds))) failedSessions++;
   }
 
@@ -291,6 +299,7 @@ async function main() {
   rmSync(join(STATE, "sessions"), { recursive: true, force: true });
   log(`wrote bench/${out.json} and bench/${out.md} in ${((Date.now() - t0) / 1000).toFixed(0)} s${errors.length ? ` — ${errors.length} error(s)` : ""}`);
   for (const r of rows.filter((x) => x.goal)) log(`goal ${r.goal.met ? "met   " : "MISSED"} ${r.goal.text}: ${r.metric} = ${fmt(r.stepline?.median)} ${r.unit}${r.ratio ? ` (ratio ${fmt(r.ratio.median)}×)` : ""}`);
+  llm.server.close();
   process.exitCode = failedSessions > 0 ? 1 : 0;
 }
 

@@ -1,6 +1,8 @@
 /* global performance */
 // Seeds the executions index of a local D1 database directly (node:sqlite, one transaction), while
-// no server has it open. Statuses and creation times are varied like a real index's.
+// no server has it open. Statuses, creation times, durations, costs and the steps' outcomes an
+// ended execution carries are varied like a real index's; the telemetry rollups' triggers
+// (migration 0007) fire for every row, as they do for rows the outbox writes.
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 
@@ -11,6 +13,7 @@ const STATUS_MIX = [
 ];
 const STATUSES = STATUS_MIX.flatMap(([s, w]) => Array(w).fill(s));
 const DAY = 86_400_000;
+const STEP_IDS = ["fetch", "classify", "enrich", "decide", "notify"];
 
 /** Inserts `rows` executions for `tenant`, created over the `days` before `now`; returns ms taken. */
 export function seedExecutions(file, { tenant, rows, now = Date.now(), days = 90 }) {
@@ -19,8 +22,8 @@ export function seedExecutions(file, { tenant, rows, now = Date.now(), days = 90
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;");
   const insert = db.prepare(
     `INSERT INTO executions (tenant, id, workflow_id, workflow_version, status, labels, error_code, cost_usd,
-       created_at, started_at, ended_at, state_version, updated_at)
-     VALUES (?, ?, ?, 1, ?, '{}', ?, 0, ?, ?, ?, ?, ?)`,
+       created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens, steps)
+     VALUES (?, ?, ?, 1, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const rand = randomBytes(rows * 2);
   db.exec("BEGIN");
@@ -28,9 +31,19 @@ export function seedExecutions(file, { tenant, rows, now = Date.now(), days = 90
     for (let i = 0; i < rows; i++) {
       const status = STATUSES[(rand[2 * i] * STATUSES.length) >> 8];
       const created = now - Math.floor(((i + rand[2 * i + 1] / 256) / rows) * days * DAY);
-      const ended = ["running", "waiting", "queued", "paused"].includes(status) ? null : created + 1_000;
+      const live = ["running", "waiting", "queued", "paused"].includes(status);
+      // Durations from 200 ms to about 20 s, most of them short; each step takes its share ± 50 %.
+      const ms = Math.round(200 + 20_000 * Math.random() ** 3);
+      const ended = live ? null : created + 5 + ms;
+      const steps = live ? null : JSON.stringify(STEP_IDS.map((id, k) => ({
+        id,
+        status: status === "failed" && k === STEP_IDS.length - 1 ? "failed" : "completed",
+        attempts: 1,
+        duration_ms: Math.round((ms / STEP_IDS.length) * (0.5 + Math.random())),
+      })));
       insert.run(tenant, `ex_${randomBytes(16).toString("hex")}`, `wf-${i % 20}`, status, status === "failed" ? "STEP_FAILED" : null,
-        created, created + 5, ended, 3, ended ?? created + 5);
+        live ? null : Math.round(Math.random() * 1e6) / 1e8, created, created + 5, ended, 3, ended ?? created + 5,
+        live ? null : 400 + (i % 200), live ? null : 100 + (i % 50), steps);
     }
     db.exec("COMMIT");
   } catch (err) {

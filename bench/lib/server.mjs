@@ -144,3 +144,9 @@ export async function startServer({ name, config, port, inspectorPort, persistTo
   await stop();
   throw new Error(`${name}: no answer from ${base}${healthPath} within ${timeoutMs} ms; see ${logFile}`);
 }
+
+/** The `d1_rows_read` of the request log lines of `requestIds` (Stepline logs one per request). */
+export function d1RowsReadOf(server, requestIds) {
+  const wanted = new Set(requestIds);
+  return server.logs.filter((l) => l.message === "request" && wanted.has(l.request_id) && typeof l.d1_rows_read === "number").map((l) => l.d1_rows_read);
+}

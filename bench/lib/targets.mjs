@@ -3,7 +3,8 @@
 //   start(steps) -> { id, ms }      start one execution of a chain of `steps` trivial steps
 //   status(id)   -> { terminal, ok, status }
 // plus how to serve it (wrangler config, port, state).
-import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { request, requestOk } from "./http.mjs";
 import { ROOT, wranglerSync } from "./server.mjs";
@@ -26,6 +27,15 @@ export function chainDefinition(steps, id = `chain-${steps}`) {
   };
 }
 
+/** A short hash of the D1 migrations (and of `extraFiles`): state templates made with other ones are not reused. */
+export function migrationsHash(...extraFiles) {
+  const dir = join(ROOT, "migrations");
+  const h = createHash("sha256");
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  for (const f of extraFiles) h.update(readFileSync(f));
+  return h.digest("hex").slice(0, 12);
+}
+
 /** Fresh state for one server session: a copy of the migrated template (migrating takes seconds). */
 function freshState(template, dir, prepareTemplate) {
   if (!existsSync(template)) prepareTemplate(template);
@@ -46,7 +56,7 @@ export function steplineTarget(secrets) {
     auth,
     /** A new persist dir with the D1 migrations applied. */
     prepareState(session) {
-      return freshState(join(STATE, "template", "stepline"), join(STATE, "sessions", session), (dir) =>
+      return freshState(join(STATE, "template", `stepline-${migrationsHash()}`), join(STATE, "sessions", session), (dir) =>
         wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", dir]),
       );
     },

@@ -38,7 +38,8 @@ export function pricePerMillion(u) {
 export const stepFunctionsPerMillion = () =>
   PRICES.step_functions_transitions_per_execution * (PRICES.step_functions_standard_per_1000_transitions / 1000) * 1e6;
 
-async function usageLines(server, ids, timeoutMs = 15_000) {
+/** The last `execution.billed_rows` log line of each execution in `ids` (waits until each has one). */
+export async function billedRowsOf(server, ids, timeoutMs = 15_000) {
   const t0 = performance.now();
   for (;;) {
     const last = new Map();
@@ -57,7 +58,7 @@ export const cost = {
   description: "20-step chains run to completion; their last `execution.billed_rows` log line gives the Durable Object storage rows and D1 rows each one cost, priced below. Stepline only.",
   async measure({ client, server, opts }) {
     const { ids } = await runBatch(client, opts.costExecutions, 20, { intervalMs: 20 });
-    const lines = await usageLines(server, ids);
+    const lines = await billedRowsOf(server, ids);
     const out = { executions: ids.length, usage_lines: lines.length };
     for (const f of FIELDS) {
       const v = lines.map((l) => l[f]).filter((x) => typeof x === "number");

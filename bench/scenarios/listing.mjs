@@ -5,7 +5,7 @@
 import { requestOk, sleep } from "../lib/http.mjs";
 import { field, row } from "../lib/rows.mjs";
 import { latencySummary, median } from "../lib/stats.mjs";
-import { wranglerSync } from "../lib/server.mjs";
+import { d1RowsReadOf, wranglerSync } from "../lib/server.mjs";
 
 export const PAGE = 100;
 export const listingTenant = (rows) => `bench-list-${rows >= 1_000_000 ? `${rows / 1_000_000}m` : `${rows / 1000}k`}`;
@@ -51,8 +51,7 @@ export const listing = {
         }
       }
       await sleep(300); // let the last request lines reach stdout
-      const wanted = new Set(requestIds);
-      const rowsRead = server.logs.filter((l) => l.message === "request" && wanted.has(l.request_id) && typeof l.d1_rows_read === "number").map((l) => l.d1_rows_read);
+      const rowsRead = d1RowsReadOf(server, requestIds);
       let rowsReadSource = "request log (d1_rows_read)";
       if (rowsRead.length === 0 && state.fallbackRowsRead?.[rows] === undefined) {
         state.fallbackRowsRead = { ...state.fallbackRowsRead, [rows]: rowsReadViaWrangler(persistTo, listingTenant(rows)) };
