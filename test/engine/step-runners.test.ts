@@ -7,74 +7,15 @@
  * The NETWORK_ERROR test makes the upstream cut a response off mid-body; workerd logs that as an
  * "uncaught exception … connection lost" on stderr. That line is expected.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { HttpStep, PluginStep, Step, TransformStep, WaitStep } from "../../src/schemas/definition";
-import { NonRetriableError, StepError } from "../../src/engine/errors";
+import type { HttpStep, PluginStep, TransformStep, WaitStep } from "../../src/schemas/definition";
+import { NonRetriableError } from "../../src/engine/errors";
 import { MAX_RESPONSE_BYTES } from "../../src/engine/steps/http";
-import { kindOf } from "../../src/engine/steps/registry";
-import type { ExpressionScope, SecretResolver, StepContext, StepOutcome } from "../../src/engine/steps/types";
+import type { StepContext, StepOutcome } from "../../src/engine/steps/types";
 import { PLUGIN_NAMES } from "../../src/engine/plugins";
-import { UsageMeter } from "../../src/engine/usage";
-import { NO_BUDGET } from "../../src/engine/budget";
+import { TOKEN, context, failure, run } from "../helpers/step-context";
 
 const UPSTREAM = "http://127.0.0.1:9999";
-const TOKEN = "tok-SECRET-4f1c9a";
-const API_KEY = "key-SECRET-77b2";
-
-const scope: ExpressionScope = {
-  input: { invoice_id: "inv-42", amount: 1200, when: "2030-01-02T03:04:05Z" },
-  steps: { fetch: { status: "completed", output: { body: { lines: [{ amount: 10 }, { amount: 32 }] } } } },
-  execution: { id: "ex-1", workflow_id: "wf", workflow_version: 1, attempt: 1, started_at: "2026-01-01T00:00:00.000Z" },
-};
-
-function secretResolver(values: Record<string, string>): SecretResolver {
-  const used = new Set<string>();
-  return {
-    used,
-    get(name) {
-      const value = Object.hasOwn(values, name) ? values[name] : undefined;
-      if (value !== undefined) used.add(value);
-      return value;
-    },
-  };
-}
-
-function context(overrides: Partial<StepContext> = {}): StepContext {
-  return {
-    executionId: `ex-${crypto.randomUUID()}`,
-    stepId: "call",
-    attempt: 1,
-    scope,
-    signal: new AbortController().signal,
-    // The global fetch itself, as the Durable Object passes it (the runner calls it detached).
-    fetch,
-    secrets: secretResolver({ TOKEN, API_KEY }),
-    allowedPrivateHosts: env.ALLOWED_PRIVATE_HOSTS.split(","),
-    now: () => Date.now(),
-    deadlineAt: null,
-    llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, ai: undefined, defaultMaxTokens: 1024 },
-    usage: new UsageMeter({}),
-    budget: NO_BUDGET,
-    ...overrides,
-  };
-}
-
-async function run(step: Step, ctx: StepContext = context()): Promise<StepOutcome> {
-  const kind = kindOf(step.type);
-  if (!kind) throw new Error(`no kind for ${step.type}`);
-  return kind.run(step, ctx);
-}
-
-async function failure(step: Step, ctx: StepContext = context()): Promise<StepError> {
-  try {
-    await run(step, ctx);
-  } catch (error) {
-    if (error instanceof StepError) return error;
-    throw error;
-  }
-  throw new Error(`step ${step.id} did not fail`);
-}
 
 function http(request: HttpStep["request"], extra: Partial<HttpStep> = {}): HttpStep {
   return { id: "call", type: "http", request, ...extra };

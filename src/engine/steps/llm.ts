@@ -194,9 +194,12 @@ async function callModelUntil(model: string, messages: Message[], step: LlmStep,
   }
   const url = checkOutboundUrl(`${ctx.llm.baseUrl.replace(/\/+$/, "")}/chat/completions`, ctx.allowedPrivateHosts);
   const what = `${model} at ${url.origin}`;
+  // Called detached, as the http kind does: workerd's global fetch throws "Illegal invocation" when
+  // called as a method of another object, so a context built as `{ fetch }` must still work.
+  const send = ctx.fetch;
   let response: Response;
   try {
-    response = await ctx.fetch(url, {
+    response = await send(url, {
       method: "POST",
       headers: { "content-type": "application/json", ...(ctx.llm.apiKey ? { authorization: `Bearer ${ctx.llm.apiKey}` } : {}) },
       body: JSON.stringify(requestBody(step, model, messages)),
