@@ -24,6 +24,9 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   ADMIN_API_KEY: "test-admin-key-0123456789abcdef",
                   STREAM_TOKEN_SECRET: "test-stream-secret-0123456789abcdef",
+                  // The tests share the bootstrap key across hundreds of requests a minute; the
+                  // rate-limit tests give their keys small limits of their own.
+                  RATE_LIMIT_PER_MINUTE: "1000000",
                   ALLOWED_PRIVATE_HOSTS: "127.0.0.1:9999",
                   SECRET_API_TOKEN: "tok-stepline-e2e-9f3c7a51d2b84e06",
                   // llm steps call the LLM stand-in (scripts/llm-standin.mjs) that the upstream worker serves

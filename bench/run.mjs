@@ -242,6 +242,8 @@ async function main() {
     LLM_BASE_URL: `http://127.0.0.1:${llm.port}/v1`,
     LLM_API_KEY: llmKey,
     ALLOWED_PRIVATE_HOSTS: `127.0.0.1:${llm.port}`,
+    // One key drives every scenario, far beyond the default rate; each request still goes through its rate-limit object.
+    RATE_LIMIT_PER_MINUTE: "100000000",
   };
   const stepline = steplineTarget(secrets);
   const peer = peerTarget();

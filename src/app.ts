@@ -7,9 +7,10 @@ import { NotFoundError } from "./services/errors";
 import { auditTrail } from "./api/middleware/audit";
 import { boundedJsonBody } from "./api/middleware/body";
 import { requestId } from "./api/middleware/request-id";
+import { rateLimitHeaders } from "./api/middleware/rate-limit-headers";
 import { requestLog } from "./api/middleware/request-log";
 import { renderProblem } from "./api/problem";
-import { TAG_DESCRIPTIONS, withRequestIdHeaders } from "./api/openapi";
+import { TAG_DESCRIPTIONS, withAnswerHeaders } from "./api/openapi";
 import { createRouter } from "./api/router";
 import { apiKeysRouter } from "./api/routes/api-keys/api-keys.index";
 import { auditRouter } from "./api/routes/audit/audit.index";
@@ -35,7 +36,7 @@ export function createApp() {
   const app = createRouter();
 
   app.use("*", requestId, requestLog);
-  app.use("/v1/*", boundedJsonBody, auditTrail);
+  app.use("/v1/*", rateLimitHeaders, boundedJsonBody, auditTrail);
 
   app.route("/", metaRouter);
   app.route("/v1", workflowsRouter);
@@ -59,7 +60,7 @@ export function createApp() {
   });
   app.get("/openapi.json", (c) =>
     c.json(
-      withRequestIdHeaders(
+      withAnswerHeaders(
         app.getOpenAPI31Document({
           openapi: "3.1.0",
           info: API_INFO,

@@ -3,6 +3,7 @@ import { createApp } from "./app";
 
 export { ExecutionObject } from "./durable/execution/execution-object";
 export { BudgetObject } from "./durable/budget/budget-object";
+export { RateLimitObject } from "./durable/rate-limit/rate-limit-object";
 
 const app = createApp();
 

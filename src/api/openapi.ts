@@ -56,6 +56,7 @@ const PROBLEM_DESCRIPTIONS = {
   415: "Body is not JSON",
   422: "Unprocessable (e.g. an Idempotency-Key reused with another body)",
   426: "Upgrade required (send Upgrade: websocket)",
+  429: "Too many requests for this API key (its rate per minute); `Retry-After` says when to try again",
   500: "Unexpected error; the problem carries the request id and no internals",
   504: "The execution ended `timed_out` while the request waited (`?wait=`); `execution_id` names it",
 } as const;
@@ -72,11 +73,11 @@ function problemResponses(statuses: readonly ProblemStatus[]) {
 
 /**
  * Error answers of a route that requires a key: `statuses` (the route's own: 400 where it validates
- * input, 404 where a path names something, 409, 413, …) plus 401, 403 and 500, which every guarded
- * route can answer.
+ * input, 404 where a path names something, 409, 413, …) plus 401, 403, 429 and 500, which every
+ * guarded route can answer.
  */
 export function problems(...statuses: ProblemStatus[]) {
-  return problemResponses([...statuses, 401, 403, 500]);
+  return problemResponses([...statuses, 401, 403, 429, 500]);
 }
 
 /** Error answers of a public route: `statuses` plus 500. */
@@ -99,22 +100,49 @@ const REQUEST_ID_HEADER = {
   schema: { type: "string" },
 } as const;
 
+/**
+ * The headers of every answer to a request whose key was authenticated (rateLimitHeaders
+ * middleware): not required, since a 401, or a body refused before the key is read (413, 415), has none.
+ */
+const RATE_LIMIT_HEADERS = {
+  RateLimitPolicy: {
+    description: 'The API key\'s rate (IETF RateLimit header fields): `"per-key";q=<requests>;w=60`, at most q requests in any 60 seconds. On every answer once the key is authenticated.',
+    required: false,
+    schema: { type: "string" },
+  },
+  RateLimit: {
+    description: 'Where the key stands: `"per-key";r=<remaining>;t=<seconds>`, r requests left in the window, t seconds until one more comes back. On every answer once the key is authenticated.',
+    required: false,
+    schema: { type: "string" },
+  },
+  RetryAfter: { description: "Seconds until the key may make a request again.", required: true, schema: { type: "integer", minimum: 1 } },
+} as const;
+
 type Responses = Record<string, { headers?: Record<string, unknown> }>;
+type Operation = { responses?: Responses; security?: unknown[] };
 
 /**
- * The generated document with `X-Request-Id` on every answer of every operation (one component
- * header, referenced), so a typed client knows it is always there.
+ * The generated document with the headers every answer carries, declared once as components and
+ * referenced, so a typed client knows they are always there: `X-Request-Id` on every answer; the
+ * RateLimit fields on every answer of an operation that requires a key; `Retry-After` on its 429.
  */
-export function withRequestIdHeaders<D extends { paths?: object; components?: object }>(doc: D): D {
-  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Responses }>>;
+export function withAnswerHeaders<D extends { paths?: object; components?: object }>(doc: D): D {
+  const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, Operation>>;
   for (const item of Object.values(paths)) {
     for (const op of Object.values(item)) {
-      for (const response of Object.values(op.responses ?? {})) {
-        response.headers = { "X-Request-Id": { $ref: "#/components/headers/RequestId" }, ...response.headers };
+      const keyed = (op.security ?? []).length > 0;
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        response.headers = {
+          "X-Request-Id": ref("RequestId"),
+          ...(keyed ? { "RateLimit-Policy": ref("RateLimitPolicy"), RateLimit: ref("RateLimit") } : {}),
+          ...(keyed && status === "429" ? { "Retry-After": ref("RetryAfter") } : {}),
+          ...response.headers,
+        };
       }
     }
   }
   const components = (doc.components ?? {}) as { headers?: Record<string, unknown> };
-  doc.components = { ...components, headers: { ...components.headers, RequestId: REQUEST_ID_HEADER } };
+  doc.components = { ...components, headers: { ...components.headers, RequestId: REQUEST_ID_HEADER, ...RATE_LIMIT_HEADERS } };
   return doc;
 }

@@ -42,6 +42,8 @@ export interface Principal {
   tenant: string;
   role: Role;
   keyId: string;
+  /** The key's requests per minute; null or absent: the deployment's default. */
+  rateLimitPerMinute?: number | null;
 }
 
 export function isPlatformAdmin(p: Principal): boolean {

@@ -1,3 +1,4 @@
+import type { RateDecision } from "../durable/rate-limit/client";
 import type { Principal } from "./permissions";
 
 /** What a request carries through the middleware chain. */
@@ -18,6 +19,8 @@ export interface AppVariables {
   d1RowsRead?: number;
   /** The request's audit row was handed to the Durable Object that carried it out. */
   auditHandedOff?: boolean;
+  /** The caller's API key's rate, as its rate-limit object admitted (or refused) this request. */
+  rateLimit?: RateDecision;
 }
 
 export interface AppEnv {

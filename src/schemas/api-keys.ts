@@ -12,6 +12,9 @@ export const TenantId = z
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "lowercase letters, digits, '_' and '-', starting with a letter or digit, at most 64")
   .openapi({ example: "acme" });
 
+/** The most requests per minute a key may be given. */
+export const MAX_RATE_LIMIT_PER_MINUTE = 100_000;
+
 export const CreateApiKeyBody = z
   .strictObject({
     name: z.string().trim().min(1).max(100).openapi({ example: "ci-deployer" }),
@@ -20,6 +23,16 @@ export const CreateApiKeyBody = z
       description:
         "Tenant of the new key; defaults to the caller's. Only admins of the platform tenant `default` may name another tenant; a tenant's first key creates it.",
     }),
+    rate_limit_per_minute: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_RATE_LIMIT_PER_MINUTE)
+      .optional()
+      .openapi({
+        description: `The key's request rate: at most this many requests in any minute (a burst of as many allowed), beyond it 429 \`RATE_LIMITED\`. Default: the deployment's (\`RATE_LIMIT_PER_MINUTE\`). 1 to ${MAX_RATE_LIMIT_PER_MINUTE}.`,
+        example: 600,
+      }),
   })
   .openapi("CreateApiKey");
 export type CreateApiKeyBody = z.infer<typeof CreateApiKeyBody>;
@@ -35,6 +48,7 @@ export const ApiKey = z
     created_at: Timestamp,
     last_used_at: Timestamp.nullable(),
     revoked_at: Timestamp.nullable(),
+    rate_limit_per_minute: z.number().int().nullable().openapi({ description: "Requests per minute; null: the deployment's default.", example: 600 }),
   })
   .openapi("ApiKey");
 export type ApiKey = z.infer<typeof ApiKey>;

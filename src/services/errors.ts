@@ -115,6 +115,20 @@ export class ExecutionTimedOutError extends ApiError {
   }
 }
 
+export class RateLimitedError extends ApiError {
+  constructor(limit: number, retryAfterSeconds: number) {
+    super(
+      429,
+      "RATE_LIMITED",
+      "Too many requests",
+      `This API key may make ${limit} requests per minute; try again in ${retryAfterSeconds} s.`,
+      undefined,
+      { "Retry-After": String(retryAfterSeconds) },
+      { retry_after_seconds: retryAfterSeconds },
+    );
+  }
+}
+
 export class UpgradeRequiredError extends ApiError {
   constructor() {
     super(426, "UPGRADE_REQUIRED", "Upgrade required", "This route is a WebSocket: send `Upgrade: websocket`.", undefined, { Upgrade: "websocket" });

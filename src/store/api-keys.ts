@@ -11,6 +11,8 @@ export interface ApiKeyRecord {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** Requests per minute; null: the deployment's default. */
+  rateLimitPerMinute: number | null;
 }
 
 interface ApiKeyRow {
@@ -23,9 +25,10 @@ interface ApiKeyRow {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  rate_limit_per_minute: number | null;
 }
 
-const COLUMNS = "id, tenant, name, role, key_prefix, created_by, created_at, last_used_at, revoked_at";
+const COLUMNS = "id, tenant, name, role, key_prefix, created_by, created_at, last_used_at, revoked_at, rate_limit_per_minute";
 
 function toRecord(row: ApiKeyRow): ApiKeyRecord {
   return {
@@ -38,6 +41,7 @@ function toRecord(row: ApiKeyRow): ApiKeyRecord {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
+    rateLimitPerMinute: row.rate_limit_per_minute,
   };
 }
 
@@ -47,10 +51,10 @@ export async function insertApiKey(db: D1Database, key: ApiKeyRecord, keyHash: s
     db.prepare("INSERT OR IGNORE INTO tenants (id, created_at) VALUES (?1, ?2)").bind(key.tenant, key.createdAt),
     db
       .prepare(
-        `INSERT INTO api_keys (id, tenant, name, role, key_hash, key_prefix, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+        `INSERT INTO api_keys (id, tenant, name, role, key_hash, key_prefix, created_by, created_at, rate_limit_per_minute)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       )
-      .bind(key.id, key.tenant, key.name, key.role, keyHash, key.keyPrefix, key.createdBy, key.createdAt),
+      .bind(key.id, key.tenant, key.name, key.role, keyHash, key.keyPrefix, key.createdBy, key.createdAt, key.rateLimitPerMinute),
   ]);
 }
 

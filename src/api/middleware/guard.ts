@@ -6,7 +6,8 @@
 import { createMiddleware } from "hono/factory";
 import { findApiKey, findApiKeyByHash, touchApiKey } from "../../store/api-keys";
 import { digestsEqual, sha256Hex } from "../../lib/digest";
-import { ForbiddenError, UnauthorizedError } from "../../services/errors";
+import { rateLimitRpc } from "../../durable/rate-limit/client";
+import { ForbiddenError, RateLimitedError, UnauthorizedError } from "../../services/errors";
 import { verifyStreamToken } from "../stream-token";
 import { BOOTSTRAP_KEY_ID, PLATFORM_TENANT, can, type Permission, type Principal } from "../permissions";
 import type { AppEnv } from "../types";
@@ -41,7 +42,7 @@ export async function authenticate(env: Env, key: string, ctx?: { waitUntil(p: P
   const touch = touchApiKey(env.DB, record.id, Date.now());
   if (ctx) ctx.waitUntil(touch);
   else await touch;
-  return { tenant: record.tenant, role: record.role, keyId: record.id };
+  return { tenant: record.tenant, role: record.role, keyId: record.id, rateLimitPerMinute: record.rateLimitPerMinute };
 }
 
 /**
@@ -58,7 +59,17 @@ async function streamTokenPrincipal(env: Env, token: string, executionId: string
   }
   const minter = await findApiKey(env.DB, principal.keyId);
   if (!minter || minter.revokedAt !== null || minter.tenant !== principal.tenant) throw revoked;
-  return principal;
+  return { ...principal, rateLimitPerMinute: minter.rateLimitPerMinute };
+}
+
+/** Requests per minute of the deployment's keys that name none (RATE_LIMIT_PER_MINUTE; 1200 when unset or unusable). */
+export function defaultRateLimit(env: Env): number {
+  const n = Number(env.RATE_LIMIT_PER_MINUTE);
+  return Number.isInteger(n) && n >= 1 ? n : 1200;
+}
+
+function rateLimitOf(env: Env, principal: Principal): number {
+  return principal.rateLimitPerMinute ?? defaultRateLimit(env);
 }
 
 export interface GuardOptions {
@@ -81,6 +92,10 @@ export function guard(options: GuardOptions) {
     else if (token) principal = await streamTokenPrincipal(c.env, token, c.req.param("id") ?? "");
     else throw new UnauthorizedError("Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
     c.set("principal", principal);
+    // Every request of a key counts, denied ones too; a refused one does nothing more.
+    const rate = await rateLimitRpc(c.env, principal.keyId).hit(rateLimitOf(c.env, principal));
+    c.set("rateLimit", rate);
+    if (!rate.allowed) throw new RateLimitedError(rate.limit, rate.resetSeconds);
     if (!can(principal.role, options.permission)) {
       throw new ForbiddenError(`The ${principal.role} role may not ${options.action} (needs ${options.permission}).`);
     }

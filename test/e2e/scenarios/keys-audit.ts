@@ -31,4 +31,28 @@ describe("API keys and the audit log", () => {
     expect(actions).toEqual(expect.arrayContaining(["api_key.revoke:success"]));
     expect(audit.body.items.some((a) => a.result === "denied")).toBe(true);
   });
+
+  it("rate-limits each key on its own: 429 RATE_LIMITED past its rate, with Retry-After and the RateLimit fields", async () => {
+    const created = await call<{ id: string; key: string; rate_limit_per_minute: number }>("POST", "/v1/api-keys", {
+      body: { name: uniqueId("rated"), role: "viewer", rate_limit_per_minute: 2 },
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.rate_limit_per_minute).toBe(2);
+    const first = await call("GET", "/v1/workflows", { key: created.body.key });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("ratelimit-policy")).toBe('"per-key";q=2;w=60');
+    expect(first.headers.get("ratelimit")).toMatch(/^"per-key";r=1;t=\d+$/);
+    expect((await call("GET", "/v1/workflows", { key: created.body.key })).status).toBe(200);
+    const refused = await call<{ code: string; retry_after_seconds: number }>("GET", "/v1/workflows", { key: created.body.key });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    expect(refused.body.code).toBe("RATE_LIMITED");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.body.retry_after_seconds).toBe(retryAfter);
+    expect(refused.headers.get("ratelimit")).toBe(`"per-key";r=0;t=${retryAfter}`);
+    // The admin key that made it is not affected.
+    expect((await call("GET", "/v1/workflows")).status).toBe(200);
+  });
 });

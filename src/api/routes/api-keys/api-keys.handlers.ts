@@ -23,6 +23,7 @@ function toApiKey(r: keys.ApiKeyRecord): ApiKey {
     created_at: isoTime(r.createdAt),
     last_used_at: isoTime(r.lastUsedAt),
     revoked_at: isoTime(r.revokedAt),
+    rate_limit_per_minute: r.rateLimitPerMinute,
   };
 }
 
@@ -47,11 +48,12 @@ export const create: RouteHandler<typeof createApiKey, AppEnv> = async (c) => {
     createdAt: Date.now(),
     lastUsedAt: null,
     revokedAt: null,
+    rateLimitPerMinute: body.rate_limit_per_minute ?? null,
   };
   await keys.insertApiKey(c.env.DB, record, await sha256Hex(secret));
   c.set("auditTarget", record.id);
   c.set("auditTenant", record.tenant);
-  c.set("auditDetail", { name: record.name, role: record.role, tenant: record.tenant });
+  c.set("auditDetail", { name: record.name, role: record.role, tenant: record.tenant, rate_limit_per_minute: record.rateLimitPerMinute });
   return c.json({ ...toApiKey(record), key: secret }, 201);
 };
 

@@ -1,0 +1,46 @@
+/**
+ * RateLimitObject: one Durable Object per API key (SPEC §8), addressed by the key's id. It alone
+ * admits that key's requests, from every isolate and location, so the limit holds across them
+ * (the Workers rate-limiting binding counts per location and cannot take a limit per key).
+ * A thin shell over `engine/rate-limit.ts`: the sliding log lives in memory and, one row per
+ * admitted request, in storage, so an object evicted and recreated within the minute still
+ * remembers the minute. An admission writes its row and drops the rows that left the window (by
+ * sequence range); a refused request writes nothing.
+ * Callers use `client.ts`, never this module.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { systemClock, type Clock } from "../../engine/clock";
+import { RATE_WINDOW_MS, SlidingLog, type RateDecision } from "../../engine/rate-limit";
+import type { RateLimitRpc } from "./client";
+
+export class RateLimitObject extends DurableObject<Env> implements RateLimitRpc {
+  /** The object's time; tests replace it (through runInDurableObject) to move the window. */
+  clock: Clock = systemClock;
+  private readonly log: SlidingLog;
+  /** The sequence number below which storage holds no rows. */
+  private storedFrom: number;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS admitted (seq INTEGER PRIMARY KEY, t INTEGER NOT NULL)");
+    const rows = sql.exec<{ seq: number; t: number }>("SELECT seq, t FROM admitted WHERE t > ? ORDER BY seq", this.clock.now() - RATE_WINDOW_MS).toArray();
+    const last = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM admitted").one().seq ?? 0;
+    this.storedFrom = rows[0]?.seq ?? last + 1;
+    this.log = new SlidingLog(rows.map((r) => r.t), this.storedFrom);
+  }
+
+  hit(limit: number): RateDecision {
+    if (!Number.isInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, not ${String(limit)}`);
+    const now = this.clock.now();
+    const { decision, seq, firstSeq } = this.log.admit(now, limit);
+    if (seq !== null) {
+      this.ctx.storage.sql.exec("INSERT INTO admitted (seq, t) VALUES (?, ?)", seq, now);
+      if (firstSeq > this.storedFrom) {
+        this.ctx.storage.sql.exec("DELETE FROM admitted WHERE seq < ?", firstSeq);
+        this.storedFrom = firstSeq;
+      }
+    }
+    return decision;
+  }
+}
