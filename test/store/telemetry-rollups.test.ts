@@ -127,11 +127,11 @@ function expected(s: Seeded, from: number, to: number, workflow: string, bucket:
 
 describe("telemetry rollups", () => {
   it("the triggers' ended statuses are the state machine's terminal statuses", () => {
-    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0007"));
-    const lists = [...(migration?.queries.join("\n") ?? "").matchAll(/status IN \(([^)]*)\)/g)].map((m) =>
+    const rollupSql = env.TEST_MIGRATIONS.filter((m) => m.name.includes("rollup")).flatMap((m) => m.queries).join("\n");
+    const lists = [...rollupSql.matchAll(/status IN \(([^)]*)\)/g)].map((m) =>
       m[1]!.split(",").map((s) => s.trim().replace(/'/g, "")).sort(),
     );
-    expect(lists.length).toBeGreaterThanOrEqual(2);
+    expect(lists.length).toBeGreaterThanOrEqual(8);
     for (const list of lists) expect(list).toEqual([...ENDED].sort());
   });
 
@@ -205,5 +205,32 @@ describe("telemetry rollups", () => {
     // same days, workflows, models, steps and durations, they barely grow.
     expect(second.summary.rowsRead).toBeLessThan(1.25 * first.summary.rowsRead);
     expect(second.stats.rowsRead).toBeLessThan(1.25 * first.stats.rowsRead);
+  });
+
+  it("writes a rollup row only for what changed: nothing for a re-sent row, one row for a cost re-sent on an ended row", async () => {
+    const tenant = `tel-rollup-writes-${crypto.randomUUID()}`;
+    const t0 = Date.UTC(2026, 10, 18, 10);
+    const steps = ["a", "b", "c"].map((id) => ({ id, status: "completed", attempts: 1, duration_ms: 7 }));
+    const running: ExecutionIndexRow = {
+      tenant, id: "ex_w", workflowId: "w", workflowVersion: 1, status: "running", labels: {}, errorCode: null, costUsd: null,
+      inputTokens: null, outputTokens: null, createdAt: t0, startedAt: t0, endedAt: null, stateVersion: 2,
+    };
+    const ended: ExecutionIndexRow = { ...running, status: "completed", endedAt: t0 + 500, stateVersion: 3, costUsd: 0.25, steps };
+    const written = async (row: ExecutionIndexRow) => {
+      const results = await env.DB.batch(executionIndexStatements(env.DB, [row], t0));
+      return results.reduce((n, r) => n + r.meta.rows_written, 0);
+    };
+    await written(running);
+    const end = await written(ended);
+    const same = await written(ended);
+    const recosted = await written({ ...ended, costUsd: 0.5 });
+    // The end wrote the day's execution rollup and four histogram rows (the execution and three steps) beyond the row itself.
+    expect(end - same).toBeGreaterThanOrEqual(1 + 4);
+    // A cost re-sent on the ended row: its day's execution rollup only.
+    expect(recosted - same).toBe(1);
+    const { figures } = await workflowStats(env.DB, { tenant, from: Date.UTC(2026, 10, 18), to: Date.UTC(2026, 10, 19), endedStatuses: ENDED, workflowId: "w" });
+    const bucket = await durationBuckets();
+    expect(figures).toMatchObject({ executions: 1, total_usd: 0.5, duration_ms: { p50: bucket(500), p95: bucket(500), max: bucket(500) } });
+    expect(figures.steps.map((x) => [x.step_id, x.runs, x.duration_ms.p50])).toEqual([["a", 1, 7], ["b", 1, 7], ["c", 1, 7]]);
   });
 });
