@@ -63,7 +63,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts `wrangler dev` and resolves once `healthPath` answers 200.
- * @returns {Promise<{ base: string, logs: object[], lines: string[], stop: () => Promise<void>, startupMs: number }>}
+ * @returns {Promise<{ base: string, pid: number, logs: object[], lines: string[], stop: () => Promise<void>, startupMs: number }>}
+ * (`pid` leads the server's process group: wrangler, and the workerd it runs.)
  */
 export async function startServer({ name, config, port, inspectorPort, persistTo, vars = {}, logFile, healthPath = "/health", timeoutMs = 90_000 }) {
   for (let i = 0; !(await portIsFree(port)); i++) {
@@ -135,7 +136,7 @@ export async function startServer({ name, config, port, inspectorPort, persistTo
     try {
       const res = await fetch(`${base}${healthPath}`);
       await res.arrayBuffer();
-      if (res.ok) return { name, base, logs, lines, stop, exited: () => exited, startupMs: performance.now() - t0 };
+      if (res.ok) return { name, base, pid: child.pid, logs, lines, stop, exited: () => exited, startupMs: performance.now() - t0 };
     } catch {
       // not listening yet
     }
