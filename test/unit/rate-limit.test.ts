@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { RATE_WINDOW_MS, SlidingLog } from "../../src/engine/rate-limit";
+import { LEASE_MS, RATE_WINDOW_MS, SlidingLog } from "../../src/engine/rate-limit";
 
-/** Feeds `times` (ascending) through one log; returns the admitted times and each decision. */
+/** Feeds `times` (ascending) through one log (no lease shift); returns the admitted times and each decision. */
 function replay(times: readonly number[], limit: (i: number) => number) {
-  const log = new SlidingLog();
+  const log = new SlidingLog([], 1, RATE_WINDOW_MS, 0);
   const decisions = times.map((t, i) => ({ t, ...log.admit(t, limit(i)).decision }));
   return { admitted: decisions.filter((d) => d.allowed).map((d) => d.t), decisions };
 }
@@ -54,14 +54,14 @@ describe("SlidingLog", () => {
   });
 
   it("numbers admitted times in sequence and says from which sequence number on the window still holds them", () => {
-    const log = new SlidingLog([], 10);
+    const log = new SlidingLog([], 10, RATE_WINDOW_MS, 0);
     expect(log.admit(0, 2)).toMatchObject({ seq: 10, firstSeq: 10 });
     expect(log.admit(1, 2)).toMatchObject({ seq: 11, firstSeq: 10 });
     expect(log.admit(2, 2)).toMatchObject({ seq: null, firstSeq: 10 });
     // At 60 s the time 0 has left: the window starts at 11.
     expect(log.admit(60_000, 2)).toMatchObject({ seq: 12, firstSeq: 11 });
     // A log reloaded from storage goes on where it was (at 60,001 ms the time 1 has left too).
-    const reloaded = new SlidingLog([1, 60_000], 11);
+    const reloaded = new SlidingLog([1, 60_000], 11, RATE_WINDOW_MS, 0);
     expect(reloaded.admit(60_001, 3)).toMatchObject({ seq: 13, firstSeq: 12 });
     expect(reloaded.size).toBe(2);
   });
@@ -70,5 +70,29 @@ describe("SlidingLog", () => {
     const log = new SlidingLog();
     for (let i = 0; i < 100_000; i++) expect(log.admit(i * 0.5, 1_000_000).seq).toBe(i + 1);
     expect(log.size).toBe(100_000);
+  });
+
+  it("leases: up to `want` at once, within the room; logged a lease later, so requests spent within the lease never exceed the limit in any minute", () => {
+    const log = new SlidingLog();
+    expect(log.admit(0, 10, 4)).toMatchObject({ granted: 4, seq: 1, decision: { allowed: true, remaining: 6 } });
+    expect(log.admit(5, 10, 100)).toMatchObject({ granted: 6, seq: 5, decision: { allowed: true, remaining: 0 } });
+    expect(log.admit(6, 10, 3)).toMatchObject({ granted: 0, seq: null, decision: { allowed: false } });
+    // The first lease leaves the window a lease after the minute: at LEASE_MS + 60 s, not at 60 s.
+    expect(log.admit(RATE_WINDOW_MS, 10, 1).granted).toBe(0);
+    expect(log.admit(LEASE_MS + RATE_WINDOW_MS, 10, 9)).toMatchObject({ granted: 4 });
+
+    // Simulated isolates: each lease's admissions are spent at random moments within the lease.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const limit = 40;
+    const sim = new SlidingLog();
+    const spent: number[] = [];
+    for (let t = 0; t < 10 * RATE_WINDOW_MS; t += Math.floor(rand() * 700)) {
+      const { granted } = sim.admit(t, limit, 1 + Math.floor(rand() * 8));
+      for (let i = 0; i < granted; i++) if (rand() < 0.8) spent.push(t + Math.floor(rand() * LEASE_MS));
+    }
+    spent.sort((a, b) => a - b);
+    expect(spent.length).toBeGreaterThan(5 * limit);
+    for (const s of spent) expect(spent.filter((x) => x > s - RATE_WINDOW_MS && x <= s).length, `at ${s}`).toBeLessThanOrEqual(limit);
   });
 });

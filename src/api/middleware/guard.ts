@@ -6,7 +6,7 @@
 import { createMiddleware } from "hono/factory";
 import { findApiKey, findApiKeyByHash, touchApiKey } from "../../store/api-keys";
 import { digestsEqual, sha256Hex } from "../../lib/digest";
-import { rateLimitRpc } from "../../durable/rate-limit/client";
+import { admitRequest } from "../../services/rate-limits";
 import { ForbiddenError, RateLimitedError, UnauthorizedError } from "../../services/errors";
 import { verifyStreamToken } from "../stream-token";
 import { BOOTSTRAP_KEY_ID, PLATFORM_TENANT, can, type Permission, type Principal } from "../permissions";
@@ -93,7 +93,7 @@ export function guard(options: GuardOptions) {
     else throw new UnauthorizedError("Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.");
     c.set("principal", principal);
     // Every request of a key counts, denied ones too; a refused one does nothing more.
-    const rate = await rateLimitRpc(c.env, principal.keyId).hit(rateLimitOf(c.env, principal));
+    const rate = await admitRequest(c.env, principal.keyId, rateLimitOf(c.env, principal));
     c.set("rateLimit", rate);
     if (!rate.allowed) throw new RateLimitedError(rate.limit, rate.resetSeconds);
     if (!can(principal.role, options.permission)) {

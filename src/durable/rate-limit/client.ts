@@ -6,11 +6,14 @@ import type { RateDecision } from "../../schemas/rate-limits";
 
 export type { RateDecision };
 
+/** A decision, and how many admissions it grants (a lease of up to `want`; 0 when refused). */
+export type RateLease = RateDecision & { granted: number };
+
 export interface RateLimitRpc {
-  /** Admits one request of the key if fewer than `limit` were admitted in the last minute. */
-  hit(limit: number): RateDecision | Promise<RateDecision>;
+  /** Admits up to `want` requests of the key while fewer than `limit` were admitted in the last minute. */
+  hit(limit: number, want?: number): RateLease | Promise<RateLease>;
 }
 
-export function rateLimitRpc(env: Env, keyId: string): { hit(limit: number): Promise<RateDecision> } {
-  return env.RATE_LIMITS.getByName(keyId) as unknown as { hit(limit: number): Promise<RateDecision> };
+export function rateLimitRpc(env: Env, keyId: string): { hit(limit: number, want: number): Promise<RateLease> } {
+  return env.RATE_LIMITS.getByName(keyId) as unknown as { hit(limit: number, want: number): Promise<RateLease> };
 }

@@ -3,15 +3,16 @@
  * admits that key's requests, from every isolate and location, so the limit holds across them
  * (the Workers rate-limiting binding counts per location and cannot take a limit per key).
  * A thin shell over `engine/rate-limit.ts`: the sliding log lives in memory and, one row per
- * admitted request, in storage, so an object evicted and recreated within the minute still
- * remembers the minute. An admission writes its row and drops the rows that left the window (by
- * sequence range); a refused request writes nothing.
+ * admission, in storage, so an object evicted and recreated within the minute still remembers the
+ * minute. A call admits up to `want` requests (a lease the calling isolate spends within a second,
+ * so busy keys cost one call per lease), writes their rows and drops the rows that left the window
+ * (by sequence range); a refused call writes nothing.
  * Callers use `client.ts`, never this module.
  */
 import { DurableObject } from "cloudflare:workers";
 import { systemClock, type Clock } from "../../engine/clock";
-import { RATE_WINDOW_MS, SlidingLog, type RateDecision } from "../../engine/rate-limit";
-import type { RateLimitRpc } from "./client";
+import { LEASE_MS, RATE_WINDOW_MS, SlidingLog } from "../../engine/rate-limit";
+import type { RateLimitRpc, RateLease } from "./client";
 
 export class RateLimitObject extends DurableObject<Env> implements RateLimitRpc {
   /** The object's time; tests replace it (through runInDurableObject) to move the window. */
@@ -30,17 +31,20 @@ export class RateLimitObject extends DurableObject<Env> implements RateLimitRpc 
     this.log = new SlidingLog(rows.map((r) => r.t), this.storedFrom);
   }
 
-  hit(limit: number): RateDecision {
-    if (!Number.isInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, not ${String(limit)}`);
+  hit(limit: number, want = 1): RateLease {
+    for (const [name, n] of [["limit", limit], ["want", want]] as const) {
+      if (!Number.isInteger(n) || n < 1) throw new TypeError(`${name} must be a positive integer, not ${String(n)}`);
+    }
     const now = this.clock.now();
-    const { decision, seq, firstSeq } = this.log.admit(now, limit);
+    const { decision, granted, seq, firstSeq } = this.log.admit(now, limit, want);
     if (seq !== null) {
-      this.ctx.storage.sql.exec("INSERT INTO admitted (seq, t) VALUES (?, ?)", seq, now);
+      const at = now + LEASE_MS;
+      for (let i = 0; i < granted; i++) this.ctx.storage.sql.exec("INSERT INTO admitted (seq, t) VALUES (?, ?)", seq + i, at);
       if (firstSeq > this.storedFrom) {
         this.ctx.storage.sql.exec("DELETE FROM admitted WHERE seq < ?", firstSeq);
         this.storedFrom = firstSeq;
       }
     }
-    return decision;
+    return { ...decision, granted };
   }
 }

@@ -49,7 +49,7 @@ describe("API keys and the audit log", () => {
     expect(refused.body.code).toBe("RATE_LIMITED");
     const retryAfter = Number(refused.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(retryAfter).toBeLessThanOrEqual(61);
     expect(refused.body.retry_after_seconds).toBe(retryAfter);
     expect(refused.headers.get("ratelimit")).toBe(`"per-key";r=0;t=${retryAfter}`);
     // The admin key that made it is not affected.
