@@ -66,25 +66,17 @@ BEGIN
   SELECT NEW.tenant, NEW.workflow_id, NEW.created_at / 86400000, o.step_id,
          CASE WHEN o.n = 0 THEN -1 ELSE (SELECT value FROM duration_buckets WHERE lo <= o.ms ORDER BY lo DESC LIMIT 1) END,
          o.sign * o.n, o.sign * o.runs, o.sign * o.failures
-  FROM (SELECT 1 AS sign, '' AS step_id, NEW.new_ended_at - NEW.new_started_at AS ms, 1 AS n, 0 AS runs, 0 AS failures
-        WHERE NEW.has AND NEW.new_status IN ('completed', 'partial', 'failed', 'cancelled', 'timed_out', 'rejected')
-          AND NEW.new_ended_at - NEW.new_started_at >= 0
+  FROM (SELECT v.sign, '' AS step_id, v.ms, 1 AS n, 0 AS runs, 0 AS failures
+        FROM (SELECT 1 AS sign, NEW.new_status AS status, NEW.new_ended_at - NEW.new_started_at AS ms WHERE NEW.has
+              UNION ALL SELECT -1, NEW.old_status, NEW.old_ended_at - NEW.old_started_at WHERE NEW.had) AS v
+        WHERE v.status IN ('completed', 'partial', 'failed', 'cancelled', 'timed_out', 'rejected') AND v.ms >= 0
         UNION ALL
-        SELECT -1, '', NEW.old_ended_at - NEW.old_started_at, 1, 0, 0
-        WHERE NEW.had AND NEW.old_status IN ('completed', 'partial', 'failed', 'cancelled', 'timed_out', 'rejected')
-          AND NEW.old_ended_at - NEW.old_started_at >= 0
-        UNION ALL
-        SELECT 1, json_extract(value, '$.id'), json_extract(value, '$.duration_ms'),
-               COALESCE(json_extract(value, '$.duration_ms') >= 0, 0), COALESCE(json_extract(value, '$.attempts') > 0, 0),
-               COALESCE(json_extract(value, '$.status') = 'failed', 0)
-        FROM json_each(CASE WHEN NEW.has AND json_valid(NEW.new_steps) THEN NEW.new_steps END)
-        WHERE json_extract(value, '$.id') IS NOT NULL
-        UNION ALL
-        SELECT -1, json_extract(value, '$.id'), json_extract(value, '$.duration_ms'),
-               COALESCE(json_extract(value, '$.duration_ms') >= 0, 0), COALESCE(json_extract(value, '$.attempts') > 0, 0),
-               COALESCE(json_extract(value, '$.status') = 'failed', 0)
-        FROM json_each(CASE WHEN NEW.had AND json_valid(NEW.old_steps) THEN NEW.old_steps END)
-        WHERE json_extract(value, '$.id') IS NOT NULL) AS o
+        SELECT v.sign, json_extract(s.value, '$.id'), json_extract(s.value, '$.duration_ms'),
+               COALESCE(json_extract(s.value, '$.duration_ms') >= 0, 0), COALESCE(json_extract(s.value, '$.attempts') > 0, 0),
+               COALESCE(json_extract(s.value, '$.status') = 'failed', 0)
+        FROM (SELECT 1 AS sign, NEW.new_steps AS steps WHERE NEW.has UNION ALL SELECT -1, NEW.old_steps WHERE NEW.had) AS v,
+             json_each(CASE WHEN json_valid(v.steps) THEN v.steps END) AS s
+        WHERE json_extract(s.value, '$.id') IS NOT NULL) AS o
   WHERE NOT (NEW.had AND NEW.has AND NEW.old_steps IS NEW.new_steps
              AND (NEW.old_status IN ('completed', 'partial', 'failed', 'cancelled', 'timed_out', 'rejected'))
                  IS (NEW.new_status IN ('completed', 'partial', 'failed', 'cancelled', 'timed_out', 'rejected'))
