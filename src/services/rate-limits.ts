@@ -29,7 +29,17 @@ const leases = new Map<string, Lease>();
 /** Requests of each key in this isolate in the current second: how big a lease to ask for. */
 const paces = new Map<string, { since: number; count: number }>();
 
+/** Past this many keys remembered in the isolate, the stale ones are forgotten (an isolate can see many keys). */
+const REMEMBERED_KEYS = 1_024;
+
+function forgetStale(now: number): void {
+  if (paces.size <= REMEMBERED_KEYS) return;
+  for (const [keyId, pace] of paces) if (now - pace.since >= 1_000) paces.delete(keyId);
+  for (const [keyId, lease] of leases) if (now >= lease.until) leases.delete(keyId);
+}
+
 function paceOf(keyId: string, now: number): number {
+  forgetStale(now);
   let pace = paces.get(keyId);
   if (!pace || now - pace.since >= 1_000) paces.set(keyId, (pace = { since: now, count: 0 }));
   return ++pace.count;
