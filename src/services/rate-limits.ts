@@ -29,11 +29,16 @@ const leases = new Map<string, Lease>();
 /** Requests of each key in this isolate in the current second: how big a lease to ask for. */
 const paces = new Map<string, { since: number; count: number }>();
 
-/** Past this many keys remembered in the isolate, the stale ones are forgotten (an isolate can see many keys). */
+/**
+ * Past this many keys remembered in the isolate, the stale ones are forgotten (an isolate can see
+ * many keys), at most once a second so that the sweep stays off the per-request path.
+ */
 const REMEMBERED_KEYS = 1_024;
+let sweptAt = 0;
 
 function forgetStale(now: number): void {
-  if (paces.size <= REMEMBERED_KEYS) return;
+  if (paces.size <= REMEMBERED_KEYS || now - sweptAt < 1_000) return;
+  sweptAt = now;
   for (const [keyId, pace] of paces) if (now - pace.since >= 1_000) paces.delete(keyId);
   for (const [keyId, lease] of leases) if (now >= lease.until) leases.delete(keyId);
 }

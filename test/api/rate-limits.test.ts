@@ -89,6 +89,19 @@ describe("rate limits per API key", () => {
     expect(stored).toBe(1);
   });
 
+  it("rows that left the window while the object was evicted are dropped by its next admission", async () => {
+    const k = await keyWithRate(5);
+    expect((await call("GET", "/v1/workflows", { key: k.key })).status).toBe(200);
+    // Age the stored row past the window, then let a fresh instance load the key.
+    await runInDurableObject(stubOf(k.id), (_o, state) => void state.storage.sql.exec("UPDATE admitted SET t = t - 120000"));
+    await evictDurableObject(stubOf(k.id));
+    const res = await call("GET", "/v1/workflows", { key: k.key });
+    expect(res.status).toBe(200);
+    expect(rateHeaders(res).state).toMatch(/^"per-key";r=4;t=\d+$/);
+    const rows = await runInDurableObject(stubOf(k.id), (_o, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM admitted ORDER BY seq").toArray());
+    expect(rows).toEqual([{ seq: 2 }]);
+  });
+
   it("every request of the key counts, denied ones too: a viewer's forbidden write uses its rate", async () => {
     const k = await keyWithRate(1, "viewer");
     expectProblem(await call("POST", "/v1/workflows", { key: k.key, body: { id: "x", steps: [] } }), 403, "FORBIDDEN");

@@ -63,7 +63,7 @@ async function streamTokenPrincipal(env: Env, token: string, executionId: string
 }
 
 /** Requests per minute of the deployment's keys that name none (RATE_LIMIT_PER_MINUTE; 1200 when unset or unusable). */
-export function defaultRateLimit(env: Env): number {
+function defaultRateLimit(env: Env): number {
   const n = Number(env.RATE_LIMIT_PER_MINUTE);
   return Number.isInteger(n) && n >= 1 ? n : 1200;
 }

@@ -7,7 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { RATE_WINDOW_MS } from "../../schemas/rate-limits";
 import type { AppEnv } from "../types";
 
-export const RATE_LIMIT_POLICY = "per-key";
+const RATE_LIMIT_POLICY = "per-key";
 
 export const rateLimitHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();

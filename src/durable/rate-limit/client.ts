@@ -11,9 +11,9 @@ export type RateLease = RateDecision & { granted: number };
 
 export interface RateLimitRpc {
   /** Admits up to `want` requests of the key while fewer than `limit` were admitted in the last minute. */
-  hit(limit: number, want?: number): RateLease | Promise<RateLease>;
+  hit(limit: number, want?: number): Promise<RateLease>;
 }
 
-export function rateLimitRpc(env: Env, keyId: string): { hit(limit: number, want: number): Promise<RateLease> } {
-  return env.RATE_LIMITS.getByName(keyId) as unknown as { hit(limit: number, want: number): Promise<RateLease> };
+export function rateLimitRpc(env: Env, keyId: string): RateLimitRpc {
+  return env.RATE_LIMITS.getByName(keyId) as unknown as RateLimitRpc;
 }

@@ -14,11 +14,11 @@ import { systemClock, type Clock } from "../../engine/clock";
 import { LEASE_MS, RATE_WINDOW_MS, SlidingLog } from "../../engine/rate-limit";
 import type { RateLimitRpc, RateLease } from "./client";
 
-export class RateLimitObject extends DurableObject<Env> implements RateLimitRpc {
+export class RateLimitObject extends DurableObject<Env> implements Record<keyof RateLimitRpc, unknown> {
   /** The object's time; tests replace it (through runInDurableObject) to move the window. */
   clock: Clock = systemClock;
   private readonly log: SlidingLog;
-  /** The sequence number below which storage holds no rows. */
+  /** The lowest sequence number storage may still hold: rows below the window's first are dropped from here. */
   private storedFrom: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -26,9 +26,10 @@ export class RateLimitObject extends DurableObject<Env> implements RateLimitRpc 
     const sql = ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS admitted (seq INTEGER PRIMARY KEY, t INTEGER NOT NULL)");
     const rows = sql.exec<{ seq: number; t: number }>("SELECT seq, t FROM admitted WHERE t > ? ORDER BY seq", this.clock.now() - RATE_WINDOW_MS).toArray();
-    const last = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM admitted").one().seq ?? 0;
-    this.storedFrom = rows[0]?.seq ?? last + 1;
-    this.log = new SlidingLog(rows.map((r) => r.t), this.storedFrom);
+    const stored = sql.exec<{ first: number | null; last: number | null }>("SELECT MIN(seq) AS first, MAX(seq) AS last FROM admitted").one();
+    // Rows that left the window while the object was away are dropped by the next admission.
+    this.storedFrom = stored.first ?? 1;
+    this.log = new SlidingLog(rows.map((r) => r.t), rows[0]?.seq ?? (stored.last ?? 0) + 1);
   }
 
   hit(limit: number, want = 1): RateLease {
