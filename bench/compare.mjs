@@ -9,13 +9,13 @@
 // CPU is what the code costs and varies far less than wall time on a shared 2-core machine. Reports
 // medians and a 95 % bootstrap interval of the difference of medians. Writes bench/COMPARE.md.
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { quiet, runBatch, sleep } from "./lib/http.mjs";
 import { ROOT, startServer, wranglerSync } from "./lib/server.mjs";
-import { steplineTarget } from "./lib/targets.mjs";
+import { median } from "./lib/stats.mjs";
+import { benchVars, steplineTarget } from "./lib/targets.mjs";
 
 const PORT = 8795;
 const INSPECTOR = 9335;
@@ -51,11 +51,6 @@ function workerdCpuNs(pgid) {
   }
   return ns;
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** 95 % bootstrap interval of median(b) − median(a). */
 function bootstrapDiff(a, b, draws = 4000) {
@@ -135,11 +130,7 @@ async function sessionWithRetries(tree, round, opts, secrets, out, attempts = 3)
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const base = mkdtempSync(join(tmpdir(), "stepline-compare-"));
-  const secrets = {
-    ADMIN_API_KEY: `stp_bench_${randomBytes(18).toString("base64url")}`,
-    STREAM_TOKEN_SECRET: randomBytes(32).toString("base64url"),
-    RATE_LIMIT_PER_MINUTE: "100000000", // revisions with rate limits: one key drives every batch
-  };
+  const secrets = benchVars();
   const trees = opts.revs.map((rev) => worktree(base, rev));
   const results = trees.map(() => ({}));
   try {

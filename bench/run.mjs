@@ -14,7 +14,7 @@ import { machineFacts } from "./lib/machine.mjs";
 import { renderMarkdown, fmt } from "./lib/report.mjs";
 import { seedExecutions } from "./lib/seed.mjs";
 import { ROOT, startServer, wranglerSync } from "./lib/server.mjs";
-import { d1SqliteFile, migrationsHash, peerTarget, STATE, steplineTarget } from "./lib/targets.mjs";
+import { benchVars, d1SqliteFile, migrationsHash, peerTarget, STATE, steplineTarget } from "./lib/targets.mjs";
 import { llmStandin } from "../scripts/llm-standin.mjs";
 import { serveFetch } from "../scripts/serve-fetch.mjs";
 import { chain } from "./scenarios/chain.mjs";
@@ -236,15 +236,11 @@ async function main() {
   // llm steps call the LLM stand-in on loopback, as under `npm start`.
   const llmKey = `standin-${randomBytes(12).toString("base64url")}`;
   const llm = await serveFetch(llmStandin({ apiKey: llmKey }), { port: 0 });
-  const secrets = {
-    ADMIN_API_KEY: `stp_bench_${randomBytes(18).toString("base64url")}`,
-    STREAM_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+  const secrets = benchVars({
     LLM_BASE_URL: `http://127.0.0.1:${llm.port}/v1`,
     LLM_API_KEY: llmKey,
     ALLOWED_PRIVATE_HOSTS: `127.0.0.1:${llm.port}`,
-    // One key drives every scenario, far beyond the default rate; each request still goes through its rate-limit object.
-    RATE_LIMIT_PER_MINUTE: "100000000",
-  };
+  });
   const stepline = steplineTarget(secrets);
   const peer = peerTarget();
   rmSync(join(STATE, "sessions"), { recursive: true, force: true });

@@ -3,7 +3,7 @@
 //   start(steps) -> { id, ms }      start one execution of a chain of `steps` trivial steps
 //   status(id)   -> { terminal, ok, status }
 // plus how to serve it (wrangler config, port, state).
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { request, requestOk } from "./http.mjs";
@@ -42,6 +42,19 @@ function freshState(template, dir, prepareTemplate) {
   rmSync(dir, { recursive: true, force: true });
   cpSync(template, dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The vars a bench server of Stepline runs with: a random bootstrap key and stream secret, and a
+ * rate far above what one key drives here (each request still goes through its rate-limit object).
+ */
+export function benchVars(extra = {}) {
+  return {
+    ADMIN_API_KEY: `stp_bench_${randomBytes(18).toString("base64url")}`,
+    STREAM_TOKEN_SECRET: randomBytes(32).toString("base64url"),
+    RATE_LIMIT_PER_MINUTE: "100000000",
+    ...extra,
+  };
 }
 
 export function steplineTarget(secrets) {
