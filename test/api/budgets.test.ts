@@ -66,6 +66,24 @@ function utcDayStart(ms: number): string {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate())).toISOString();
 }
 
+
+/** A tenant-wide daily budget of 1 USD as the store writes it, with `over` changed. */
+function budgetRecord(tenant: string, id: string, over: Partial<BudgetRecord>): BudgetRecord {
+  return {
+    tenant,
+    id,
+    scope: "tenant",
+    workflowId: null,
+    period: "day",
+    maxUsd: 1,
+    onExceed: "pause",
+    createdBy: null,
+    createdAt: 1,
+    updatedAt: 1,
+    deletedAt: null,
+    ...over,
+  };
+}
 describe("POST /v1/budgets and GET /v1/budgets/{id}", () => {
   it("creates a tenant budget and a workflow budget, each with nothing spent in its current period", async () => {
     const t = await tenantWithKeys("budgets-create");
@@ -300,20 +318,7 @@ describe("applicableBudgetIds", () => {
   it("the tenant's tenant-wide budgets and those of the workflow, oldest first; never deleted ones or another tenant's", async () => {
     const tenant = uniqueTenant("budgets-apply");
     const other = uniqueTenant("budgets-apply-other");
-    const record = (id: string, over: Partial<BudgetRecord>): BudgetRecord => ({
-      tenant,
-      id,
-      scope: "tenant",
-      workflowId: null,
-      period: "day",
-      maxUsd: 1,
-      onExceed: "pause",
-      createdBy: null,
-      createdAt: 1_000,
-      updatedAt: 1_000,
-      deletedAt: null,
-      ...over,
-    });
+    const record = (id: string, over: Partial<BudgetRecord>) => budgetRecord(tenant, id, { onExceed: "pause", createdAt: 1_000, updatedAt: 1_000, ...over });
     const rows = [
       record("bu_t1", { createdAt: 1 }),
       record("bu_wa", { scope: "workflow", workflowId: "wf-a", createdAt: 2 }),
@@ -333,19 +338,7 @@ describe("applicableBudgetIds", () => {
 
   it("insertBudget refuses past its limit (the check is inside the write)", async () => {
     const tenant = uniqueTenant("budgets-insert-cap");
-    const r = (id: string): BudgetRecord => ({
-      tenant,
-      id,
-      scope: "tenant",
-      workflowId: null,
-      period: "day",
-      maxUsd: 1,
-      onExceed: "fail",
-      createdBy: null,
-      createdAt: 1,
-      updatedAt: 1,
-      deletedAt: null,
-    });
+    const r = (id: string) => budgetRecord(tenant, id, { onExceed: "fail", createdAt: 1, updatedAt: 1 });
     expect(await insertBudget(env.DB, r("bu_1"), 2)).toBe(true);
     expect(await insertBudget(env.DB, r("bu_2"), 2)).toBe(true);
     expect(await insertBudget(env.DB, r("bu_3"), 2)).toBe(false);

@@ -7,17 +7,9 @@ import { describe, expect, it } from "vitest";
 import { call, tenantWithKeys } from "../helpers/api";
 import { UPSTREAM } from "../helpers/upstream";
 import { start, stepsOf, waitForStatus, type ExecutionBody } from "../helpers/executions";
+import type { LlmOutput } from "../../src/engine/steps/llm";
 
 const SMALL = { input_usd_per_mtok: 0.5, output_usd_per_mtok: 1.5 };
-
-interface LlmOutput {
-  text: string;
-  json?: unknown;
-  model: string;
-  usage: { input_tokens: number; output_tokens: number };
-  cost_usd: number | null;
-  finish_reason: string;
-}
 
 interface Ledger {
   execution_id: string;
