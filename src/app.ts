@@ -19,6 +19,7 @@ import { executionsRouter } from "./api/routes/executions/executions.index";
 import { metaRouter } from "./api/routes/meta/meta.index";
 import { pricesRouter } from "./api/routes/prices/prices.index";
 import { telemetryRouter } from "./api/routes/telemetry/telemetry.index";
+import { concurrencyRouter } from "./api/routes/concurrency/concurrency.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -46,6 +47,7 @@ export function createApp() {
   app.route("/v1", pricesRouter);
   app.route("/v1", budgetsRouter);
   app.route("/v1", telemetryRouter);
+  app.route("/v1", concurrencyRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

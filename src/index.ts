@@ -4,6 +4,7 @@ import { createApp } from "./app";
 export { ExecutionObject } from "./durable/execution/execution-object";
 export { BudgetObject } from "./durable/budget/budget-object";
 export { RateLimitObject } from "./durable/rate-limit/rate-limit-object";
+export { ConcurrencyObject } from "./durable/concurrency/concurrency-object";
 
 const app = createApp();
 

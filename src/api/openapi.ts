@@ -16,6 +16,7 @@ export const TAGS = {
   costs: "Costs",
   budgets: "Budgets",
   telemetry: "Telemetry",
+  concurrency: "Concurrency",
 } as const;
 
 /** The tag list of the document, with descriptions, in reading order. */
@@ -43,6 +44,12 @@ export const TAG_DESCRIPTIONS = [
     description:
       `Totals, averages and percentiles of a tenant's executions over a date range (at most ${MAX_TELEMETRY_RANGE_DAYS} days; the last 24 hours by default), ` +
       "read from the index: executions are counted by when they were created, usage records by their time. Every role reads.",
+  },
+  {
+    name: TAGS.concurrency,
+    description:
+      "Concurrency keys: at most `limit` executions of a tenant with the same key run at once (across its workflows); the others wait `queued`, " +
+      "by priority, then first in, first out. Operators and admins read who holds a key's slots and who waits.",
   },
 ];
 

@@ -19,12 +19,13 @@ export const PERMISSIONS = [
   "budgets:read",
   "budgets:write", // shared budgets: create, change the limit, delete
   "telemetry:read", // summaries and workflow stats
+  "concurrency:read", // a concurrency key's holders and queue
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: PERMISSIONS,
-  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read", "telemetry:read"],
+  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read", "telemetry:read", "concurrency:read"],
   approver: ["workflows:read", "executions:read", "executions:decide", "prices:read", "budgets:read", "telemetry:read"],
   viewer: ["workflows:read", "executions:read", "prices:read", "budgets:read", "telemetry:read"],
 };

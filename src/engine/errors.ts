@@ -43,6 +43,7 @@ export const ERROR_CODES = [
 /** Codes of an execution's `error` that are not a step's. */
 export const EXECUTION_ERROR_CODES = [
   "EXECUTION_TIMEOUT", // the workflow's timeout_seconds passed
+  "QUEUE_TIMEOUT", // queued longer than its concurrency's queue_ttl_seconds
   "STEP_FAILED", // a step failed without an error of its own
   "APPROVAL_REJECTED",
   "APPROVAL_EXPIRED",

@@ -13,6 +13,7 @@ import { eventValue } from "./outcomes";
 import { executionTimeoutMs } from "./retry";
 import { transitionExecution } from "./state-machine";
 import { NO_COST } from "./usage";
+import { queuedEvent, queueOrAdmit, queueTimer, slotWaitingFor } from "./slots";
 import type { AuditRow } from "../schemas/audit";
 import type { CreateExecutionArgs } from "../schemas/execution-rpc";
 import type { WaitingFor } from "../schemas/executions";
@@ -26,6 +27,7 @@ import { parseRfc3339 } from "../lib/time";
 export function decideCreate(req: CreateExecutionArgs, now: number): Decision & { created: ExecutionRecord } {
   const gateLevel = executionGateLevel(req.definition.approval);
   const gate = gateLevel === null ? null : pendingGate({ kind: "execution", level: gateLevel }, now, now + gateExpiryMs(req.definition.approval!, gateLevel));
+  const slot = !gate && req.concurrency ? slotWaitingFor(req.concurrency.key) : null;
   const created: ExecutionRecord = {
     id: req.id,
     tenant: req.tenant,
@@ -38,14 +40,14 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     requestHash: req.requestHash,
     planHash: req.planHash,
     approvals: gate ? [gate] : [],
-    status: gate ? "pending_approval" : "running",
+    status: gate ? "pending_approval" : slot ? "queued" : "running",
     pausedFrom: null,
-    waitingFor: gate ? gateWaitingFor(gate, req.planHash) : null,
+    waitingFor: gate ? gateWaitingFor(gate, req.planHash) : slot,
     output: undefined,
     error: null,
     attempt: 1,
     createdAt: now,
-    startedAt: gate ? null : now,
+    startedAt: gate || slot ? null : now,
     endedAt: null,
     deadlineAt: now + executionTimeoutMs(req.definition),
     stateVersion: 1,
@@ -53,16 +55,22 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     cost: { ...NO_COST },
     budget: req.budget,
     budgetIds: req.budgetIds,
+    concurrency: req.concurrency,
   };
   const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
   if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });
+  if (slot) timers.push(...(queueTimer(req.concurrency!.queueTtlSeconds, now).timers?.set ?? []));
   return {
     created,
     timers: { set: timers },
     ...audited(req.audit, now),
     events: [
       { type: "execution.created", data: { workflow_id: req.workflowId, workflow_version: req.workflowVersion, labels: req.labels } },
-      gate ? { type: "approval.requested", data: approvalRequestedData(gate, req.planHash) } : { type: "execution.started", data: { attempt: 1 } },
+      gate
+        ? { type: "approval.requested", data: approvalRequestedData(gate, req.planHash) }
+        : slot
+          ? queuedEvent(slot, req.concurrency!.priority)
+          : { type: "execution.started", data: { attempt: 1 } },
     ],
   };
 }
@@ -86,8 +94,8 @@ export function decideResume(audit: AuditRow | null, now: number): Decision {
 
 /**
  * A user redrives an ended execution: its failed and cancelled steps go back to pending, and it
- * runs again as its next attempt with a new deadline. It re-enters through `queued`; with no
- * concurrency limit to wait for, it is admitted at once.
+ * runs again as its next attempt with a new deadline. It re-enters through `queued`: with a
+ * concurrency key it waits there for a slot like a new one, without one it is admitted at once.
  */
 export function decideRetry(execution: Readonly<ExecutionRecord>, steps: Iterable<Readonly<StepRecord>>, audit: AuditRow | null, now: number): Decision {
   const redrive: NonNullable<Decision["steps"]> = [];
@@ -96,15 +104,13 @@ export function decideRetry(execution: Readonly<ExecutionRecord>, steps: Iterabl
   }
   const attempt = execution.attempt + 1;
   const deadlineAt = now + executionTimeoutMs(execution.definition);
+  const entry = queueOrAdmit(execution, { command: "retry", patch: { attempt, error: null, endedAt: null, output: undefined, deadlineAt } }, { command: "admit" }, attempt, now);
   return {
     steps: redrive,
-    execution: [
-      { command: "retry", patch: { attempt, error: null, endedAt: null, output: undefined, deadlineAt } },
-      { command: "admit" },
-    ],
-    timers: { set: [{ kind: "execution_timeout", stepId: null, dueAt: deadlineAt }] },
+    execution: entry.execution,
+    timers: { set: [{ kind: "execution_timeout", stepId: null, dueAt: deadlineAt }, ...(entry.timers?.set ?? [])] },
     ...audited(audit, now),
-    events: [{ type: "execution.started", data: { attempt } }],
+    events: entry.events,
   };
 }
 

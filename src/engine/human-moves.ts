@@ -10,6 +10,7 @@ import { audited, type Decision } from "./decision";
 import type { ErrorInfo } from "./errors";
 import { decideCancelOpenSteps } from "./execution-moves";
 import type { ExecutionRecord, StepRecord } from "./model";
+import { queueOrAdmit } from "./slots";
 import { transitionExecution } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { ApprovalGate } from "../schemas/executions";
@@ -19,8 +20,8 @@ import { isoTime } from "../lib/time";
 function openGate(execution: Readonly<ExecutionRecord>, steps: ReadonlyMap<string, Readonly<StepRecord>>, gate: Readonly<ApprovalGate>, by: string | null, comment: string | undefined, now: number): Decision {
   switch (gate.kind) {
     case "execution":
-      // Admitted at once: nothing (no concurrency limit) makes an approved execution queue.
-      return { execution: [{ command: "approve" }, { command: "admit", patch: { startedAt: now } }], events: [{ type: "execution.started", data: { attempt: execution.attempt } }] };
+      // Approved, it may start: admitted at once, or queued for its concurrency key's slot.
+      return queueOrAdmit(execution, { command: "approve" }, { command: "admit", patch: { startedAt: now } }, execution.attempt, now);
     case "step":
       return { steps: [{ stepId: gate.step_id!, command: "release" }], execution: [{ command: "approve" }], events: [] };
     case "approval_step": {

@@ -5,6 +5,7 @@
 import type { ErrorInfo } from "./errors";
 import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionCost, PriceBook } from "../schemas/costs";
+import type { ExecutionConcurrency } from "../schemas/concurrency";
 import type { ApprovalGate, EventType, ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
 
 /** The execution as it stands. */
@@ -42,6 +43,8 @@ export interface ExecutionRecord {
   budget: ExecutionBudget | null;
   /** The shared budgets (tenant, workflow) that applied when it started. */
   budgetIds: string[];
+  /** Its concurrency key (rendered at start), limit and priority; null when its workflow has none. */
+  concurrency: ExecutionConcurrency | null;
 }
 
 /** The execution's own budget: the workflow's shape (`WorkflowBudget`), its amount lowered or raised. */

@@ -29,6 +29,8 @@ import {
   MAX_STEPS,
   MAX_WORKFLOW_TIMEOUT_SECONDS,
   MAX_BUDGET_USD,
+  MAX_CONCURRENCY_KEY_LENGTH,
+  MAX_CONCURRENCY_LIMIT,
   MAX_FALLBACK_MODELS,
   MAX_STEP_COST_USD,
 } from "./limits";
@@ -538,15 +540,24 @@ export const ConcurrencyLimit = z
     key: z
       .string()
       .min(1)
-      .max(1_024)
+      .max(MAX_CONCURRENCY_KEY_LENGTH)
       .meta({
         description: `Executions with the same key share the limit. ${TEMPLATED} Evaluated at start, over \`input\` and \`execution\` only.`,
         examples: ["deploy:{{ input.service }}"],
       }),
-    limit: z.int().min(1).max(10_000).meta({ description: "Most running executions per key; the others wait `queued`, first in, first out.", examples: [1] }),
+    limit: z.int().min(1).max(MAX_CONCURRENCY_LIMIT).meta({
+      description:
+        "Most executions holding a slot of the key at once (from admission to their end, waits included); the others wait `queued`, " +
+        "by the start's `priority` (higher first), then first in, first out. The latest execution's limit is the key's.",
+      examples: [1],
+    }),
+    queue_ttl_seconds: z.int().min(1).max(MAX_WORKFLOW_TIMEOUT_SECONDS).optional().meta({
+      description: "A queued execution that waits longer for a slot ends `timed_out` with code `QUEUE_TIMEOUT`.",
+      examples: [600],
+    }),
   })
   .openapi("ConcurrencyLimit")
-  .meta({ description: "At most `limit` executions of this workflow run at once per `key` value." });
+  .meta({ description: "At most `limit` executions of the tenant (across its workflows) run at once per `key` value." });
 export type ConcurrencyLimit = z.infer<typeof ConcurrencyLimit>;
 
 export const WorkflowBudget = z

@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";
+import { ConcurrencyKey, ExecutionConcurrency } from "./concurrency";
 import { PriceBook } from "./costs";
 import { MAX_BUDGET_USD } from "./limits";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";
@@ -32,6 +33,8 @@ export const CreateExecutionArgs = z.object({
   budget: WorkflowBudget.nullable(),
   /** The shared budgets that apply to it (tenant-wide, and its workflow's). */
   budgetIds: z.array(z.string().min(1).max(64)).max(100),
+  /** Its concurrency key (rendered), limit and priority; null when its workflow has none. */
+  concurrency: ExecutionConcurrency.nullable().default(null),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 
@@ -59,6 +62,9 @@ export type DecisionArgs = z.infer<typeof DecisionArgs>;
 
 export const BudgetId = z.string().min(1).max(64);
 export const RaiseBudgetArgs = z.object({ maxUsd: z.number().min(0).max(MAX_BUDGET_USD) });
+
+/** A concurrency key's object offers the execution its slot (or asks whether it still holds it). */
+export const SlotKey = ConcurrencyKey;
 
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;

@@ -4,7 +4,8 @@
  */
 import { z } from "@hono/zod-openapi";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";
-import { MAX_BUDGET_USD } from "./limits";
+import { DEFAULT_PRIORITY, MAX_BUDGET_USD } from "./limits";
+import { Priority } from "./concurrency";
 import { ExecutionCost } from "./costs";
 import { JsonValue } from "./json";
 import { PageQuery, Timestamp, page } from "./pages";
@@ -37,7 +38,9 @@ export type Labels = z.infer<typeof Labels>;
 
 export const WaitingFor = z
   .object({
-    kind: z.enum(["sleep", "approval", "answers", "event", "budget"]),
+    kind: z.enum(["sleep", "approval", "answers", "event", "budget", "slot"]).openapi({
+      description: "`slot`: a queued execution waits for its concurrency key (`key`), at `position` in its queue (1 is next in line).",
+    }),
     step_id: z.string().optional(),
     until: Timestamp.optional(),
   })
@@ -126,6 +129,7 @@ export type StepTrace = z.infer<typeof StepTrace>;
 
 export const EVENT_TYPES = [
   "execution.created",
+  "execution.queued",
   "execution.started",
   "execution.waiting",
   "execution.paused",
@@ -186,6 +190,12 @@ export const RaiseBudgetBody = z
   })
   .openapi("RaiseBudget");
 
+const StartPriority = Priority.meta({
+  description: "Place in its concurrency key's queue (SPEC §8): higher first, then first in, first out.",
+  default: DEFAULT_PRIORITY,
+  examples: [8],
+});
+
 export const StartExecutionBody = z
   .union([
     z.strictObject({
@@ -194,12 +204,14 @@ export const StartExecutionBody = z
       input: JsonValue.optional(),
       labels: Labels.optional(),
       budget: StartBudget.optional(),
+      priority: StartPriority.optional(),
     }),
     z.strictObject({
       definition: WorkflowDefinition,
       input: JsonValue.optional(),
       labels: Labels.optional(),
       budget: StartBudget.optional(),
+      priority: StartPriority.optional(),
     }),
   ])
   .openapi("StartExecution", {

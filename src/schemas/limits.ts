@@ -53,3 +53,14 @@ export const MAX_FALLBACK_MODELS = 5;
 export const MAX_STEP_COST_USD = 1_000_000;
 /** Largest budget, in USD (an execution's or a shared one). */
 export const MAX_BUDGET_USD = 1_000_000;
+
+/** Longest concurrency key, as written and once rendered. */
+export const MAX_CONCURRENCY_KEY_LENGTH = 1_024;
+/** Most executions one key admits at once. */
+export const MAX_CONCURRENCY_LIMIT = 10_000;
+/** An execution's priority in its key's queue (SPEC §8): higher first. */
+export const MIN_PRIORITY = 1;
+export const MAX_PRIORITY = 10;
+export const DEFAULT_PRIORITY = 5;
+/** Most queued executions GET /v1/concurrency/{key} lists. */
+export const MAX_LISTED_QUEUE = 1_000;

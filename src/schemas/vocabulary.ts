@@ -25,5 +25,5 @@ export const STEP_STATUSES = ["pending", "running", "waiting", "completed", "fai
  * The logical timers behind an execution object's one alarm (`durable/storage/timer-store.ts`); the `timers`
  * table's `CHECK` constraint lists the same kinds.
  */
-export const TIMER_KINDS = ["execution_timeout", "step_retry", "step_wake", "outbox_flush", "approval_expiry"] as const;
+export const TIMER_KINDS = ["execution_timeout", "step_retry", "step_wake", "outbox_flush", "approval_expiry", "queue_timeout"] as const;
 export type TimerKind = (typeof TIMER_KINDS)[number];

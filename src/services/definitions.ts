@@ -63,7 +63,6 @@ export function unsupportedFeatures(def: WorkflowDefinition): FieldError[] {
   def.steps.forEach((step, i) => {
     if (!stepKinds[step.type]) out.push({ path: `/steps/${i}/type`, message: `step type '${step.type}' cannot run yet`, in: "body" });
   });
-  if (def.concurrency) out.push({ path: "/concurrency", message: "concurrency limits cannot run yet", in: "body" });
   return out;
 }
 

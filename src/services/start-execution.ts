@@ -20,7 +20,10 @@ import { deploymentPrices, resolvePrices } from "../store/prices";
 import { assertRunnable, assertValidInput, resolveDefinition } from "./definitions";
 import { ExecutionTimedOutError, UnprocessableError, ValidationError } from "./errors";
 import type { ExecutionBudget } from "../engine/model";
-import type { WorkflowBudget } from "../schemas/definition";
+import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";
+import type { ExecutionConcurrency } from "../schemas/concurrency";
+import { DEFAULT_PRIORITY, MAX_CONCURRENCY_KEY_LENGTH } from "../schemas/limits";
+import { interpolate, renderTemplate } from "../engine/evaluate";
 import { applicableBudgetIds } from "../store/budgets";
 
 /**
@@ -36,6 +39,33 @@ export function executionBudget(workflow: WorkflowBudget | undefined, start: { m
   }
   if (workflow) return { max_usd: start?.max_usd ?? workflow.max_usd, on_exceed: workflow.on_exceed };
   return start ? { max_usd: start.max_usd, on_exceed: "pause" } : null;
+}
+
+/**
+ * The execution's concurrency: its workflow's key rendered over the start's input and the
+ * execution (SPEC §8), its limit and queue TTL, and the start's priority; null without a key. A key
+ * that cannot be rendered, or renders empty or too long, refuses the start (400): it depends on the
+ * input.
+ */
+export async function executionConcurrency(
+  def: WorkflowDefinition,
+  input: unknown,
+  execution: { id: string; workflow_id: string; workflow_version: number },
+  priority: number | undefined,
+): Promise<ExecutionConcurrency | null> {
+  const c = def.concurrency;
+  if (!c) return null;
+  const problem = (message: string) =>
+    new ValidationError([{ path: "/input", message, code: "CONCURRENCY_KEY", in: "body" }], "The workflow's concurrency key cannot be made from this input.");
+  let key: string;
+  try {
+    key = interpolate(await renderTemplate(c.key, { input, steps: {}, execution: { ...execution, attempt: 1, started_at: null } }, undefined, "concurrency.key"));
+  } catch (err) {
+    throw problem(err instanceof Error ? err.message : String(err));
+  }
+  if (key === "") throw problem("concurrency.key renders to an empty key");
+  if (key.length > MAX_CONCURRENCY_KEY_LENGTH) throw problem(`concurrency.key renders to ${key.length} characters (at most ${MAX_CONCURRENCY_KEY_LENGTH})`);
+  return { key, limit: c.limit, priority: priority ?? DEFAULT_PRIORITY, queueTtlSeconds: c.queue_ttl_seconds ?? null };
 }
 
 /** How long an Idempotency-Key is remembered (the IETF draft's and Stripe's 24 hours). */
@@ -142,6 +172,7 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
     const id = await executionIdFor(tenant, idempotencyKey, generation);
     hooks.about(id, subject);
     const rpc = executionRpc(env, id);
+    const concurrency = await executionConcurrency(resolved.definition, input, { id, workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion }, body.priority);
     const result = await rpc.create({
       id,
       tenant,
@@ -156,6 +187,7 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
       prices,
       budget,
       budgetIds,
+      concurrency,
       audit: hooks.auditRow(),
     });
     if (result.kind === "created") return { kind: "created", id, execution: result.execution, rpc };

@@ -69,6 +69,7 @@ describe("OpenAPI document", () => {
         "POST /v1/budgets",
         "GET /v1/budgets",
         "GET /v1/budgets/{id}",
+    "GET /v1/concurrency/{key}",
         "PATCH /v1/budgets/{id}",
         "DELETE /v1/budgets/{id}",
         "GET /v1/telemetry/summary",
@@ -140,7 +141,9 @@ describe("OpenAPI document", () => {
         const isPublic = path === "/health" || path.startsWith("/v1/schemas/");
         expect(op.security, where).toEqual(isPublic ? [] : [{ bearerAuth: [] }, { apiKeyHeader: [] }]);
         expect(statuses, where).toEqual(expect.arrayContaining(isPublic ? ["500"] : ["401", "403", "500"]));
-        if (path.includes("{")) expect(statuses, where).toEqual(expect.arrayContaining(["400", "404"]));
+        // A concurrency key names no stored resource: a key nobody holds answers 200 (idle), never 404.
+        const named = path === "/v1/concurrency/{key}";
+        if (path.includes("{")) expect(statuses, where).toEqual(expect.arrayContaining(named ? ["400"] : ["400", "404"]));
         if (op.requestBody) expect(statuses, where).toEqual(expect.arrayContaining(["400", "413", "415"]));
         for (const [status, response] of Object.entries(op.responses)) {
           if (Number(status) < 400) continue;
@@ -185,6 +188,7 @@ describe("OpenAPI document", () => {
         "createBudget",
         "listBudgets",
         "getBudget",
+        "getConcurrencyKey",
         "updateBudget",
         "deleteBudget",
         "getTelemetrySummary",

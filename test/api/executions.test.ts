@@ -121,12 +121,12 @@ describe("POST /v1/executions", () => {
     const res = await start(t.operator, {
       definition: {
         id: "limited",
-        concurrency: { key: "one", limit: 1 },
+        concurrency: { key: "one", limit: 1 }, // runs now (SPEC §8)
         steps: [{ id: "q", type: "workflow", workflow_id: "child" }],
       },
     });
     const p = expectProblem(res, 422, "FEATURE_NOT_AVAILABLE");
-    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/concurrency", "/steps/0/type"]);
+    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/steps/0/type"]);
   });
 
   it("403 for viewer and approver; 401 without a key", async () => {

@@ -32,6 +32,7 @@ export const executionRecord = (p: Partial<ExecutionRecord> = {}): ExecutionReco
   cost: { total_usd: 0, input_tokens: 0, output_tokens: 0 },
   budget: null,
   budgetIds: [],
+  concurrency: null,
   ...p,
 });
 

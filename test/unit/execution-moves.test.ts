@@ -39,6 +39,7 @@ describe("create", () => {
     prices: {},
     budget: null,
     budgetIds: [],
+    concurrency: null,
     audit,
   });
 

@@ -41,6 +41,11 @@ export interface ExecutionRpc {
   raiseBudget(tenant: string, args: { maxUsd: number }, audit: AuditRow | null): Promise<RaiseBudgetResult>;
   /** A shared budget's object tells the execution its limit changed. */
   budgetChanged(budgetId: string): Promise<void>;
+  /**
+   * A concurrency key's object offers the execution its slot, or asks whether it still holds it:
+   * true when it holds it now, false when the slot goes to the next in line.
+   */
+  slotGranted(key: string): Promise<boolean>;
   /** Streams (SSE, WebSocket) — see `eventStreamRequest`, `eventSocketRequest`. */
   fetch(request: Request): Promise<Response>;
 }

@@ -18,6 +18,8 @@ import type { TimerKind } from "../../schemas/vocabulary";
 import type { Attempts } from "./attempts";
 import { gateWaitingFor } from "../../engine/approvals";
 import type { HumanWaits } from "./human-waits";
+import type { ExecutionSlots } from "./slots";
+import { QUEUE_TIMEOUT } from "../../engine/slots";
 import { decideEnd, decideFailed, decideStepFailedExecution, decideTimeout, decideWaiting } from "../../engine/execution-moves";
 import { decideInterrupted, decideNeedsSkipped, decideWake } from "../../engine/outcomes";
 import type { ExecutionRuntime, LoadedState } from "./runtime";
@@ -38,6 +40,7 @@ export class Drive {
     private readonly rt: ExecutionRuntime,
     private readonly attempts: Attempts,
     private readonly humanWaits: HumanWaits,
+    private readonly slots: ExecutionSlots,
   ) {}
 
   /** The alarm's work (and start-up catch-up): run what is due, drive steps, re-arm the alarm. */
@@ -101,6 +104,7 @@ export class Drive {
     step_retry: (_s, timer) => this.rt.timers.clear("step_retry", timer.stepId),
     approval_expiry: (s, timer) => this.humanWaits.expireGate(s, timer.stepId),
     outbox_flush: () => {}, // the flush at the end of every drive handles it
+    queue_timeout: (s) => this.queueTimeOut(s),
   };
 
   private fireDueTimers(s: LoadedState): void {
@@ -113,6 +117,14 @@ export class Drive {
     const error: ErrorInfo = { code: "EXECUTION_TIMEOUT", message: "The execution ran past its timeout_seconds." };
     this.rt.apply(s, decideTimeout(s.steps.values(), error, this.rt.deps.clock.now()));
     this.rt.abortAll(new StepError("EXECUTION_TIMEOUT", error.message));
+    this.rt.notifyIfEnded(s);
+  }
+
+  /** Still queued when its queue's TTL passed: the execution ends `timed_out` (QUEUE_TIMEOUT), leaving the queue. */
+  private queueTimeOut(s: LoadedState): void {
+    this.rt.timers.clear("queue_timeout");
+    if (s.execution.status !== "queued") return;
+    this.rt.apply(s, decideTimeout(s.steps.values(), QUEUE_TIMEOUT, this.rt.deps.clock.now()));
     this.rt.notifyIfEnded(s);
   }
 
@@ -242,6 +254,10 @@ export class Drive {
 
   // ------------------------------------------------------------------ index and alarm
 
+  /**
+   * Delivers what the outbox holds — slot messages to the concurrency key's object, index, audit and
+   * usage rows to D1 — both at once. What failed stays queued and is retried by timer, with backoff.
+   */
   async flushOutbox(): Promise<void> {
     if (!this.rt.schemaReady) return;
     if (this.rt.outbox.pending() === 0) {
@@ -249,12 +265,13 @@ export class Drive {
       return;
     }
     const now = this.rt.deps.clock.now();
-    if (await this.rt.outbox.flush(this.rt.deps.d1, now)) {
+    const [slotsSent, indexed] = await Promise.all([this.slots.deliver(), this.rt.outbox.flush(this.rt.deps.d1, now)]);
+    if (slotsSent && indexed) {
       this.flushFailures = 0;
       if (this.rt.outbox.pending() === 0) {
         this.rt.timers.clear("outbox_flush");
         const execution = this.rt.load()?.execution;
-        if (execution && isTerminalExecution(execution.status)) log("info", "execution.billed_rows", { execution_id: execution.id, ...this.rt.billedRows() });
+        if (execution && isTerminalExecution(execution.status)) log("info", "execution.billed_rows", { execution_id: execution.id, ...this.rt.billedRows(), key_calls: this.slots.keyCalls });
       }
     } else {
       this.flushFailures += 1;

@@ -21,6 +21,7 @@ import {
   EventWindow,
   RaiseBudgetArgs,
   RequestHash,
+  SlotKey,
   StreamArgs,
   Tenant,
   UserCommand,
@@ -41,6 +42,8 @@ import { Commands } from "./commands";
 import { Drive } from "./drive";
 import { HumanWaits } from "./human-waits";
 import { ReadModel } from "./read-model";
+import { ExecutionSlots } from "./slots";
+import { concurrencyRpc } from "../concurrency/client";
 import { ExecutionRuntime, type RuntimeDeps } from "./runtime";
 
 function logBackgroundFailure(runtime: ExecutionRuntime, what: string, err: unknown): void {
@@ -53,6 +56,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   readonly commands: Commands;
   readonly humanWaits: HumanWaits;
   readonly drive: Drive;
+  readonly slots: ExecutionSlots;
   readonly sockets: EventSockets;
   /**
    * The runtime's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
@@ -72,12 +76,14 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       clock: systemClock,
       d1: env.DB,
       random: Math.random,
+      concurrency: (tenant, key) => concurrencyRpc(env, tenant, key),
     };
     this.runtime = new ExecutionRuntime(this.deps);
     this.reads = new ReadModel(this.runtime);
     this.commands = new Commands(this.runtime, this.reads);
     this.humanWaits = new HumanWaits(this.runtime);
-    this.drive = new Drive(this.runtime, new Attempts(this.runtime), this.humanWaits);
+    this.slots = new ExecutionSlots(this.runtime);
+    this.drive = new Drive(this.runtime, new Attempts(this.runtime), this.humanWaits, this.slots);
     this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
@@ -85,15 +91,15 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   async create(args: unknown): Promise<CreateResult> {
-    const result = this.commands.create(CreateExecutionArgs.parse(args));
-    if (result.kind === "created") {
-      // The alarm is armed first, so a crash from here on is recovered by the alarm; then the drive
-      // starts right after this answer rather than after an alarm round-trip (an alarm that fires
-      // meanwhile joins it).
-      // The index row is durable in the outbox; the drive flushes it to D1.
-      await this.drive.rearm({ driveStarting: true });
-      this.driveSoon();
-    }
+    const parsed = CreateExecutionArgs.parse(args);
+    const result = this.commands.create(parsed);
+    if (result.kind !== "created") return result;
+    // The alarm is armed first, so a crash from here on is recovered by the alarm; then the drive
+    // starts right after this answer rather than after an alarm round-trip (an alarm that fires
+    // meanwhile joins it). The index row is durable in the outbox; the drive flushes it to D1.
+    await this.drive.rearm({ driveStarting: true });
+    result.execution = await this.askForSlot(parsed.tenant, result.execution);
+    this.driveSoon();
     return result;
   }
 
@@ -102,7 +108,8 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   async get(tenant: unknown): Promise<Execution | null> {
-    return this.reads.snapshot(Tenant.parse(tenant));
+    const execution = this.reads.snapshot(Tenant.parse(tenant));
+    return execution && this.slots.withCurrentPosition(execution);
   }
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {
@@ -142,16 +149,44 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   /**
+   * A concurrency key's object offers the execution its slot, or asks whether it still holds it
+   * (true: it does, admitted now if it was queued; false: the slot goes to the next in line).
+   */
+  async slotGranted(key: unknown): Promise<boolean> {
+    const answer = this.slots.offered(SlotKey.parse(key));
+    if (answer === "admitted") {
+      // Straight to the drive, which flushes the index itself: a flush started first would compete
+      // with the first step for the isolate and keep the slot idle meanwhile.
+      await this.drive.rearm({ driveStarting: true });
+      this.driveSoon();
+    }
+    return answer !== "refused";
+  }
+
+  /**
    * After a person's request changed the execution: the alarm is re-armed (so a crash from here on
    * is recovered), the index row is flushed off the response's path (a failed flush is retried by
    * the outbox_flush timer), and work the change unblocked starts now, not after an alarm round-trip.
    */
-  private async carryOn<R extends { ok: boolean }>(result: R): Promise<R> {
+  private async carryOn<R extends { ok: boolean; execution?: Execution }>(result: R): Promise<R> {
     if (!result.ok) return result;
     await this.drive.rearm({ driveStarting: true });
+    if (result.execution) result.execution = await this.askForSlot(this.runtime.load()!.execution.tenant, result.execution);
     void this.drive.flushOutbox().catch((err: unknown) => logBackgroundFailure(this.runtime, "index flush", err));
     this.driveSoon();
     return result;
+  }
+
+  /**
+   * An execution the request made `queued` (started, approved, retried) asks its key's object for a
+   * slot before the answer, so the answer says `running` or its place in the queue. A request that
+   * fails stays in the outbox, retried by its timer; the answer then shows it queued.
+   */
+  private async askForSlot(tenant: string, execution: Execution): Promise<Execution> {
+    if (execution.status !== "queued" || execution.waiting_for?.kind !== "slot") return execution;
+    await this.slots.deliver();
+    await this.drive.rearm({ driveStarting: true });
+    return this.reads.snapshot(tenant) ?? execution;
   }
 
   /**

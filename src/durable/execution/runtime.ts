@@ -35,6 +35,9 @@ import { isoTime } from "../../lib/time";
 import { Timers } from "../storage/timer-store";
 import { ExecutionBudgets } from "./budgets";
 import { loadedState, type LoadedState } from "./loaded-state";
+import type { ConcurrencyRpc } from "../concurrency/client";
+import { releasesSlot } from "../../engine/slots";
+import type { SlotPayload } from "../storage/outbox";
 
 export type { LoadedState };
 
@@ -55,6 +58,8 @@ export interface RuntimeDeps {
   /** The D1 database the outbox flushes the index and audit rows to (`env.DB`). */
   d1: D1Database;
   random: () => number;
+  /** A concurrency key's object (`concurrencyRpc` in production; tests drop or delay its calls). */
+  concurrency: (tenant: string, key: string) => ConcurrencyRpc;
 }
 
 /**
@@ -219,7 +224,9 @@ export class ExecutionRuntime {
     if (d.created) {
       if (!this.schemaReady) ensureSchema(this.sql); // the first write this object ever makes, in the creating transaction
       this.store.insertExecution(d.created);
-      this.indexed(d.created, this.deps.clock.now());
+      const now = this.deps.clock.now();
+      this.indexed(d.created, now);
+      if (d.created.status === "queued") this.slotMessage(d.created, "slot_acquire", now);
     }
     if (d.decidedGates) for (const g of d.decidedGates) Object.assign(s.execution.approvals[g.index]!, g.patch);
     const timers = d.timers;
@@ -247,6 +254,7 @@ export class ExecutionRuntime {
     const t = transitionExecution(s.execution.status, command);
     if (!t.ok) return false;
     const now = this.deps.clock.now();
+    const from = s.execution.status;
     Object.assign(s.execution, patch, { status: t.to, stateVersion: s.execution.stateVersion + 1 });
     // `waiting_for` describes a waiting execution only: any other status drops it unless set here.
     if (t.to !== "waiting" && patch.waitingFor === undefined) s.execution.waitingFor = null;
@@ -258,7 +266,27 @@ export class ExecutionRuntime {
     this.store.saveExecution(s.execution);
     this.indexed(s.execution, now, s.steps);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
+    // Flow control: a move into `queued` asks the key's object for a slot; an end gives it back.
+    if (t.to === "queued" && t.changed) this.slotMessage(s.execution, "slot_acquire", now);
+    if (releasesSlot(from, t.to, isTerminalExecution(t.to))) this.slotMessage(s.execution, "slot_release", now);
     return true;
+  }
+
+  /** A slot request or release for the execution's key, in the outbox (none without a key). Inside a tx. */
+  private slotMessage(e: ExecutionRecord, kind: "slot_acquire" | "slot_release", now: number): void {
+    const c = e.concurrency;
+    if (!c) return;
+    const payload: SlotPayload = { tenant: e.tenant, key: c.key, executionId: e.id, limit: c.limit, priority: c.priority };
+    this.outbox.enqueueSlot(kind, payload, now);
+    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
+  }
+
+  /** Writes fields of the execution that no status move carries (a queued execution's position). */
+  patchExecution(s: LoadedState, patch: Partial<ExecutionRecord>): void {
+    this.tx(() => {
+      Object.assign(s.execution, patch);
+      this.store.saveExecution(s.execution);
+    });
   }
 
   /**

@@ -1,6 +1,8 @@
 /**
- * Rows owed to D1: the execution's index row, the audit rows of the requests that changed it, and
- * its usage ledger records.
+ * Rows owed to D1 — the execution's index row, the audit rows of the requests that changed it, and
+ * its usage ledger records — and messages owed to its concurrency key's object: a request for a
+ * slot, and the slot given back (`slot_acquire`, `slot_release`; sent by durable/execution/slots.ts,
+ * each removed only once the key's object acknowledged it, so a release is retried until it lands).
  * A transition enqueues them in the same SQLite transaction, so they are durable before the
  * request is acknowledged; `flush` sends everything pending to D1 in one batch (version-guarded
  * upserts, idempotent audit inserts) and removes the rows only after D1 accepted them. A failed
@@ -13,7 +15,25 @@ import { auditInsertStatement } from "../../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../../store/executions";
 import { usageInsertStatement, type UsageIndexRow } from "../../store/usage";
 
-type OutboxKind = "execution_index" | "audit" | "usage";
+type D1Kind = "execution_index" | "audit" | "usage";
+export type SlotMessageKind = "slot_acquire" | "slot_release";
+type OutboxKind = D1Kind | SlotMessageKind;
+
+/** What a slot message carries: who asks, for which key, under which limit and priority. */
+export interface SlotPayload {
+  tenant: string;
+  key: string;
+  executionId: string;
+  limit: number;
+  priority: number;
+}
+
+/** A message to the concurrency key's object, in the order it was enqueued. */
+export interface SlotMessage {
+  seq: number;
+  kind: SlotMessageKind;
+  payload: string;
+}
 
 interface OutboxRow {
   seq: number;
@@ -21,6 +41,8 @@ interface OutboxRow {
   payload: string;
   [key: string]: SqlStorageValue;
 }
+
+const D1_ROWS = "kind IN ('execution_index', 'audit', 'usage')";
 
 export class Outbox {
   /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
@@ -51,6 +73,22 @@ export class Outbox {
     this.enqueue("usage", row, now);
   }
 
+  /** Call inside the transition's transaction. */
+  enqueueSlot(kind: SlotMessageKind, payload: SlotPayload, now: number): void {
+    this.enqueue(kind, payload, now);
+  }
+
+  /** Slot messages not yet acknowledged, oldest first. */
+  slotMessages(): SlotMessage[] {
+    if (this.pending() === 0) return [];
+    return this.sql.exec<OutboxRow>("SELECT seq, kind, payload FROM outbox WHERE kind IN ('slot_acquire', 'slot_release') ORDER BY seq").toArray() as SlotMessage[];
+  }
+
+  /** The key's object acknowledged the message. */
+  acknowledged(seq: number): void {
+    if (this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq).rowsWritten > 0 && this.queued !== null) this.queued -= 1;
+  }
+
   private enqueue(kind: OutboxKind, payload: unknown, now: number): void {
     this.sql.exec("INSERT INTO outbox (kind, payload, created_at) VALUES (?, ?, ?)", kind, JSON.stringify(payload), now);
     if (this.queued !== null) this.queued += 1;
@@ -61,7 +99,7 @@ export class Outbox {
     return this.queued;
   }
 
-  /** Sends everything queued; resolves false when D1 refused (rows stay queued). */
+  /** Sends every D1 row queued; resolves false when D1 refused (rows stay queued). */
   async flush(db: D1Database, now: number): Promise<boolean> {
     while (this.running) await this.running;
     this.running = this.send(db, now).finally(() => {
@@ -71,7 +109,8 @@ export class Outbox {
   }
 
   private async send(db: D1Database, now: number): Promise<boolean> {
-    const rows = this.sql.exec<OutboxRow>("SELECT seq, kind, payload FROM outbox ORDER BY seq").toArray();
+    if (this.pending() === 0) return true;
+    const rows = this.sql.exec<OutboxRow>(`SELECT seq, kind, payload FROM outbox WHERE ${D1_ROWS} ORDER BY seq`).toArray();
     if (rows.length === 0) return true;
     // Only the newest state of each execution matters; older ones would be ignored by the guard anyway.
     const latest = new Map<string, ExecutionIndexRow>();
@@ -101,7 +140,7 @@ export class Outbox {
     } catch {
       return false;
     }
-    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", rows[rows.length - 1]!.seq);
+    this.sql.exec(`DELETE FROM outbox WHERE seq <= ? AND ${D1_ROWS}`, rows[rows.length - 1]!.seq);
     if (this.queued !== null) this.queued -= rows.length;
     return true;
   }

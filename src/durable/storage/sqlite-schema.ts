@@ -96,6 +96,21 @@ const OUTBOX_V5 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+// Version 7: flow control — queue timeouts, and slot requests and releases in the outbox (sent to
+// the concurrency key's object, not to D1).
+const TIMERS_V7 = `CREATE TABLE timers (
+     id      TEXT NOT NULL PRIMARY KEY,
+     kind    TEXT NOT NULL CHECK (kind IN ('execution_timeout','step_retry','step_wake','outbox_flush','approval_expiry','queue_timeout')),
+     step_id TEXT,
+     due_at  INTEGER NOT NULL
+   ) WITHOUT ROWID;`;
+const OUTBOX_V7 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit', 'usage', 'slot_acquire', 'slot_release')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -170,6 +185,13 @@ ${ATTEMPT_COLUMNS_V1}
   // 6: budgets — the execution's own, and the ids of the shared ones that apply to it.
   `ALTER TABLE execution ADD COLUMN budget TEXT;
    ALTER TABLE execution ADD COLUMN budget_ids TEXT NOT NULL DEFAULT '[]';`,
+  // 7: flow control — the execution's concurrency key, limit and priority; queue timeouts; slot
+  // messages in the outbox.
+  [
+    "ALTER TABLE execution ADD COLUMN concurrency TEXT;",
+    rebuildTable("timers", TIMERS_V7, "id, kind, step_id, due_at"),
+    rebuildTable("outbox", OUTBOX_V7, "seq, kind, payload, created_at"),
+  ].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -185,13 +207,14 @@ ${EXECUTION_COLUMNS_V1},
      approvals        TEXT NOT NULL DEFAULT '[]',
      prices           TEXT NOT NULL DEFAULT '{}',
      budget           TEXT,
-     budget_ids       TEXT NOT NULL DEFAULT '[]'
+     budget_ids       TEXT NOT NULL DEFAULT '[]',
+     concurrency      TEXT
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}
-   ${TIMERS_V4}
+   ${TIMERS_V7}
    ${EVENTS_V1}
-   ${OUTBOX_V5}
+   ${OUTBOX_V7}
    ${USAGE_V5}`;
 
 /**

@@ -7,6 +7,7 @@ import type { ApprovalGate } from "../../schemas/executions";
 import type { ErrorInfo } from "../../engine/errors";
 import type { AttemptStatus, ExecutionBudget, ExecutionRecord, StepRecord } from "../../engine/model";
 import type { WorkflowDefinition } from "../../schemas/definition";
+import type { ExecutionConcurrency } from "../../schemas/concurrency";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
 import { roundUsd, type UsageEntry } from "../../engine/usage";
@@ -93,6 +94,7 @@ export class StateStore {
       cost: this.usageTotals(),
       budget: (parse(r.budget) as ExecutionBudget | undefined) ?? null,
       budgetIds: JSON.parse((r.budget_ids as string | null) ?? "[]") as string[],
+      concurrency: (parse(r.concurrency) as ExecutionConcurrency | undefined) ?? null,
     };
   }
 
@@ -148,6 +150,7 @@ export class StateStore {
       ["plan_hash", e.planHash],
       ["prices", JSON.stringify(e.prices)],
       ["budget_ids", JSON.stringify(e.budgetIds)],
+      ["concurrency", json(e.concurrency ?? undefined)],
     ];
     const columns = [...fixed, ...mutableColumns(e)];
     this.sql.exec(
