@@ -101,9 +101,13 @@ if (!userLlm) {
 const llmBaseUrl = llm ? `${llm.url}/v1` : undefined;
 
 const allowed = [devVars.ALLOWED_PRIVATE_HOSTS, `127.0.0.1:${demo.port}`, ...(llm ? [`127.0.0.1:${llm.port}`] : [])].filter(Boolean).join(",");
+/** The examples' secrets (`{{ secrets.NAME }}` reads SECRET_NAME): the demo upstream's stand-in tokens, unless the vars file sets one. */
+const DEMO_SECRETS = { SECRET_BILLING_TOKEN: "demo-billing-token", SECRET_REGISTRY_TOKEN: "demo-registry-token", SECRET_DEPLOY_TOKEN: "demo-deploy-token" };
 const demoVars = [
   `ALLOWED_PRIVATE_HOSTS:${allowed}`,
-  ...(devVars.SECRET_BILLING_TOKEN ? [] : ["SECRET_BILLING_TOKEN:demo-billing-token"]),
+  ...Object.entries(DEMO_SECRETS)
+    .filter(([name]) => !devVars[name])
+    .map(([name, value]) => `${name}:${value}`),
   ...(llm ? [`LLM_BASE_URL:${llmBaseUrl}`, `LLM_API_KEY:${STANDIN_API_KEY}`] : []),
 ];
 

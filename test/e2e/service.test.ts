@@ -19,6 +19,7 @@ import "./scenarios/prices";
 import "./scenarios/costs";
 import "./scenarios/budgets";
 import "./scenarios/telemetry";
+import "./scenarios/concurrency";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {
