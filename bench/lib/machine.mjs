@@ -41,5 +41,7 @@ export function machineFacts() {
     miniflare: pkgVersion("miniflare"),
     workerd: run(workerdBin, ["--version"]),
     commit: run("git", ["rev-parse", "--short", "HEAD"]),
+    // Uncommitted changes to what is measured (the service, its config, the bench): the commit alone does not say what ran.
+    uncommitted: run("git", ["status", "--porcelain", "--", "src", "migrations", "wrangler.toml", "package.json", "bench"]) !== "",
   };
 }

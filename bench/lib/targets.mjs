@@ -63,7 +63,8 @@ export function steplineTarget(secrets) {
     key: "stepline",
     label: "Stepline",
     config: join(ROOT, "wrangler.toml"),
-    port: 8788,
+    // Not 8787–8790: `npm start` serves Stepline, the demo upstream and the LLM stand-in there.
+    port: 8793,
     inspectorPort: 9330,
     vars: secrets,
     auth,
