@@ -98,7 +98,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     // starts right after this answer rather than after an alarm round-trip (an alarm that fires
     // meanwhile joins it). The index row is durable in the outbox; the drive flushes it to D1.
     await this.drive.rearm({ driveStarting: true });
-    result.execution = await this.askForSlot(parsed.tenant, result.execution);
+    result.execution = await this.sendSlotMessages(parsed.tenant, result.execution);
     this.driveSoon();
     return result;
   }
@@ -171,19 +171,20 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   private async carryOn<R extends { ok: boolean; execution?: Execution }>(result: R): Promise<R> {
     if (!result.ok) return result;
     await this.drive.rearm({ driveStarting: true });
-    if (result.execution) result.execution = await this.askForSlot(this.runtime.load()!.execution.tenant, result.execution);
+    if (result.execution) result.execution = await this.sendSlotMessages(this.runtime.load()!.execution.tenant, result.execution);
     void this.drive.flushOutbox().catch((err: unknown) => logBackgroundFailure(this.runtime, "index flush", err));
     this.driveSoon();
     return result;
   }
 
   /**
-   * An execution the request made `queued` (started, approved, retried) asks its key's object for a
-   * slot before the answer, so the answer says `running` or its place in the queue. A request that
-   * fails stays in the outbox, retried by its timer; the answer then shows it queued.
+   * What the request owes the execution's concurrency key is sent before the answer: a slot asked
+   * for (started, approved, retried: the answer says `running` or the place in the queue) or given
+   * back (cancelled: the key's queue no longer lists it). A message that fails stays in the outbox,
+   * retried by its timer.
    */
-  private async askForSlot(tenant: string, execution: Execution): Promise<Execution> {
-    if (execution.status !== "queued" || execution.waiting_for?.kind !== "slot") return execution;
+  private async sendSlotMessages(tenant: string, execution: Execution): Promise<Execution> {
+    if (!this.runtime.load()?.execution.concurrency || this.runtime.outbox.slotMessages().length === 0) return execution;
     await this.slots.deliver();
     await this.drive.rearm({ driveStarting: true });
     return this.reads.snapshot(tenant) ?? execution;
