@@ -8,6 +8,7 @@
  * Callers use `client.ts`, never this module.
  */
 import { DurableObject } from "cloudflare:workers";
+import { ArmedAlarm } from "../storage/armed-alarm";
 import { systemClock, type Clock } from "../../engine/clock";
 import {
   ConfigureBudgetArgs,
@@ -42,8 +43,7 @@ export class BudgetObject extends DurableObject<Env> implements Record<keyof Bud
   readonly deps: BudgetDeps;
   readonly ledger: BudgetLedger;
   readonly notices: Notices;
-  /** The alarm as set (wall-clock ms; null: none), mirrored so re-arming writes only when it moves. */
-  private armedAt: number | null = null;
+  private readonly armed: ArmedAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,9 +54,8 @@ export class BudgetObject extends DurableObject<Env> implements Record<keyof Bud
       () => this.deps.execution,
       () => this.deps.clock.now(),
     );
-    void ctx.blockConcurrencyWhile(async () => {
-      this.armedAt = await ctx.storage.getAlarm();
-    });
+    this.armed = new ArmedAlarm(ctx.storage);
+    void ctx.blockConcurrencyWhile(() => this.armed.load());
   }
 
   async configure(args: unknown): Promise<BudgetState> {
@@ -104,7 +103,7 @@ export class BudgetObject extends DurableObject<Env> implements Record<keyof Bud
   }
 
   override async alarm(): Promise<void> {
-    this.armedAt = null; // a fired alarm is spent
+    this.armed.fired();
     this.ledger.housekeep(this.deps.clock.now());
     await this.tellWaiters();
   }
@@ -123,10 +122,6 @@ export class BudgetObject extends DurableObject<Env> implements Record<keyof Bud
   /** Arms the one alarm at the earliest thing due (or deletes it when nothing is). */
   private async rearm(): Promise<void> {
     const due = [this.ledger.nextDueAt(), this.ledger.budget() ? this.ledger.waiters.nextNoticeAt() : null].filter((t): t is number => t !== null);
-    const wall = due.length ? this.deps.clock.toWallTime(Math.min(...due)) : null;
-    if (wall === this.armedAt) return;
-    this.armedAt = wall;
-    if (wall === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(wall);
+    await this.armed.set(due.length ? this.deps.clock.toWallTime(Math.min(...due)) : null);
   }
 }

@@ -8,6 +8,7 @@
  * Callers use `client.ts`, never this module.
  */
 import { DurableObject } from "cloudflare:workers";
+import { ArmedAlarm } from "../storage/armed-alarm";
 import { systemClock, type Clock } from "../../engine/clock";
 import { AcquireArgs, ConcurrencyKey, ReleaseArgs, SlotExecutionId, SlotTenant, type AcquireResult, type ConcurrencyState } from "../../schemas/concurrency";
 import { executionRpc } from "../execution/client";
@@ -32,8 +33,7 @@ export class ConcurrencyObject extends DurableObject<Env> implements Record<keyo
   readonly offers: Offers;
   /** The key's text, once known (an object is addressed by tenant and key, and serves one key). */
   private key: string | null = null;
-  /** The alarm as set (wall-clock ms; null: none), mirrored so re-arming writes only when it moves. */
-  private armedAt: number | null = null;
+  private readonly armed: ArmedAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,9 +44,8 @@ export class ConcurrencyObject extends DurableObject<Env> implements Record<keyo
       () => this.deps.execution,
       () => this.deps.clock.now(),
     );
-    void ctx.blockConcurrencyWhile(async () => {
-      this.armedAt = await ctx.storage.getAlarm();
-    });
+    this.armed = new ArmedAlarm(ctx.storage);
+    void ctx.blockConcurrencyWhile(() => this.armed.load());
   }
 
   async acquire(args: unknown): Promise<AcquireResult> {
@@ -73,7 +72,7 @@ export class ConcurrencyObject extends DurableObject<Env> implements Record<keyo
   }
 
   override async alarm(): Promise<void> {
-    this.armedAt = null; // a fired alarm is spent
+    this.armed.fired();
     await this.askHolders();
   }
 
@@ -90,10 +89,6 @@ export class ConcurrencyObject extends DurableObject<Env> implements Record<keyo
 
   private async rearm(): Promise<void> {
     const due = this.book.nextAskAt();
-    const wall = due === null ? null : this.deps.clock.toWallTime(due);
-    if (wall === this.armedAt) return;
-    this.armedAt = wall;
-    if (wall === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(wall);
+    await this.armed.set(due === null ? null : this.deps.clock.toWallTime(due));
   }
 }
