@@ -13,6 +13,7 @@ import { call, eventually, tenantWithKeys } from "../helpers/api";
 import { eventsOf, start, waitForStatus, type ExecutionBody } from "../helpers/executions";
 import { advanceAndRunAlarm, OffsetClock } from "../helpers/objects";
 import { UPSTREAM } from "../helpers/upstream";
+import { idle, keyState } from "../helpers/concurrency";
 
 /** A workflow that holds its slot for as long as the test wants: it sleeps 10 minutes (`waiting`). */
 const nap = (id: string, key: string, limit = 1) => ({ id, concurrency: { key, limit }, steps: [{ id: "nap", type: "wait", seconds: 600 }] });
@@ -25,27 +26,6 @@ const quick = (id: string, key: string, extra: Record<string, unknown> = {}) => 
   output: "steps.go.output",
   ...extra,
 });
-
-interface KeyState {
-  key: string;
-  limit: number | null;
-  running: { execution_id: string; since: string }[];
-  queued: { execution_id: string; priority: number; since: string; position: number }[];
-}
-
-async function keyState(apiKey: string, key: string): Promise<KeyState> {
-  const res = await call<KeyState>("GET", `/v1/concurrency/${encodeURIComponent(key)}`, { key: apiKey });
-  expect(res.status, res.text).toBe(200);
-  return res.body;
-}
-
-/**
- * Waits until nobody holds or waits for the key: the releases of the test's last moves have landed.
- * Each test ends so, leaving no call between objects in flight behind it.
- */
-async function idle(apiKey: string, key: string): Promise<void> {
-  await eventually(async () => expect(await keyState(apiKey, key)).toEqual({ key, limit: null, running: [], queued: [] }));
-}
 
 /** The key's holders and queue, as execution ids. */
 async function slots(apiKey: string, key: string): Promise<{ running: string[]; queued: string[] }> {

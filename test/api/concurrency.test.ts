@@ -9,6 +9,7 @@ import { call, eventually, expectProblem, tenantWithKeys } from "../helpers/api"
 import { eventsOf, start, waitForStatus, type ExecutionBody } from "../helpers/executions";
 import { inObject } from "../helpers/objects";
 import { UPSTREAM } from "../helpers/upstream";
+import { idle, keyState } from "../helpers/concurrency";
 import { executionIdFor } from "../../src/services/start-execution";
 
 /** A workflow whose one step takes `ms` at the upstream. */
@@ -24,28 +25,7 @@ const nap = (id: string, key: string, limit: number) => ({ id, concurrency: { ke
 /** A workflow that ends as soon as it is admitted. */
 const quick = (id: string, key: string, limit: number) => ({ id, concurrency: { key, limit }, steps: [{ id: "go", type: "transform", expression: "'ok'" }] });
 
-interface KeyState {
-  key: string;
-  limit: number | null;
-  running: { execution_id: string; since: string }[];
-  queued: { execution_id: string; priority: number; since: string; position: number }[];
-}
-
 type Queued = ExecutionBody & { waiting_for: { kind: string; key: string; position?: number } };
-
-async function keyState(apiKey: string, key: string): Promise<KeyState> {
-  const res = await call<KeyState>("GET", `/v1/concurrency/${encodeURIComponent(key)}`, { key: apiKey });
-  expect(res.status, res.text).toBe(200);
-  return res.body;
-}
-
-/**
- * Waits until nobody holds or waits for the key: the releases of the test's last moves have landed.
- * Each test ends so, leaving no call between objects in flight behind it.
- */
-async function idle(apiKey: string, key: string): Promise<void> {
-  await eventually(async () => expect(await keyState(apiKey, key)).toEqual({ key, limit: null, running: [], queued: [] }));
-}
 
 async function started(apiKey: string, body: Record<string, unknown>): Promise<ExecutionBody> {
   const res = await start(apiKey, body);
