@@ -20,6 +20,7 @@ import { metaRouter } from "./api/routes/meta/meta.index";
 import { pricesRouter } from "./api/routes/prices/prices.index";
 import { telemetryRouter } from "./api/routes/telemetry/telemetry.index";
 import { concurrencyRouter } from "./api/routes/concurrency/concurrency.index";
+import { signalsRouter } from "./api/routes/signals/signals.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -48,6 +49,7 @@ export function createApp() {
   app.route("/v1", budgetsRouter);
   app.route("/v1", telemetryRouter);
   app.route("/v1", concurrencyRouter);
+  app.route("/v1", signalsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

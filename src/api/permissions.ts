@@ -12,6 +12,7 @@ export const PERMISSIONS = [
   "executions:read",
   "executions:operate", // start, cancel, pause, resume, retry
   "executions:decide", // approve, answer
+  "executions:signal", // signals for event steps
   "api_keys:manage",
   "audit:read",
   "prices:read",
@@ -25,8 +26,8 @@ export type Permission = (typeof PERMISSIONS)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: PERMISSIONS,
-  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read", "telemetry:read", "concurrency:read"],
-  approver: ["workflows:read", "executions:read", "executions:decide", "prices:read", "budgets:read", "telemetry:read"],
+  operator: ["workflows:read", "workflows:write", "executions:read", "executions:operate", "prices:read", "budgets:read", "telemetry:read", "concurrency:read", "executions:signal"],
+  approver: ["workflows:read", "executions:read", "executions:decide", "executions:signal", "prices:read", "budgets:read", "telemetry:read"],
   viewer: ["workflows:read", "executions:read", "prices:read", "budgets:read", "telemetry:read"],
 };
 

@@ -11,12 +11,13 @@
  * (no empty arrays on the hot path).
  */
 import type { ErrorInfo } from "./errors";
-import type { EventSpec, ExecutionBudget, ExecutionRecord, StepRecord } from "./model";
+import type { EventSpec, ExecutionBudget, ExecutionRecord, Signal, StepRecord } from "./model";
 import type { ExecutionCommand, StepCommand } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { ApprovalGate } from "../schemas/executions";
 import type { TimerKind } from "../schemas/vocabulary";
 import type { UsageEntry } from "./usage";
+
 
 /** A step's move through the step table (`transitionStep`), with the fields it sets. */
 export interface StepMove {
@@ -103,6 +104,8 @@ export interface Decision {
   usage?: UsageEntry[];
   /** Audit rows of the request carried out (index rows go with `execution` moves). */
   outbox?: AuditOut[];
+  /** Signals kept for an event step that does not wait yet, and kept ones taken (by their seq). */
+  signals?: { keep?: Signal[]; take?: number[] };
   events: EventSpec[];
 }
 

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   "PLUGIN_ERROR",
   "UNKNOWN_PLUGIN",
   "ANSWERS_TIMEOUT", // an input step's timeout_seconds passed without answers (on_timeout: fail)
+  "EVENT_TIMEOUT", // an event step's timeout_seconds passed without its signal (on_timeout: fail)
   "UNSUPPORTED_STEP_TYPE",
   "STEP_ERROR", // a runner threw something that is not a StepError
   "CANCELLED", // the execution was cancelled, rejected, or a sibling failed while the step ran

@@ -56,6 +56,7 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     budget: req.budget,
     budgetIds: req.budgetIds,
     concurrency: req.concurrency,
+    origin: req.origin,
   };
   const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
   if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });

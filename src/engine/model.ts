@@ -45,6 +45,8 @@ export interface ExecutionRecord {
   budgetIds: string[];
   /** Its concurrency key (rendered at start), limit and priority; null when its workflow has none. */
   concurrency: ExecutionConcurrency | null;
+  /** The origin it was started at (`https://host`): where its callback URLs point; null: relative URLs. */
+  origin: string | null;
 }
 
 /** The execution's own budget: the workflow's shape (`WorkflowBudget`), its amount lowered or raised. */
@@ -72,4 +74,14 @@ export interface EventSpec {
   data?: Record<string, unknown>;
   /** When it happened, if not when its transaction commits. */
   time?: number;
+}
+
+export type SignalVia = "signal" | "callback";
+
+/** A signal for an event step, as received (SPEC §9). */
+export interface Signal {
+  event: string;
+  data: unknown;
+  receivedAt: number;
+  via: SignalVia;
 }

@@ -102,6 +102,18 @@ export const outcomeDeciders: OutcomeDeciders = {
       ],
     };
   },
+  event: ({ step, def, attempt, now }, outcome) => {
+    // Its timeout_seconds bounds the wait for the signal (the Durable Object delivers it, or one kept).
+    const timeout = def.timeout_seconds;
+    const until = timeout === undefined ? undefined : now + timeout * 1000;
+    // While it waits, the step's output says what it waits for and where a callback goes.
+    const waitingFor = { event: outcome.event, callback_url: outcome.callbackUrl };
+    return {
+      steps: [{ stepId: step.id, command: "wait", patch: { output: waitingFor } }],
+      ...(until !== undefined ? { timers: { set: [{ kind: "step_wake", stepId: step.id, dueAt: until }] } } : {}),
+      events: [{ type: "step.waiting", stepId: step.id, data: { attempt, kind: "event", ...waitingFor, ...(until !== undefined ? { until: isoTime(until) } : {}) } }],
+    };
+  },
   approval: ({ step, def, now, workflow, planHash, secrets }, outcome) => {
     const expiresAt = now + stepTimeoutMs(def, workflow.sla_class, workflow.approval)!;
     const shown = outcome.comment === undefined ? {} : { request_comment: masked(secrets, outcome.comment) };
@@ -203,18 +215,21 @@ export function decideInterrupted(step: Readonly<StepRecord>, def: Step, workflo
 }
 
 /**
- * A waiting step's wake timer: a sleep ends (the step completes with its output), or the answers an
+ * A waiting step's wake timer: a sleep ends (the step completes with its output), the answers an
  * input step asked for are overdue (`on_timeout: default` completes it with the defaults, marked
- * `timed_out`; otherwise it fails `ANSWERS_TIMEOUT`). A `waiting` execution wakes with it.
+ * `timed_out`; otherwise it fails `ANSWERS_TIMEOUT`), or an event step's signal is (`continue`
+ * completes it with no data; otherwise it fails `EVENT_TIMEOUT`). A `waiting` execution wakes with it.
  */
 export function decideWake(step: Readonly<StepRecord>, def: Step, executionStatus: ExecutionStatus, now: number, kinds: StepKinds = stepKinds): Decision {
   const attempt = step.attempts;
   // A step that waits for answers wakes at their deadline (its kind says what that decides); any other, at the end of its sleep.
-  const answers = kindOf(def.type, kinds)?.answers;
+  const kind = kindOf(def.type, kinds);
   const wake: Pick<Decision, "execution"> = executionStatus === "waiting" ? { execution: [{ command: "wake", patch: { waitingFor: null } }] } : {};
-  const timedOut = answers ? answers.onTimeout(def) : undefined;
+  const timedOut = kind?.answers ? kind.answers.onTimeout(def) : kind?.signals ? kind.signals.onTimeout(def) : undefined;
   if (timedOut === null) {
-    const error: ErrorInfo = { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: step.id, attempt };
+    const error: ErrorInfo = kind?.signals
+      ? { code: "EVENT_TIMEOUT", message: "No signal arrived within timeout_seconds.", step_id: step.id, attempt }
+      : { code: "ANSWERS_TIMEOUT", message: "No answers arrived within timeout_seconds.", step_id: step.id, attempt };
     return {
       finished: [{ stepId: step.id, attempt, status: "failed", endedAt: now, error }],
       steps: [{ stepId: step.id, command: "fail", patch: { error, endedAt: now, output: undefined } }],

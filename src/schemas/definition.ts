@@ -464,9 +464,36 @@ export const ChildWorkflowStep = z
   .meta({ description: "Starts a child execution and waits for it; its output is the child's output, its failure this step's failure." });
 export type ChildWorkflowStep = z.infer<typeof ChildWorkflowStep>;
 
+/** A signal's name: what `POST /v1/executions/{id}/signals/{event}` names. */
+export const EventName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, "letters, digits and _ . : - (1-64, starting with a letter or digit)")
+  .meta({ description: "The signal's name.", examples: ["payment.settled"] });
+
+export const EventStep = z
+  .strictObject({
+    ...commonStepFields,
+    type: z.literal("event"),
+    event: EventName,
+    on_timeout: z.enum(["fail", "continue"]).optional().meta({
+      description:
+        "When `timeout_seconds` passes without the signal: `fail` the step (error `EVENT_TIMEOUT`), or `continue`: complete it with " +
+        "`{ data: null, received_at: null, via: \"timeout\" }`.",
+      default: "fail",
+    }),
+    schema: JsonSchema.optional().meta({ description: "JSON Schema (draft 2020-12) the signal's `data` must match: a signal that does not is refused with 400." }),
+  })
+  .openapi("EventStep")
+  .meta({
+    description:
+      "Waits for a signal (`POST /v1/executions/{id}/signals/{event}`) named `event`. Output: `{ data, received_at, via }`. A signal " +
+      "sent before the step waits is kept (at most 100 per execution) and taken first in, first out. `timeout_seconds` bounds the wait.",
+  });
+export type EventStep = z.infer<typeof EventStep>;
+
 /** The step types a map step can run per item: every type but `map` (no nested fan-out). */
 export const MapSubStep = z
-  .discriminatedUnion("type", [HttpStep, TransformStep, WaitStep, ApprovalStep, InputStep, PluginStep, LlmStep, ChildWorkflowStep])
+  .discriminatedUnion("type", [HttpStep, TransformStep, WaitStep, ApprovalStep, InputStep, PluginStep, LlmStep, ChildWorkflowStep, EventStep])
   .openapi("MapSubStep")
   .meta({
     description:
@@ -500,7 +527,7 @@ export const MapStep = z
 export type MapStep = z.infer<typeof MapStep>;
 
 export const Step = z
-  .discriminatedUnion("type", [HttpStep, TransformStep, WaitStep, ApprovalStep, InputStep, PluginStep, LlmStep, MapStep, ChildWorkflowStep])
+  .discriminatedUnion("type", [HttpStep, TransformStep, WaitStep, ApprovalStep, InputStep, PluginStep, LlmStep, MapStep, ChildWorkflowStep, EventStep])
   .openapi("Step")
   .meta({ description: "A step of the workflow, selected by `type`." });
 export type Step = z.infer<typeof Step>;

@@ -35,6 +35,8 @@ export const CreateExecutionArgs = z.object({
   budgetIds: z.array(z.string().min(1).max(64)).max(100),
   /** Its concurrency key (rendered), limit and priority; null when its workflow has none. */
   concurrency: ExecutionConcurrency.nullable().default(null),
+  /** The origin the start request came to: where callback URLs point. */
+  origin: z.string().max(512).nullable().default(null),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 
@@ -66,6 +68,13 @@ export const RaiseBudgetArgs = z.object({ maxUsd: z.number().min(0).max(MAX_BUDG
 /** A concurrency key's object offers the execution its slot (or asks whether it still holds it). */
 export const SlotKey = ConcurrencyKey;
 
+/** A signal for the execution (POST …/signals/{event}); `data` is any JSON value. */
+export const SignalArgs = z.object({ event: z.string().min(1).max(64), data: z.unknown() });
+export type SignalArgs = z.infer<typeof SignalArgs>;
+/** A callback for one attempt of one event step (its token verified by the Worker). */
+export const CallbackArgs = z.object({ stepId: z.string().min(1).max(64), attempt: z.int().min(1), data: z.unknown() });
+export type CallbackArgs = z.infer<typeof CallbackArgs>;
+
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;
 
@@ -96,6 +105,12 @@ export type AnswerResult =
   | { ok: false; reason: "not_found" | "step_not_found" }
   | { ok: false; reason: "not_waiting"; status: ExecutionStatus; stepStatus: string }
   | { ok: false; reason: "invalid_answers"; problems: AnswerProblem[] };
+
+export type SignalResult =
+  | { ok: true; execution: Execution; event: string; stepId: string | null; receivedAt: number }
+  | { ok: false; reason: "not_found" | "unknown_event" | "full" | "used" }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus }
+  | { ok: false; reason: "invalid_data"; problems: AnswerProblem[] };
 
 export type DecisionResult =
   | { ok: true; execution: Execution }

@@ -153,6 +153,7 @@ export const EVENT_TYPES = [
   "approval.expired",
   "answers.requested",
   "answers.received",
+  "signal.received",
   "budget.exceeded",
   "budget.warning",
   "budget.released",
@@ -292,6 +293,29 @@ export const ApprovalBody = z
   })
   .openapi("ApprovalDecision");
 export type ApprovalBody = z.infer<typeof ApprovalBody>;
+
+export const SignalBody = z
+  .strictObject({
+    data: JsonValue.optional().openapi({ description: "The signal's data (any JSON value; null when absent), checked against the event step's `schema`.", example: { amount: 120 } }),
+  })
+  .openapi("Signal");
+
+export const SignalReceipt = z
+  .object({
+    event: z.string(),
+    step_id: z.string().nullable().openapi({ description: "The event step the signal completed; null when no step waits for it yet and it is kept." }),
+    kept: z.boolean().openapi({ description: "True when it is kept for the next event step of that name (first in, first out)." }),
+    execution: Execution,
+  })
+  .openapi("SignalReceipt");
+
+export const CallbackReceipt = z
+  .object({
+    event: z.string(),
+    step_id: z.string(),
+    received_at: Timestamp,
+  })
+  .openapi("CallbackReceipt");
 
 export const AnswersBody = z
   .strictObject({

@@ -105,6 +105,8 @@ export interface StartRequest {
   tenant: string;
   body: StartExecutionBody;
   idempotencyKey: string | undefined;
+  /** The origin the request came to (`https://host`): where the execution's callback URLs point. */
+  origin?: string | null;
 }
 
 /** The workflow an execution runs, as its audit row names it. */
@@ -188,6 +190,7 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
       budget,
       budgetIds,
       concurrency,
+      origin: req.origin ?? null,
       audit: hooks.auditRow(),
     });
     if (result.kind === "created") return { kind: "created", id, execution: result.execution, rpc };

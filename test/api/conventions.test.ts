@@ -69,7 +69,7 @@ describe("OpenAPI document", () => {
         "POST /v1/budgets",
         "GET /v1/budgets",
         "GET /v1/budgets/{id}",
-    "GET /v1/concurrency/{key}",
+        "GET /v1/concurrency/{key}",
         "PATCH /v1/budgets/{id}",
         "DELETE /v1/budgets/{id}",
         "GET /v1/telemetry/summary",
@@ -90,11 +90,13 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/approval",
         "POST /v1/executions/{id}/budget",
         "POST /v1/executions/{id}/steps/{step_id}/answers",
+        "POST /v1/executions/{id}/signals/{event}",
+        "POST /v1/callbacks/{token}",
       ].sort(),
     );
-    // Every /v1 route except the public schema requires a key and documents its problems.
+    // Every /v1 route except the public schema and the callback URL requires a key and documents its problems.
     for (const [path, ops] of Object.entries(res.body.paths)) {
-      if (!path.startsWith("/v1/") || path.startsWith("/v1/schemas/")) continue;
+      if (!path.startsWith("/v1/") || path.startsWith("/v1/schemas/") || path === "/v1/callbacks/{token}") continue;
       for (const op of Object.values(ops)) {
         expect(op.security).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
         expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["401", "403"]));
@@ -138,7 +140,8 @@ describe("OpenAPI document", () => {
         const statuses = Object.keys(op.responses);
         expect(statuses.some((s) => /^(2\d\d|101)$/.test(s)), where).toBe(true);
         // Public routes say so with an empty requirement; guarded ones name both key schemes.
-        const isPublic = path === "/health" || path.startsWith("/v1/schemas/");
+        // The callback URL is its own authority (a signed one-use token), like the health check and schemas needing none.
+        const isPublic = path === "/health" || path.startsWith("/v1/schemas/") || path === "/v1/callbacks/{token}";
         expect(op.security, where).toEqual(isPublic ? [] : [{ bearerAuth: [] }, { apiKeyHeader: [] }]);
         expect(statuses, where).toEqual(expect.arrayContaining(isPublic ? ["500"] : ["401", "403", "500"]));
         // A concurrency key names no stored resource: a key nobody holds answers 200 (idle), never 404.
@@ -177,6 +180,8 @@ describe("OpenAPI document", () => {
         "decideApproval",
         "raiseExecutionBudget",
         "answerStep",
+        "sendSignal",
+        "sendCallback",
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",

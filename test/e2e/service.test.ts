@@ -20,6 +20,8 @@ import "./scenarios/costs";
 import "./scenarios/budgets";
 import "./scenarios/telemetry";
 import "./scenarios/concurrency";
+import "./scenarios/signals";
+import "./scenarios/callbacks";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

@@ -33,6 +33,7 @@ export const executionRecord = (p: Partial<ExecutionRecord> = {}): ExecutionReco
   budget: null,
   budgetIds: [],
   concurrency: null,
+  origin: null,
   ...p,
 });
 

@@ -48,6 +48,7 @@ export function context(overrides: Partial<StepContext> = {}): StepContext {
     llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, ai: undefined, defaultMaxTokens: 1024 },
     usage: new UsageMeter({}),
     budget: NO_BUDGET,
+    callbackUrl: async () => "/v1/callbacks/test-token",
     ...overrides,
   };
 }

@@ -97,7 +97,7 @@ describe("step schemas", () => {
 
   it("rejects an unknown step type", () => {
     expect(parse({ type: "email" })).toEqual([
-      "type: Invalid discriminator value. Expected 'http' | 'transform' | 'wait' | 'approval' | 'input' | 'plugin' | 'llm' | 'map' | 'workflow'",
+      "type: Invalid discriminator value. Expected 'http' | 'transform' | 'wait' | 'approval' | 'input' | 'plugin' | 'llm' | 'map' | 'workflow' | 'event'",
     ]);
   });
 
@@ -172,7 +172,7 @@ describe("step schemas", () => {
     expect(parse({ type: "map", items: 5, step: sub })).toHaveLength(1);
     expect(parse({ type: "map", items: Array.from({ length: MAX_MAP_ITEMS + 1 }, () => 0), step: sub })).toHaveLength(1);
     expect(parse({ type: "map", items: [], step: { id: "inner", type: "map", items: [], step: sub } })).toEqual([
-      "step.type: Invalid discriminator value. Expected 'http' | 'transform' | 'wait' | 'approval' | 'input' | 'plugin' | 'llm' | 'workflow'",
+      "step.type: Invalid discriminator value. Expected 'http' | 'transform' | 'wait' | 'approval' | 'input' | 'plugin' | 'llm' | 'workflow' | 'event'",
     ]);
     expect(parse({ type: "map", items: [], step: sub, concurrency: 0 })).toHaveLength(1);
     expect(parse({ type: "map", items: [], step: { ...sub, nope: 1 } })).toEqual(['step: Unrecognized key: "nope"']);

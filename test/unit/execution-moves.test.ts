@@ -40,6 +40,7 @@ describe("create", () => {
     budget: null,
     budgetIds: [],
     concurrency: null,
+    origin: null,
     audit,
   });
 

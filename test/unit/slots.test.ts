@@ -156,6 +156,7 @@ describe("decideCreate with a key", () => {
     budget: null,
     budgetIds: [],
     concurrency,
+    origin: null,
     audit: null,
   });
 

@@ -182,6 +182,7 @@ function context(): StepContext & { sent: string[] } {
     llm: { baseUrl: "http://127.0.0.1:9999/llm/v1", apiKey: "k", ai: undefined, defaultMaxTokens: 1024 },
     usage: new UsageMeter({}),
     budget: NO_BUDGET,
+    callbackUrl: async () => "/v1/callbacks/test-token",
   };
 }
 
@@ -276,7 +277,7 @@ describe("kinds", () => {
     const line = README.split("\n- ").find((item) => item.startsWith("Step types that run today:"));
     expect(line).toBeDefined();
     const running = [...line!.split(": the execution waits")[0]!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!).filter((t) => !t.includes("."));
-    expect(new Set(running)).toEqual(new Set(["transform", "http", "wait", "plugin", "approval", "llm", "input"]));
+    expect(new Set(running)).toEqual(new Set(["transform", "http", "wait", "plugin", "approval", "llm", "input", "event"]));
     expect(Object.keys(stepKinds).sort()).toEqual([...running].sort());
     for (const type of running) expect(kindOf(type as StepType)).toBe(stepKinds[type as StepType]);
     for (const type of ["map", "workflow"] as const) expect(kindOf(type)).toBeUndefined();

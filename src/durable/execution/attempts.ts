@@ -7,6 +7,9 @@
 import { gateExpiryMs, pendingGate, stepsNeedApproval } from "../../engine/approvals";
 import { NonRetriableError, StepError, toStepError } from "../../engine/errors";
 import { evaluateExpression, renderTemplate } from "../../engine/evaluate";
+import { signalOutput, type Signal } from "../../engine/signals";
+import { callbackUrl, signCallbackToken } from "../../lib/callback-token";
+import type { Decision } from "../../engine/decision";
 import { decideFailure, decideHold, decideOutcome, decideSkip, decideStart, eventValue, type Settling } from "../../engine/outcomes";
 import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
@@ -42,6 +45,12 @@ class AttemptSecrets implements SecretResolver {
     if (value !== undefined && value.length > 0) this.used.add(value);
     return value;
   }
+}
+
+/** An event step that starts waiting takes the oldest signal kept for its name: it completes with it at once. */
+function takeKeptSignal(c: Settling, kept: Signal & { seq: number }): Decision {
+  const d = decideOutcome(c, { kind: "completed", output: signalOutput(kept) });
+  return { ...d, signals: { take: [kept.seq] } };
 }
 
 export class Attempts {
@@ -173,6 +182,12 @@ export class Attempts {
       llm: this.rt.llm,
       usage: costed ? new UsageMeter(s.execution.prices) : UNMETERED,
       budget: costed ? this.rt.budgets.guard(s, stepId, attempt) : NO_BUDGET,
+      callbackUrl: async (timeoutSeconds) => {
+        const e = s.execution;
+        const expiresAt = timeoutSeconds !== undefined ? this.rt.deps.clock.now() + timeoutSeconds * 1000 : (e.deadlineAt ?? this.rt.deps.clock.now());
+        const token = await signCallbackToken(this.rt.deps.env.STREAM_TOKEN_SECRET, { tenant: e.tenant, executionId: e.id, stepId, attempt, expiresAt });
+        return callbackUrl(e.origin, token);
+      },
     };
   }
 
@@ -219,7 +234,10 @@ export class Attempts {
       secrets: s.secretValues,
     };
     const pause = !result.ok && result.error instanceof BudgetShortfall && result.error.onExceed === "pause";
-    const decision = result.ok
+    const kept = result.ok && result.outcome.kind === "event" ? this.rt.store.oldestSignal(result.outcome.event) : null;
+    const decision = kept
+      ? takeKeptSignal(c, kept)
+      : result.ok
       ? decideOutcome(c, result.outcome)
       : pause
         ? decideBudgetWait(st, attempt, result.error as BudgetShortfall, c.now)

@@ -20,6 +20,9 @@ import {
   type EventWindow,
   type ExistingExecution,
   type RaiseBudgetResult,
+  type SignalArgs,
+  type CallbackArgs,
+  type SignalResult,
   type UserCommand,
 } from "../../schemas/execution-rpc";
 
@@ -38,6 +41,10 @@ export interface ExecutionRpc {
   answer(tenant: string, args: AnswersArgs, audit: AuditRow | null): Promise<AnswerResult>;
   decide(tenant: string, args: DecisionArgs, audit: AuditRow | null): Promise<DecisionResult>;
   waitForEnd(tenant: string, ms: number): Promise<Execution | null>;
+  /** A signal for the execution's event steps (delivered to the step waiting for it, or kept). */
+  signal(tenant: string, args: SignalArgs, audit: AuditRow | null): Promise<SignalResult>;
+  /** A callback for one attempt of one event step, its token verified. */
+  callback(tenant: string, args: CallbackArgs): Promise<SignalResult>;
   raiseBudget(tenant: string, args: { maxUsd: number }, audit: AuditRow | null): Promise<RaiseBudgetResult>;
   /** A shared budget's object tells the execution its limit changed. */
   budgetChanged(budgetId: string): Promise<void>;

@@ -11,6 +11,7 @@ import { isTerminalExecution } from "../../engine/state-machine";
 import { kindOf } from "../../engine/steps/registry";
 import { DEFAULT_PARALLELISM } from "../../schemas/limits";
 import type { WaitingFor } from "../../schemas/executions";
+import type { EventStep } from "../../schemas/definition";
 import { log } from "../../lib/log";
 import { isoTime } from "../../lib/time";
 import type { Timer } from "../storage/timer-store";
@@ -231,10 +232,21 @@ export class Drive {
       ? { kind: "budget", step_id: sleeping.id, budget }
       : gate
       ? gateWaitingFor(gate, s.execution.planHash)
-      : kindOf(s.defs.get(sleeping.id)!.type, this.rt.deps.kinds)?.waitsFor === "answers"
-        ? { kind: "answers", step_id: sleeping.id, ...deadline, questions: (sleeping.output as { questions: unknown }).questions }
-        : { kind: "sleep", step_id: sleeping.id, ...deadline };
+      : this.waitingFor(s, sleeping.id, deadline);
     this.rt.apply(s, decideWaiting(s.execution, waitingFor));
+  }
+
+  /** What a waiting step (not a gate, not a budget) waits for: answers, a signal, or the end of a sleep. */
+  private waitingFor(s: LoadedState, stepId: string, deadline: { until?: string }): WaitingFor {
+    const def = s.defs.get(stepId)!;
+    switch (kindOf(def.type, this.rt.deps.kinds)?.waitsFor) {
+      case "answers":
+        return { kind: "answers", step_id: stepId, ...deadline, questions: (s.steps.get(stepId)!.output as { questions: unknown }).questions };
+      case "signal":
+        return { kind: "event", step_id: stepId, event: (def as EventStep).event, callback_url: (s.steps.get(stepId)!.output as { callback_url?: string } | undefined)?.callback_url, ...deadline };
+      default:
+        return { kind: "sleep", step_id: stepId, ...deadline };
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import type { Execution, StepTrace } from "../../schemas/executions";
 import {
   AnswersArgs,
   BudgetId,
+  CallbackArgs,
   CreateExecutionArgs,
   DecisionArgs,
   EVENT_SOCKET_PATH,
@@ -21,6 +22,7 @@ import {
   EventWindow,
   RaiseBudgetArgs,
   RequestHash,
+  SignalArgs,
   SlotKey,
   StreamArgs,
   Tenant,
@@ -33,6 +35,7 @@ import {
   type EventPage,
   type ExistingExecution,
   type RaiseBudgetResult,
+  type SignalResult,
 } from "../../schemas/execution-rpc";
 import { EventSockets } from "../streams/websocket";
 import { eventStreamResponse } from "../streams/sse";
@@ -43,6 +46,7 @@ import { Drive } from "./drive";
 import { HumanWaits } from "./human-waits";
 import { ReadModel } from "./read-model";
 import { ExecutionSlots } from "./slots";
+import { Signals } from "./signals";
 import { concurrencyRpc } from "../concurrency/client";
 import { ExecutionRuntime, type RuntimeDeps } from "./runtime";
 
@@ -57,6 +61,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   readonly humanWaits: HumanWaits;
   readonly drive: Drive;
   readonly slots: ExecutionSlots;
+  readonly signals: Signals;
   readonly sockets: EventSockets;
   /**
    * The runtime's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
@@ -83,6 +88,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     this.commands = new Commands(this.runtime, this.reads);
     this.humanWaits = new HumanWaits(this.runtime);
     this.slots = new ExecutionSlots(this.runtime);
+    this.signals = new Signals(this.runtime);
     this.drive = new Drive(this.runtime, new Attempts(this.runtime), this.humanWaits, this.slots);
     this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
@@ -136,6 +142,16 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async decide(tenant: unknown, args: unknown, audit: unknown = null): Promise<DecisionResult> {
     return this.carryOn(this.humanWaits.decide(Tenant.parse(tenant), DecisionArgs.parse(args), AuditRow.nullable().parse(audit)));
+  }
+
+  async signal(tenant: unknown, args: unknown, audit: unknown = null): Promise<SignalResult> {
+    const { event, data } = SignalArgs.parse(args);
+    return this.carryOn(this.signals.receive(Tenant.parse(tenant), event, data, AuditRow.nullable().parse(audit)));
+  }
+
+  async callback(tenant: unknown, args: unknown): Promise<SignalResult> {
+    const { stepId, attempt, data } = CallbackArgs.parse(args);
+    return this.carryOn(this.signals.callback(Tenant.parse(tenant), stepId, attempt, data));
   }
 
   async raiseBudget(tenant: unknown, args: unknown, audit: unknown = null): Promise<RaiseBudgetResult> {

@@ -246,6 +246,8 @@ export class ExecutionRuntime {
     if (d.usage && d.usage.length > 0) this.recordUsage(s, d.usage);
     if (timers?.set) for (const t of timers.set) this.timers.set(t.kind, t.dueAt, t.stepId);
     if (d.outbox) for (const o of d.outbox) this.outbox.enqueueAudit(o.audit, o.at);
+    if (d.signals?.keep) for (const k of d.signals.keep) this.store.keepSignal(k);
+    if (d.signals?.take) for (const seq of d.signals.take) this.store.takeSignal(seq);
     for (const e of d.events) emit(e);
   }
 

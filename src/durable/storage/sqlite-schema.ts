@@ -111,6 +111,15 @@ const OUTBOX_V7 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+// Version 8: signals kept for event steps that do not wait yet (SPEC §9), taken first in, first out.
+const SIGNALS_V8 = `CREATE TABLE signals (
+     seq         INTEGER PRIMARY KEY,
+     event       TEXT NOT NULL,
+     data        TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     via         TEXT NOT NULL CHECK (via IN ('signal', 'callback'))
+   );`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -192,6 +201,8 @@ ${ATTEMPT_COLUMNS_V1}
     rebuildTable("timers", TIMERS_V7, "id, kind, step_id, due_at"),
     rebuildTable("outbox", OUTBOX_V7, "seq, kind, payload, created_at"),
   ].join("\n"),
+  // 8: signals kept for event steps, and the origin callback URLs point at.
+  [SIGNALS_V8, "ALTER TABLE execution ADD COLUMN origin TEXT;"].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -208,14 +219,16 @@ ${EXECUTION_COLUMNS_V1},
      prices           TEXT NOT NULL DEFAULT '{}',
      budget           TEXT,
      budget_ids       TEXT NOT NULL DEFAULT '[]',
-     concurrency      TEXT
+     concurrency      TEXT,
+     origin           TEXT
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}
    ${TIMERS_V7}
    ${EVENTS_V1}
    ${OUTBOX_V7}
-   ${USAGE_V5}`;
+   ${USAGE_V5}
+   ${SIGNALS_V8}`;
 
 /**
  * True when the object has a schema: an execution was created in it (by this code or older code).

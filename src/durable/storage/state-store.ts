@@ -11,6 +11,7 @@ import type { ExecutionConcurrency } from "../../schemas/concurrency";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
 import { roundUsd, type UsageEntry } from "../../engine/usage";
+import type { Signal } from "../../engine/signals";
 
 export interface FinishedAttempt {
   stepId: string;
@@ -95,6 +96,7 @@ export class StateStore {
       budget: (parse(r.budget) as ExecutionBudget | undefined) ?? null,
       budgetIds: JSON.parse((r.budget_ids as string | null) ?? "[]") as string[],
       concurrency: (parse(r.concurrency) as ExecutionConcurrency | undefined) ?? null,
+      origin: (r.origin as string | null | undefined) ?? null,
     };
   }
 
@@ -106,6 +108,26 @@ export class StateStore {
       )
       .one();
     return { total_usd: roundUsd(r.usd ?? 0), input_tokens: r.input ?? 0, output_tokens: r.output ?? 0 };
+  }
+
+  /** A signal no step waits for yet, kept. */
+  keepSignal(signal: Signal): void {
+    this.sql.exec("INSERT INTO signals (event, data, received_at, via) VALUES (?, ?, ?, ?)", signal.event, json(signal.data) ?? "null", signal.receivedAt, signal.via);
+  }
+
+  /** The oldest signal kept for `event`, with its seq, or null. */
+  oldestSignal(event: string): (Signal & { seq: number }) | null {
+    const r = this.sql.exec<Row>("SELECT seq, event, data, received_at, via FROM signals WHERE event = ? ORDER BY seq LIMIT 1", event).toArray()[0];
+    if (!r) return null;
+    return { seq: r.seq as number, event: r.event as string, data: parse(r.data) ?? null, receivedAt: r.received_at as number, via: r.via as Signal["via"] };
+  }
+
+  takeSignal(seq: number): void {
+    this.sql.exec("DELETE FROM signals WHERE seq = ?", seq);
+  }
+
+  keptSignals(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM signals").one().n;
   }
 
   insertUsage(entries: readonly UsageEntry[]): void {
@@ -151,6 +173,7 @@ export class StateStore {
       ["prices", JSON.stringify(e.prices)],
       ["budget_ids", JSON.stringify(e.budgetIds)],
       ["concurrency", json(e.concurrency ?? undefined)],
+      ["origin", e.origin],
     ];
     const columns = [...fixed, ...mutableColumns(e)];
     this.sql.exec(

@@ -6,6 +6,7 @@
  */
 import type { StepType } from "../../schemas/definition";
 import { approvalKind } from "./approval";
+import { eventKind } from "./event";
 import { httpKind } from "./http";
 import { inputKind } from "./input";
 import { llmKind } from "./llm";
@@ -22,6 +23,7 @@ export const stepKinds: StepKinds = {
   input: inputKind,
   approval: approvalKind,
   llm: llmKind,
+  event: eventKind,
 };
 
 /**

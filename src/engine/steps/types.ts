@@ -51,6 +51,11 @@ export interface StepContext {
   usage: UsageMeter;
   /** The budgets the attempt's costed calls reserve against (SPEC §7). */
   budget: BudgetGuard;
+  /**
+   * A one-use URL that delivers this attempt's signal without an API key (event steps), valid for
+   * `timeoutSeconds` (undefined: until the execution's deadline).
+   */
+  callbackUrl(timeoutSeconds: number | undefined): Promise<string>;
 }
 
 /**
@@ -92,7 +97,9 @@ export type StepOutcome =
   /** The step waits for people to answer these questions (input steps). */
   | { kind: "ask"; questions: InputQuestion[] }
   /** The step waits for an approver's decision at `level`; `comment` is what they are shown (approval steps). */
-  | { kind: "approval"; level: 1 | 2; comment?: string };
+  | { kind: "approval"; level: 1 | 2; comment?: string }
+  /** The step waits for a signal named `event` (event steps). */
+  | { kind: "event"; event: string; callbackUrl: string };
 
 /** A path inside the step, as JSON Pointer segments (`["request", "headers", name]`); escaped for you. */
 export type StepPath = readonly (string | number)[];
@@ -176,9 +183,11 @@ export interface StepKind<S extends Step = Step> {
    * After its attempt the step waits for a person: `answers` (POST …/steps/{id}/answers) or a
    * `decision` (POST …/approval). Its `timeout_seconds` then bounds that wait (a timer), not the attempt.
    */
-  readonly waitsFor?: "answers" | "decision";
+  readonly waitsFor?: "answers" | "decision" | "signal";
   /** A kind that waits for `answers`: how answers to it are checked, and what its answers' deadline (its wake timer) decides. */
   readonly answers?: StepAnswers<S>;
+  /** A kind that waits for a `signal`: what its deadline (its wake timer) decides — the output it completes with, or null: it fails EVENT_TIMEOUT. */
+  readonly signals?: { onTimeout(step: S): unknown };
   /**
    * What `timeout_seconds` defaults to, in ms; null: no limit of its own (bounded by its parts and
    * the execution timeout). Absent: the class's step timeout.

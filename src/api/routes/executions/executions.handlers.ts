@@ -53,7 +53,7 @@ export const start: RouteHandler<typeof startExecution, AppEnv> = async (c) => {
   const { wait } = c.req.valid("query");
   const outcome = await startExecutionUseCase(
     c.env,
-    { tenant: p.tenant, body, idempotencyKey: c.req.valid("header")["idempotency-key"] },
+    { tenant: p.tenant, body, idempotencyKey: c.req.valid("header")["idempotency-key"], origin: new URL(c.req.url).origin },
     {
       about: (target, subject) => {
         if (target !== null) c.set("auditTarget", target);
