@@ -10,6 +10,7 @@
 import type { Decision, ExecutionMove, TimerSet } from "./decision";
 import type { ErrorInfo } from "./errors";
 import type { EventSpec, ExecutionRecord } from "./model";
+import { isTerminalExecution } from "./state-machine";
 import type { ExecutionStatus, WaitingFor } from "../schemas/executions";
 
 /** What a queued execution waits for (its position is filled in once its key's object has answered). */
@@ -20,9 +21,9 @@ export function slotWaitingFor(key: string, position?: number): WaitingFor {
 /** Statuses in which an execution with a key holds its slot (or, `queued`, waits for one). */
 const WITH_SLOT = new Set<ExecutionStatus>(["queued", "running", "waiting", "paused"]);
 
-/** True when an execution moving `from` → `to` gives back its slot, or its place in the queue. */
-export function releasesSlot(from: ExecutionStatus, to: ExecutionStatus, terminal: boolean): boolean {
-  return terminal && WITH_SLOT.has(from) && from !== to;
+/** True when an execution moving `from` → `to` gives back its slot, or its place in the queue: it ends. */
+export function releasesSlot(from: ExecutionStatus, to: ExecutionStatus): boolean {
+  return isTerminalExecution(to) && WITH_SLOT.has(from);
 }
 
 /** True when the execution holds its key's slot now (admitted and not ended). */

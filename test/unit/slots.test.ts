@@ -44,13 +44,13 @@ describe("releasesSlot", () => {
   it("an end from queued, running, waiting or paused gives the slot (or the place) back", () => {
     for (const from of ["queued", "running", "waiting", "paused"] as const) {
       for (const to of ["completed", "partial", "failed", "cancelled", "timed_out", "rejected"] as const) {
-        expect(releasesSlot(from, to, terminal(to)), `${from} → ${to}`).toBe(true);
+        expect(releasesSlot(from, to), `${from} → ${to}`).toBe(true);
       }
     }
   });
 
   it("no other move does: not an end from pending_approval (it never asked), nor any move between live statuses", () => {
-    for (const to of ["cancelled", "rejected", "timed_out"] as const) expect(releasesSlot("pending_approval", to, true)).toBe(false);
+    for (const to of ["cancelled", "rejected", "timed_out"] as const) expect(releasesSlot("pending_approval", to)).toBe(false);
     for (const [from, to] of [
       ["queued", "running"],
       ["running", "waiting"],
@@ -59,12 +59,12 @@ describe("releasesSlot", () => {
       ["pending_approval", "queued"],
       ["failed", "queued"],
     ] as const) {
-      expect(releasesSlot(from, to, terminal(to)), `${from} → ${to}`).toBe(false);
+      expect(releasesSlot(from, to), `${from} → ${to}`).toBe(false);
     }
   });
 
   it("an ended execution has nothing left to give back", () => {
-    for (const from of EXECUTION_STATUSES.filter(terminal)) expect(releasesSlot(from, from, true)).toBe(false);
+    for (const from of EXECUTION_STATUSES.filter(terminal)) expect(releasesSlot(from, from)).toBe(false);
   });
 });
 

@@ -99,7 +99,11 @@ export class SlotBook {
 
   private freeWithNoQueue(limit: number): boolean {
     if (this.sql.exec("SELECT 1 FROM queue LIMIT 1").toArray().length > 0) return false;
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM holders").one().n < limit;
+    return this.holderCount() < limit;
+  }
+
+  private holderCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM holders").one().n;
   }
 
   /** The execution gave its slot back, or left the queue: the next in line are admitted. Idempotent. */
@@ -119,7 +123,7 @@ export class SlotBook {
    */
   private admitDue(now: number, caller?: string): boolean {
     const { slot_limit: limit } = this.sql.exec<{ slot_limit: number }>("SELECT slot_limit FROM slot_key").one();
-    let held = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM holders").one().n;
+    let held = this.holderCount();
     let callerAdmitted = false;
     while (held < limit) {
       const next = this.sql.exec<{ execution_id: string }>("SELECT execution_id FROM queue ORDER BY priority DESC, seq LIMIT 1").toArray()[0];

@@ -114,8 +114,9 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   }
 
   async get(tenant: unknown): Promise<Execution | null> {
-    const execution = this.reads.snapshot(Tenant.parse(tenant));
-    return execution && this.slots.withCurrentPosition(execution);
+    const owner = Tenant.parse(tenant);
+    const execution = this.reads.snapshot(owner);
+    return execution && this.slots.withCurrentPosition(owner, execution);
   }
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {

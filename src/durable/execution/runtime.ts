@@ -37,7 +37,7 @@ import { ExecutionBudgets } from "./budgets";
 import { loadedState, type LoadedState } from "./loaded-state";
 import type { ConcurrencyRpc } from "../concurrency/client";
 import { releasesSlot } from "../../engine/slots";
-import type { SlotPayload } from "../storage/outbox";
+import type { SlotMessageKind, SlotPayload } from "../storage/outbox";
 
 export type { LoadedState };
 
@@ -270,12 +270,12 @@ export class ExecutionRuntime {
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     // Flow control: a move into `queued` asks the key's object for a slot; an end gives it back.
     if (t.to === "queued" && t.changed) this.slotMessage(s.execution, "slot_acquire", now);
-    if (releasesSlot(from, t.to, isTerminalExecution(t.to))) this.slotMessage(s.execution, "slot_release", now);
+    if (releasesSlot(from, t.to)) this.slotMessage(s.execution, "slot_release", now);
     return true;
   }
 
   /** A slot request or release for the execution's key, in the outbox (none without a key). Inside a tx. */
-  private slotMessage(e: ExecutionRecord, kind: "slot_acquire" | "slot_release", now: number): void {
+  private slotMessage(e: ExecutionRecord, kind: SlotMessageKind, now: number): void {
     const c = e.concurrency;
     if (!c) return;
     const payload: SlotPayload = { tenant: e.tenant, key: c.key, executionId: e.id, limit: c.limit, priority: c.priority };

@@ -6,7 +6,8 @@
  * still to run — so a signal refused now would not have been taken later. A name no event step of
  * the definition declares is refused: a mistyped event must not wait silently.
  */
-import { decideSignal, MAX_KEPT_SIGNALS, signalReceived, type Signal } from "../../engine/signals";
+import { decideSignal, MAX_KEPT_SIGNALS, signalReceived, type Signal, type SignalVia } from "../../engine/signals";
+import type { StepRecord } from "../../engine/model";
 import { validateJsonValue } from "../../engine/json-schema-validate";
 import { isEndedStep, isTerminalExecution } from "../../engine/state-machine";
 import type { AuditRow } from "../../schemas/audit";
@@ -14,7 +15,7 @@ import type { EventStep, Step } from "../../schemas/definition";
 import type { SignalResult } from "../../schemas/execution-rpc";
 import { audited } from "../../engine/decision";
 import { toExecution } from "./read-model";
-import type { ExecutionRuntime } from "./runtime";
+import type { ExecutionRuntime, LoadedState } from "./runtime";
 
 export class Signals {
   constructor(private readonly rt: ExecutionRuntime) {}
@@ -30,13 +31,10 @@ export class Signals {
     const target = waiting ?? named.find((d) => !isEndedStep(s.steps.get(d.id)!.status)) ?? named[0]!;
     const problems = dataProblems(target, data);
     if (problems) return problems;
+    if (waiting) return this.deliver(s, s.steps.get(waiting.id)!, event, data, "signal", audit);
+    if (this.rt.store.keptSignals() >= MAX_KEPT_SIGNALS) return { ok: false, reason: "full" };
     const now = this.rt.deps.clock.now();
     const signal: Signal = { event, data: this.rt.mask(s, data), receivedAt: now, via: "signal" };
-    if (waiting) {
-      this.rt.apply(s, decideSignal(s.execution, s.steps.get(waiting.id)!, signal, audit, now));
-      return { ok: true, execution: toExecution(s.execution), event, stepId: waiting.id, receivedAt: now };
-    }
-    if (this.rt.store.keptSignals() >= MAX_KEPT_SIGNALS) return { ok: false, reason: "full" };
     this.rt.apply(s, { signals: { keep: [signal] }, ...audited(audit, now), events: [signalReceived(signal, null)] });
     return { ok: true, execution: toExecution(s.execution), event, stepId: null, receivedAt: now };
   }
@@ -53,12 +51,15 @@ export class Signals {
     const st = s.steps.get(stepId);
     if (!def || def.type !== "event" || !st) return { ok: false, reason: "not_found" };
     if (isTerminalExecution(s.execution.status) || st.status !== "waiting" || st.attempts !== attempt) return { ok: false, reason: "used" };
-    const problems = dataProblems(def, data);
-    if (problems) return problems;
+    return dataProblems(def, data) ?? this.deliver(s, st, def.event, data, "callback", null);
+  }
+
+  /** The signal (its data checked) completes the waiting step, in one transaction. */
+  private deliver(s: LoadedState, st: StepRecord, event: string, data: unknown, via: SignalVia, audit: AuditRow | null): SignalResult {
     const now = this.rt.deps.clock.now();
-    const signal: Signal = { event: def.event, data: this.rt.mask(s, data), receivedAt: now, via: "callback" };
-    this.rt.apply(s, decideSignal(s.execution, st, signal, null, now));
-    return { ok: true, execution: toExecution(s.execution), event: def.event, stepId, receivedAt: now };
+    const signal: Signal = { event, data: this.rt.mask(s, data), receivedAt: now, via };
+    this.rt.apply(s, decideSignal(s.execution, st, signal, audit, now));
+    return { ok: true, execution: toExecution(s.execution), event, stepId: st.id, receivedAt: now };
   }
 }
 

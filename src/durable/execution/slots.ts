@@ -61,11 +61,11 @@ export class ExecutionSlots {
    * A queued execution as read now: its position asked of the key's object (queues move between
    * reads without telling every waiter). If the key's object cannot answer, the last known one.
    */
-  async withCurrentPosition(e: Execution): Promise<Execution> {
+  async withCurrentPosition(tenant: string, e: Execution): Promise<Execution> {
     const w = e.waiting_for;
     if (w?.kind !== "slot" || typeof w.key !== "string") return e;
     try {
-      const position = await this.rt.deps.concurrency(this.rt.load()!.execution.tenant, w.key).position(e.id);
+      const position = await this.rt.deps.concurrency(tenant, w.key).position(e.id);
       return position === null ? e : { ...e, waiting_for: slotWaitingFor(w.key, position) };
     } catch {
       return e;

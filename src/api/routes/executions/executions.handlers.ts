@@ -1,10 +1,11 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
-import { eventSocketRequest, eventStreamRequest, executionRpc } from "../../../durable/execution/client";
+import { eventSocketRequest, eventStreamRequest } from "../../../durable/execution/client";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
-import { EXECUTION_ID_PATTERN, type ExecutionSummary } from "../../../schemas/executions";
+import type { ExecutionSummary } from "../../../schemas/executions";
 import { awaitEnd, startExecution as startExecutionUseCase } from "../../../services/start-execution";
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
+import { executionNotFound, executionStub } from "../../execution-stub";
 import { signStreamToken } from "../../stream-token";
 import { ConflictError, InvalidStateError, NotFoundError, UpgradeRequiredError, ValidationError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
@@ -29,19 +30,11 @@ import type {
   startExecution,
 } from "./executions.routes";
 
-function notFound(id: string): NotFoundError {
-  return new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
-}
 
 function stepNotFound(id: string, stepId: string | undefined): NotFoundError {
   return new NotFoundError("STEP_NOT_FOUND", `Execution '${id}' has no step '${stepId}'.`);
 }
 
-/** The execution's Durable Object; ids that cannot exist are 404 without waking an object. */
-function executionStub(env: Env, id: string) {
-  if (!EXECUTION_ID_PATTERN.test(id)) throw notFound(id);
-  return executionRpc(env, id);
-}
 
 function located(id: string): string {
   return `/v1/executions/${id}`;
@@ -118,7 +111,7 @@ export const get: RouteHandler<typeof getExecution, AppEnv> = async (c) => {
   const p = principalOf(c);
   const { id } = c.req.valid("param");
   const execution = await executionStub(c.env, id).get(p.tenant);
-  if (!execution) throw notFound(id);
+  if (!execution) throw executionNotFound(id);
   return c.json(execution, 200);
 };
 
@@ -126,7 +119,7 @@ export const result: RouteHandler<typeof getExecutionResult, AppEnv> = async (c)
   const p = principalOf(c);
   const { id } = c.req.valid("param");
   const e = await executionStub(c.env, id).get(p.tenant);
-  if (!e) throw notFound(id);
+  if (!e) throw executionNotFound(id);
   if (!isTerminalExecution(e.status)) throw new InvalidStateError("read the result of", e.status, allowedExecutionCommands(e.status, "user"));
   return c.json({ id: e.id, status: e.status, ...(e.output !== undefined ? { output: e.output } : {}), ...(e.error ? { error: e.error } : {}) }, 200);
 };
@@ -135,7 +128,7 @@ export const steps: RouteHandler<typeof listExecutionSteps, AppEnv> = async (c) 
   const p = principalOf(c);
   const { id } = c.req.valid("param");
   const items = await executionStub(c.env, id).steps(p.tenant);
-  if (!items) throw notFound(id);
+  if (!items) throw executionNotFound(id);
   return c.json({ items }, 200);
 };
 
@@ -143,7 +136,7 @@ export const costs: RouteHandler<typeof getExecutionCosts, AppEnv> = async (c) =
   const p = principalOf(c);
   const { id } = c.req.valid("param");
   const ledger = await executionStub(c.env, id).costs(p.tenant);
-  if (!ledger) throw notFound(id);
+  if (!ledger) throw executionNotFound(id);
   return c.json(ledger, 200);
 };
 
@@ -160,13 +153,13 @@ export const events: RouteHandler<typeof listExecutionEvents, AppEnv> = async (c
     const lastEventId = c.req.valid("header")["last-event-id"];
     const from = lastEventId !== undefined ? Number(lastEventId) : after;
     const stream = await executionStub(c.env, id).fetch(eventStreamRequest(p.tenant, from));
-    if (stream.status === 404) throw notFound(id);
+    if (stream.status === 404) throw executionNotFound(id);
     // Re-wrapped so its headers are ours to extend (X-Request-Id); the route's types describe only
     // the JSON bodies, hence the cast.
     return new Response(stream.body, stream) as never;
   }
   const page = await executionStub(c.env, id).events(p.tenant, { after, limit });
-  if (!page) throw notFound(id);
+  if (!page) throw executionNotFound(id);
   const last = page.items[page.items.length - 1]?.seq ?? after;
   return c.json({ items: page.items, next_after: last, terminal: page.terminal }, 200);
 };
@@ -177,7 +170,7 @@ function commandHandler(command: "cancel" | "pause" | "resume" | "retry") {
     const { id } = c.req.valid("param");
     const outcome = await executionStub(c.env, id).command(p.tenant, command, auditEntryFor(c, 200));
     if (!outcome.ok) {
-      if (outcome.reason === "not_found") throw notFound(id);
+      if (outcome.reason === "not_found") throw executionNotFound(id);
       throw new InvalidStateError(command, outcome.status, outcome.allowed);
     }
     c.set("auditHandedOff", true);
@@ -194,7 +187,7 @@ export const retry: RouteHandler<typeof retryExecution, AppEnv> = commandHandler
 export const streamToken: RouteHandler<typeof createStreamToken, AppEnv> = async (c) => {
   const p = principalOf(c);
   const { id } = c.req.valid("param");
-  if (!(await executionStub(c.env, id).get(p.tenant))) throw notFound(id);
+  if (!(await executionStub(c.env, id).get(p.tenant))) throw executionNotFound(id);
   const { token, expiresAt } = await signStreamToken(c.env.STREAM_TOKEN_SECRET, p, id, Date.now());
   return c.json({ token, expires_at: isoTime(expiresAt), events_url: `/v1/executions/${id}/events?token=${encodeURIComponent(token)}` }, 201);
 };
@@ -205,7 +198,7 @@ export const socket: RouteHandler<typeof openExecutionSocket, AppEnv> = async (c
   const { after } = c.req.valid("query");
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new UpgradeRequiredError();
   const res = await executionStub(c.env, id).fetch(eventSocketRequest(p.tenant, after));
-  if (res.status === 404 || !res.webSocket) throw notFound(id);
+  if (res.status === 404 || !res.webSocket) throw executionNotFound(id);
   // Re-wrapped so X-Request-Id can be added; the route's types do not describe a 101.
   return new Response(null, { status: 101, webSocket: res.webSocket, headers: res.headers }) as never;
 };
@@ -219,7 +212,7 @@ export const raiseBudget: RouteHandler<typeof raiseExecutionBudget, AppEnv> = as
   if (!outcome.ok) {
     switch (outcome.reason) {
       case "not_found":
-        throw notFound(id);
+        throw executionNotFound(id);
       case "invalid_state":
         throw new InvalidStateError("raise the budget of", outcome.status, []);
       case "no_budget":
@@ -244,7 +237,7 @@ export const approval: RouteHandler<typeof decideApproval, AppEnv> = async (c) =
   if (!outcome.ok) {
     switch (outcome.reason) {
       case "not_found":
-        throw notFound(id);
+        throw executionNotFound(id);
       case "step_not_found":
         throw stepNotFound(id, body.step_id);
       case "not_waiting":
@@ -286,7 +279,7 @@ export const answers: RouteHandler<typeof answerStep, AppEnv> = async (c) => {
   if (!outcome.ok) {
     switch (outcome.reason) {
       case "not_found":
-        throw notFound(id);
+        throw executionNotFound(id);
       case "step_not_found":
         throw stepNotFound(id, stepId);
       case "not_waiting":

@@ -7,9 +7,10 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { executionRpc } from "../../../durable/execution/client";
 import { verifyCallbackToken } from "../../../lib/callback-token";
 import type { SignalResult } from "../../../schemas/execution-rpc";
-import { EXECUTION_ID_PATTERN } from "../../../schemas/executions";
 import { ConflictError, NotFoundError, ValidationError } from "../../../services/errors";
 import { auditEntryFor } from "../../audit-entry";
+import { executionNotFound, executionStub } from "../../execution-stub";
+import { isoTime } from "../../../lib/time";
 import { principalOf } from "../../middleware/guard";
 import type { AppEnv } from "../../types";
 import type { sendCallback, sendSignal } from "./signals.routes";
@@ -42,10 +43,9 @@ export const send: RouteHandler<typeof sendSignal, AppEnv> = async (c) => {
   const p = principalOf(c);
   const { id, event } = c.req.valid("param");
   const body = c.req.valid("json");
-  const notFound = new NotFoundError("EXECUTION_NOT_FOUND", `No execution '${id}'.`);
-  if (!EXECUTION_ID_PATTERN.test(id)) throw notFound;
+  const rpc = executionStub(c.env, id);
   c.set("auditDetail", { event });
-  const outcome = delivered(await executionRpc(c.env, id).signal(p.tenant, { event, data: body.data ?? null }, auditEntryFor(c, 200)), id, event, notFound);
+  const outcome = delivered(await rpc.signal(p.tenant, { event, data: body.data ?? null }, auditEntryFor(c, 200)), id, event, executionNotFound(id));
   c.set("auditHandedOff", true);
   return c.json({ event, step_id: outcome.stepId, kept: outcome.stepId === null, execution: outcome.execution }, 200);
 };
@@ -60,5 +60,5 @@ export const callback: RouteHandler<typeof sendCallback, AppEnv> = async (c) => 
   const rpc = executionRpc(c.env, claims.executionId);
   const outcome = delivered(await rpc.callback(claims.tenant, { stepId: claims.stepId, attempt: claims.attempt, data: body.data ?? null }), claims.executionId, "", notFound);
   // No key, so nothing of the execution is shown: only that the signal arrived.
-  return c.json({ event: outcome.event, step_id: claims.stepId, received_at: new Date(outcome.receivedAt).toISOString() }, 200);
+  return c.json({ event: outcome.event, step_id: claims.stepId, received_at: isoTime(outcome.receivedAt) }, 200);
 };
