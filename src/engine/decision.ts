@@ -14,6 +14,7 @@ import type { ErrorInfo } from "./errors";
 import type { EventSpec, ExecutionBudget, ExecutionRecord, Signal, StepRecord } from "./model";
 import type { ExecutionCommand, StepCommand } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
+import type { CreateExecutionArgs } from "../schemas/execution-rpc";
 import type { ApprovalGate } from "../schemas/executions";
 import type { TimerKind } from "../schemas/vocabulary";
 import type { UsageEntry } from "./usage";
@@ -104,6 +105,8 @@ export interface Decision {
   usage?: UsageEntry[];
   /** Audit rows of the request carried out (index rows go with `execution` moves). */
   outbox?: AuditOut[];
+  /** Child executions to start (`workflow` steps): sent through the outbox, retried until the child exists. */
+  children?: { start: CreateExecutionArgs[] };
   /** Signals kept for an event step that does not wait yet, and kept ones taken (by their seq). */
   signals?: { keep?: Signal[]; take?: number[] };
   events: EventSpec[];

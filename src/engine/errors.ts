@@ -39,6 +39,12 @@ export const ERROR_CODES = [
   "LLM_BAD_RESPONSE", // the endpoint answered 2xx with something that is not a chat completion (retryable)
   "BUDGET_EXCEEDED", // a costed call's reservation did not fit a budget that fails (not retried)
   "PRICE_UNKNOWN", // an llm call under a budget to a model with no price (not retried)
+  "CHILD_FAILED", // a workflow step's child ended failed, timed out, cancelled or rejected (retryable: a retry starts a new child)
+  "MAX_DEPTH", // a workflow step would start a child deeper than MAX_DEPTH
+  "WORKFLOW_NOT_FOUND", // a workflow step's child workflow (or one it starts) is not registered
+  "FEATURE_NOT_AVAILABLE", // a workflow step's child workflow uses a step type this engine cannot run yet
+  "CHILD_INPUT_INVALID", // a workflow step's input does not match the child's input_schema (or its concurrency key)
+  "REGISTRY_UNAVAILABLE", // the workflow registry could not be read to start a child (retryable)
 ] as const;
 
 /** Codes of an execution's `error` that are not a step's. */

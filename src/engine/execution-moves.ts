@@ -57,6 +57,9 @@ export function decideCreate(req: CreateExecutionArgs, now: number): Decision & 
     budgetIds: req.budgetIds,
     concurrency: req.concurrency,
     origin: req.origin,
+    parent: req.parent,
+    depth: req.depth,
+    childVersions: req.childVersions,
   };
   const timers: NonNullable<Decision["timers"]>["set"] = [{ kind: "execution_timeout", stepId: null, dueAt: created.deadlineAt! }];
   if (gate) timers.push({ kind: "approval_expiry", stepId: null, dueAt: parseRfc3339(gate.expires_at)! });

@@ -6,6 +6,7 @@ import type { ErrorInfo } from "./errors";
 import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionCost, PriceBook } from "../schemas/costs";
 import type { ExecutionConcurrency } from "../schemas/concurrency";
+import type { ChildVersions, ParentLink } from "../schemas/execution-rpc";
 import type { ApprovalGate, EventType, ExecutionStatus, StepStatus, WaitingFor } from "../schemas/executions";
 
 /** The execution as it stands. */
@@ -47,6 +48,12 @@ export interface ExecutionRecord {
   concurrency: ExecutionConcurrency | null;
   /** The origin it was started at (`https://host`): where its callback URLs point; null: relative URLs. */
   origin: string | null;
+  /** The `workflow` step that started it as a child; null for a root execution. */
+  parent: ParentLink | null;
+  /** 1 for a root execution; its parent's plus one for a child (at most MAX_DEPTH). */
+  depth: number;
+  /** Child workflow versions pinned when it started (for `workflow` steps without `version`). */
+  childVersions: ChildVersions;
 }
 
 /** The execution's own budget: the workflow's shape (`WorkflowBudget`), its amount lowered or raised. */
@@ -84,4 +91,11 @@ export interface Signal {
   data: unknown;
   receivedAt: number;
   via: SignalVia;
+}
+
+/** What a waiting `workflow` step's output says while its child runs. */
+export interface ChildWait {
+  execution_id: string;
+  workflow_id: string;
+  workflow_version: number;
 }

@@ -19,7 +19,7 @@ import { approvalRequestedData, pendingGate } from "./approvals";
 import type { Decision } from "./decision";
 import type { ErrorInfo, StepError } from "./errors";
 import { maskSecrets } from "./evaluate";
-import type { StepRecord } from "./model";
+import type { ChildWait, StepRecord } from "./model";
 import { resolveRetryPolicy, retryDelayMs, shouldRetry, stepTimeoutMs } from "./retry";
 import { kindOf, stepKinds } from "./steps/registry";
 import type { StepKinds, StepOutcome } from "./steps/types";
@@ -112,6 +112,16 @@ export const outcomeDeciders: OutcomeDeciders = {
       steps: [{ stepId: step.id, command: "wait", patch: { output: waitingFor } }],
       ...(until !== undefined ? { timers: { set: [{ kind: "step_wake", stepId: step.id, dueAt: until }] } } : {}),
       events: [{ type: "step.waiting", stepId: step.id, data: { attempt, kind: "event", ...waitingFor, ...(until !== undefined ? { until: isoTime(until) } : {}) } }],
+    };
+  },
+  child: ({ step, attempt }, outcome) => {
+    // While it waits, the step's output names the child; the start goes out through the outbox with this move.
+    const start = outcome.start;
+    const waitingFor: ChildWait = { execution_id: start.id, workflow_id: start.workflowId, workflow_version: start.workflowVersion };
+    return {
+      steps: [{ stepId: step.id, command: "wait", patch: { output: waitingFor } }],
+      children: { start: [start] },
+      events: [{ type: "step.waiting", stepId: step.id, data: { attempt, kind: "child", ...waitingFor } }],
     };
   },
   approval: ({ step, def, now, workflow, planHash, secrets }, outcome) => {

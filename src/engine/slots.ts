@@ -12,6 +12,10 @@ import type { ErrorInfo } from "./errors";
 import type { EventSpec, ExecutionRecord } from "./model";
 import { isTerminalExecution } from "./state-machine";
 import type { ExecutionStatus, WaitingFor } from "../schemas/executions";
+import type { WorkflowDefinition } from "../schemas/definition";
+import type { ExecutionConcurrency } from "../schemas/concurrency";
+import { DEFAULT_PRIORITY, MAX_CONCURRENCY_KEY_LENGTH } from "../schemas/limits";
+import { interpolate, renderTemplate } from "./evaluate";
 
 /** What a queued execution waits for (its position is filled in once its key's object has answered). */
 export function slotWaitingFor(key: string, position?: number): WaitingFor {
@@ -79,3 +83,30 @@ export function decideAdmit(e: Readonly<ExecutionRecord>, now: number): Decision
 
 /** Why a queued execution that waited past its queue's TTL ended `timed_out`. */
 export const QUEUE_TIMEOUT: ErrorInfo = { code: "QUEUE_TIMEOUT", message: "The execution waited longer than its queue_ttl_seconds for a concurrency slot." };
+
+/** Why a workflow's concurrency key cannot be made from an input (the start is refused, or the child not started). */
+export class ConcurrencyKeyProblem extends Error {}
+
+/**
+ * The execution's concurrency: its workflow's key rendered over the start's input and the
+ * execution (SPEC §8), its limit and queue TTL, and the start's priority; null without a key.
+ * Throws `ConcurrencyKeyProblem` when the key cannot be rendered, or renders empty or too long.
+ */
+export async function renderConcurrency(
+  def: WorkflowDefinition,
+  input: unknown,
+  execution: { id: string; workflow_id: string; workflow_version: number },
+  priority: number | undefined,
+): Promise<ExecutionConcurrency | null> {
+  const c = def.concurrency;
+  if (!c) return null;
+  let key: string;
+  try {
+    key = interpolate(await renderTemplate(c.key, { input, steps: {}, execution: { ...execution, attempt: 1, started_at: null } }, undefined, "concurrency.key"));
+  } catch (err) {
+    throw new ConcurrencyKeyProblem(err instanceof Error ? err.message : String(err));
+  }
+  if (key === "") throw new ConcurrencyKeyProblem("concurrency.key renders to an empty key");
+  if (key.length > MAX_CONCURRENCY_KEY_LENGTH) throw new ConcurrencyKeyProblem(`concurrency.key renders to ${key.length} characters (at most ${MAX_CONCURRENCY_KEY_LENGTH})`);
+  return { key, limit: c.limit, priority: priority ?? DEFAULT_PRIORITY, queueTtlSeconds: c.queue_ttl_seconds ?? null };
+}

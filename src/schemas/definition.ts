@@ -21,6 +21,7 @@ import {
   DEFAULT_PARALLELISM,
   DEFAULT_RETRY_POLICY,
   MAX_MAP_ITEMS,
+  MAX_DEPTH,
   MAX_PARALLELISM,
   MAX_QUESTIONS,
   MAX_RETRY_ATTEMPTS,
@@ -459,9 +460,18 @@ export const ChildWorkflowStep = z
       description: `Input of the child execution: any JSON value. ${TEMPLATED} Every string inside is templated.`,
       examples: [{ invoice_id: "{{ input.invoice_id }}" }],
     }),
+    parent_close: z.enum(["cancel", "abandon"]).optional().meta({
+      description: "What the child does when this execution ends (or is cancelled) before it: `cancel` it, or `abandon` it (it runs on).",
+      default: "cancel",
+    }),
   })
   .openapi("ChildWorkflowStep")
-  .meta({ description: "Starts a child execution and waits for it; its output is the child's output, its failure this step's failure." });
+  .meta({
+    description:
+      "Starts a child execution (id derived from this execution, the step and the attempt) and waits for it. Its output is the child's " +
+      `output; a child that ends failed, timed out, cancelled or rejected fails the step with \`CHILD_FAILED\` (the child's error in ` +
+      `\`details\`), and a retry starts a new child. At most ${MAX_DEPTH} levels deep (\`MAX_DEPTH\`).`,
+  });
 export type ChildWorkflowStep = z.infer<typeof ChildWorkflowStep>;
 
 /** A signal's name: what `POST /v1/executions/{id}/signals/{event}` names. */

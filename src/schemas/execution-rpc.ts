@@ -8,12 +8,26 @@ import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";
 import { ConcurrencyKey, ExecutionConcurrency } from "./concurrency";
 import { PriceBook } from "./costs";
-import { MAX_BUDGET_USD } from "./limits";
+import { MAX_BUDGET_USD, MAX_DEPTH } from "./limits";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";
 import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
+
+/** Where a child's end is sent: its parent, the `workflow` step and the attempt that started it. */
+export const ParentLink = z.object({
+  executionId: z.string().regex(/^ex_[0-9a-f]{32}$/),
+  stepId: z.string().min(1).max(64),
+  attempt: z.int().min(1),
+  /** What the child does when the parent ends first. */
+  parentClose: z.enum(["cancel", "abandon"]),
+});
+export type ParentLink = z.infer<typeof ParentLink>;
+
+/** Child workflow versions pinned when an execution starts, by workflow id. */
+export const ChildVersions = z.record(z.string().min(1).max(64), z.int().min(1));
+export type ChildVersions = z.infer<typeof ChildVersions>;
 
 export const CreateExecutionArgs = z.object({
   id: z.string().regex(/^ex_[0-9a-f]{32}$/),
@@ -37,6 +51,12 @@ export const CreateExecutionArgs = z.object({
   concurrency: ExecutionConcurrency.nullable().default(null),
   /** The origin the start request came to: where callback URLs point. */
   origin: z.string().max(512).nullable().default(null),
+  /** The `workflow` step that started it as a child (null: a root execution). */
+  parent: ParentLink.nullable().default(null),
+  /** 1 for a root execution, its parent's plus one for a child. */
+  depth: z.int().min(1).max(MAX_DEPTH).default(1),
+  /** The version each child workflow named without a `version` runs: the latest when this execution started. */
+  childVersions: ChildVersions.default({}),
 });
 export type CreateExecutionArgs = z.infer<typeof CreateExecutionArgs>;
 
@@ -74,6 +94,18 @@ export type SignalArgs = z.infer<typeof SignalArgs>;
 /** A callback for one attempt of one event step (its token verified by the Worker). */
 export const CallbackArgs = z.object({ stepId: z.string().min(1).max(64), attempt: z.int().min(1), data: z.unknown() });
 export type CallbackArgs = z.infer<typeof CallbackArgs>;
+
+/** A child execution ended: what it tells its parent (sent from the child's outbox until acknowledged). */
+export const ChildEndedArgs = z.object({
+  tenant: z.string().min(1),
+  stepId: z.string().min(1).max(64),
+  attempt: z.int().min(1),
+  childId: z.string().regex(/^ex_[0-9a-f]{32}$/),
+  status: z.enum(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]),
+  output: z.unknown(),
+  error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()).nullable(),
+});
+export type ChildEndedArgs = z.infer<typeof ChildEndedArgs>;
 
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;

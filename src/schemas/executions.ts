@@ -38,8 +38,10 @@ export type Labels = z.infer<typeof Labels>;
 
 export const WaitingFor = z
   .object({
-    kind: z.enum(["sleep", "approval", "answers", "event", "budget", "slot"]).openapi({
-      description: "`slot`: a queued execution waits for its concurrency key (`key`), at `position` in its queue (1 is next in line).",
+    kind: z.enum(["sleep", "approval", "answers", "event", "budget", "slot", "child"]).openapi({
+      description:
+        "`slot`: a queued execution waits for its concurrency key (`key`), at `position` in its queue (1 is next in line). " +
+        "`child`: a `workflow` step waits for its child execution (`execution_id`).",
     }),
     step_id: z.string().optional(),
     until: Timestamp.optional(),
@@ -73,6 +75,15 @@ export const ApprovalGate = z
 /** One gate as recorded on the execution (and shown in its `approvals`); the engine decides on these. */
 export type ApprovalGate = z.infer<typeof ApprovalGate>;
 
+/** The execution and `workflow` step that started a child execution (SPEC §9). */
+export const ParentRef = z
+  .object({
+    execution_id: z.string().openapi({ example: "ex_8f14e45fceea167a5a36dedd4bea2543" }),
+    step_id: z.string().openapi({ example: "send_invoice" }),
+  })
+  .openapi("ParentRef");
+export type ParentRef = z.infer<typeof ParentRef>;
+
 export const Execution = z
   .object({
     id: z.string().openapi({ example: "ex_8f14e45fceea167a5a36dedd4bea2543" }),
@@ -94,6 +105,7 @@ export const Execution = z
     started_at: Timestamp.optional(),
     ended_at: Timestamp.optional(),
     budget: WorkflowBudget.optional().openapi({ description: "The execution's own budget: its workflow's, lowered by its start, raised by an approver." }),
+    parent: ParentRef.optional().openapi({ description: "The execution and `workflow` step that started this one as a child; absent for a root execution." }),
     cost: ExecutionCost.openapi({ description: "The sum of the execution's usage ledger (see `GET /v1/executions/{id}/costs`)." }),
   })
   .openapi("Execution");
@@ -232,6 +244,7 @@ export const ExecutionIdParam = z.object({
 
 export const ListExecutionsQuery = PageQuery.extend({
   workflow_id: z.string().max(64).optional(),
+  parent_id: z.string().min(1).max(64).optional().openapi({ description: "Only the children of this execution (`workflow` steps)." }),
   status: ExecutionStatus.optional(),
   label: z
     .string()
@@ -257,6 +270,7 @@ export const ExecutionSummary = Execution.pick({
   started_at: true,
   ended_at: true,
   cost: true,
+  parent: true,
 })
   .extend({ error_code: z.string().optional() })
   .openapi("ExecutionSummary");

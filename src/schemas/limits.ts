@@ -18,6 +18,12 @@ export const MAX_QUESTIONS = 50;
 /** Most items one `map` step may fan out over (literal list or evaluated at run time). */
 export const MAX_MAP_ITEMS = 1000;
 
+/**
+ * Deepest nesting of child executions (SPEC §9): a root execution is depth 1; a `workflow` step that
+ * would start depth MAX_DEPTH + 1 fails `MAX_DEPTH`.
+ */
+export const MAX_DEPTH = 5;
+
 /** Steps of one execution running at the same time when the definition sets no `parallelism`. */
 export const DEFAULT_PARALLELISM = 10;
 

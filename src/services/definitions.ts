@@ -7,7 +7,7 @@
 import { canonicalJson } from "../engine/canonical-json";
 import { validateJsonValue } from "../engine/json-schema-validate";
 import { PLUGIN_NAMES, RETRY_ON_CODES } from "../engine/plugins";
-import { stepKinds } from "../engine/steps/registry";
+import { unrunnableSteps } from "../engine/steps/registry";
 import { validateDefinition } from "../engine/validate-definition";
 import { sha256Hex } from "../lib/digest";
 import type { WorkflowDefinition } from "../schemas/definition";
@@ -59,11 +59,7 @@ export async function resolveDefinition(db: D1Database, tenant: string, body: St
 
 /** Features of the definition language this engine cannot run yet: refused before anything starts. */
 export function unsupportedFeatures(def: WorkflowDefinition): FieldError[] {
-  const out: FieldError[] = [];
-  def.steps.forEach((step, i) => {
-    if (!stepKinds[step.type]) out.push({ path: `/steps/${i}/type`, message: `step type '${step.type}' cannot run yet`, in: "body" });
-  });
-  return out;
+  return unrunnableSteps(def).map((p) => ({ ...p, in: "body" as const }));
 }
 
 export function assertRunnable(def: WorkflowDefinition): void {

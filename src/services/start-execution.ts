@@ -16,15 +16,13 @@ import { sha256Hex, toHex } from "../lib/digest";
 import { parseRfc3339 } from "../lib/time";
 import type { AuditRow } from "../schemas/audit";
 import type { Execution, StartExecutionBody } from "../schemas/executions";
-import { deploymentPrices, resolvePrices } from "../store/prices";
+import { startContext } from "../store/start-context";
 import { assertRunnable, assertValidInput, resolveDefinition } from "./definitions";
 import { ExecutionTimedOutError, UnprocessableError, ValidationError } from "./errors";
 import type { ExecutionBudget } from "../engine/model";
 import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";
 import type { ExecutionConcurrency } from "../schemas/concurrency";
-import { DEFAULT_PRIORITY, MAX_CONCURRENCY_KEY_LENGTH } from "../schemas/limits";
-import { interpolate, renderTemplate } from "../engine/evaluate";
-import { applicableBudgetIds } from "../store/budgets";
+import { ConcurrencyKeyProblem, renderConcurrency } from "../engine/slots";
 
 /**
  * The execution's own budget: the workflow's, lowered by the start body (a higher one is 400); a
@@ -42,10 +40,8 @@ export function executionBudget(workflow: WorkflowBudget | undefined, start: { m
 }
 
 /**
- * The execution's concurrency: its workflow's key rendered over the start's input and the
- * execution (SPEC §8), its limit and queue TTL, and the start's priority; null without a key. A key
- * that cannot be rendered, or renders empty or too long, refuses the start (400): it depends on the
- * input.
+ * The execution's concurrency (see `renderConcurrency`, engine/slots.ts). A key that cannot be
+ * rendered, or renders empty or too long, refuses the start (400): it depends on the input.
  */
 export async function executionConcurrency(
   def: WorkflowDefinition,
@@ -53,19 +49,12 @@ export async function executionConcurrency(
   execution: { id: string; workflow_id: string; workflow_version: number },
   priority: number | undefined,
 ): Promise<ExecutionConcurrency | null> {
-  const c = def.concurrency;
-  if (!c) return null;
-  const problem = (message: string) =>
-    new ValidationError([{ path: "/input", message, code: "CONCURRENCY_KEY", in: "body" }], "The workflow's concurrency key cannot be made from this input.");
-  let key: string;
   try {
-    key = interpolate(await renderTemplate(c.key, { input, steps: {}, execution: { ...execution, attempt: 1, started_at: null } }, undefined, "concurrency.key"));
+    return await renderConcurrency(def, input, execution, priority);
   } catch (err) {
-    throw problem(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof ConcurrencyKeyProblem)) throw err;
+    throw new ValidationError([{ path: "/input", message: err.message, code: "CONCURRENCY_KEY", in: "body" }], "The workflow's concurrency key cannot be made from this input.");
   }
-  if (key === "") throw problem("concurrency.key renders to an empty key");
-  if (key.length > MAX_CONCURRENCY_KEY_LENGTH) throw problem(`concurrency.key renders to ${key.length} characters (at most ${MAX_CONCURRENCY_KEY_LENGTH})`);
-  return { key, limit: c.limit, priority: priority ?? DEFAULT_PRIORITY, queueTtlSeconds: c.queue_ttl_seconds ?? null };
 }
 
 /** How long an Idempotency-Key is remembered (the IETF draft's and Stripe's 24 hours). */
@@ -163,11 +152,16 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
   const budget = executionBudget(resolved.definition.budget, body.budget);
 
   const planHash = await planHashOf(resolved.hash, input);
-  // Pinned like the definition: a price changed later does not reprice this execution's calls.
-  const [prices, budgetIds] = await Promise.all([
-    resolvePrices(env.DB, tenant, modelsOf(resolved.definition), deploymentPrices(env.PRICES)),
-    applicableBudgetIds(env.DB, tenant, resolved.workflowId),
-  ]);
+  // Pinned like the definition: a price changed later does not reprice this execution's calls, and
+  // a child workflow registered again later does not change what its workflow steps run.
+  const { prices, budgetIds, childVersions, missingChildren } = await startContext(env.DB, tenant, resolved.workflowId, resolved.definition, modelsOf(resolved.definition), env.PRICES);
+  if (missingChildren.length > 0) {
+    throw new UnprocessableError(
+      "CHILD_WORKFLOW_NOT_FOUND",
+      "The workflow starts child workflows this tenant does not have (or has archived).",
+      missingChildren.map((m) => ({ path: m.path, message: `no workflow '${m.workflowId}'${m.version !== undefined ? ` version ${m.version}` : ""} to start`, in: "body" as const })),
+    );
+  }
   const subject: StartSubject = { workflow_id: resolved.workflowId, workflow_version: resolved.workflowVersion };
   hooks.about(null, subject);
   for (; ; generation++) {
@@ -191,6 +185,9 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
       budgetIds,
       concurrency,
       origin: req.origin ?? null,
+      parent: null,
+      depth: 1,
+      childVersions,
       audit: hooks.auditRow(),
     });
     if (result.kind === "created") return { kind: "created", id, execution: result.execution, rpc };

@@ -22,6 +22,8 @@ export interface ExecutionIndexRow {
   startedAt: number | null;
   endedAt: number | null;
   stateVersion: number;
+  /** The execution and `workflow` step that started it; null (or absent) for a root execution. */
+  parent?: { executionId: string; stepId: string } | null;
 }
 
 /** One step of an execution as telemetry reads it (executions.steps, JSON). */
@@ -48,6 +50,8 @@ interface Row {
   started_at: number | null;
   ended_at: number | null;
   state_version: number;
+  parent_id: string | null;
+  parent_step_id: string | null;
 }
 
 function toIndexRow(r: Row): ExecutionIndexRow {
@@ -66,6 +70,7 @@ function toIndexRow(r: Row): ExecutionIndexRow {
     startedAt: r.started_at,
     endedAt: r.ended_at,
     stateVersion: r.state_version,
+    parent: r.parent_id !== null && r.parent_step_id !== null ? { executionId: r.parent_id, stepId: r.parent_step_id } : null,
   };
 }
 
@@ -87,8 +92,9 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
       db
         .prepare(
           `INSERT INTO executions (tenant, id, workflow_id, workflow_version, status, labels, error_code, cost_usd,
-                                   created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens, steps)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                                   created_at, started_at, ended_at, state_version, updated_at, input_tokens, output_tokens, steps,
+                                   parent_id, parent_step_id)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
            ON CONFLICT (tenant, id) DO UPDATE SET
              status = excluded.status, error_code = excluded.error_code, cost_usd = excluded.cost_usd,
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, steps = excluded.steps,
@@ -113,6 +119,8 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
           r.inputTokens,
           r.outputTokens,
           r.steps ? JSON.stringify(r.steps) : null,
+          r.parent?.executionId ?? null,
+          r.parent?.stepId ?? null,
         ),
     );
     for (const [key, value] of Object.entries(r.labels)) {
@@ -129,6 +137,8 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
 export interface ExecutionListQuery {
   tenant: string;
   workflowId?: string;
+  /** Only the children of this execution. */
+  parentId?: string;
   status?: ExecutionStatus;
   label?: { key: string; value: string };
   createdAfter?: number;
@@ -139,7 +149,7 @@ export interface ExecutionListQuery {
 }
 
 const COLUMNS =
-  "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.labels, e.error_code, e.cost_usd, e.input_tokens, e.output_tokens, e.created_at, e.started_at, e.ended_at, e.state_version";
+  "e.tenant, e.id, e.workflow_id, e.workflow_version, e.status, e.labels, e.error_code, e.cost_usd, e.input_tokens, e.output_tokens, e.created_at, e.started_at, e.ended_at, e.state_version, e.parent_id, e.parent_step_id";
 
 /**
  * Newest first, keyset-paged (no OFFSET): each filter is served by an index whose trailing
@@ -161,6 +171,7 @@ export async function listExecutions(db: D1Database, q: ExecutionListQuery): Pro
   where.push(`${driver}.tenant = ${bind(q.tenant)}`);
   if (q.label) where.push(`l.key = ${bind(q.label.key)}`, `l.value = ${bind(q.label.value)}`);
   if (q.workflowId !== undefined) where.push(`e.workflow_id = ${bind(q.workflowId)}`);
+  if (q.parentId !== undefined) where.push(`e.parent_id = ${bind(q.parentId)}`);
   if (q.status !== undefined) where.push(`e.status = ${bind(q.status)}`);
   if (q.createdAfter !== undefined) where.push(`${driver}.created_at >= ${bind(q.createdAfter)}`);
   if (q.createdBefore !== undefined) where.push(`${driver}.created_at < ${bind(q.createdBefore)}`);

@@ -2,6 +2,7 @@
  * D1 repository for the workflow registry: `workflows` (one row per id, pointing at its latest
  * version) and `workflow_versions` (immutable, content-hashed).
  */
+import type { WorkflowDefinition } from "../schemas/definition";
 export interface WorkflowVersionRecord {
   tenant: string;
   workflowId: string;
@@ -183,4 +184,48 @@ export async function registerWorkflowVersion(
     if (await insertWorkflowVersion(db, record)) return { kind: "created", record: { ...record, archivedAt: null } };
   }
   throw new Error(`registering ${input.workflowId}: too many concurrent registrations`);
+}
+
+/** A child workflow a definition names that the tenant does not have (or has archived, when unversioned). */
+export interface MissingChild {
+  /** JSON Pointer of the step's `workflow_id` in the definition. */
+  path: string;
+  workflowId: string;
+  version?: number;
+}
+
+/**
+ * The child workflows of `definition`'s `workflow` steps (map sub-steps included), resolved when an
+ * execution starts (SPEC §9: the child's version is pinned then): for each one named without a
+ * `version`, its latest version (an archived workflow takes no new executions); each named with
+ * one, checked to exist. One query per distinct workflow.
+ */
+export async function pinChildVersions(
+  db: D1Database,
+  tenant: string,
+  definition: WorkflowDefinition,
+): Promise<{ pins: Record<string, number>; missing: MissingChild[] }> {
+  const named: { path: string; workflowId: string; version?: number }[] = [];
+  definition.steps.forEach((step, i) => {
+    if (step.type === "workflow") named.push({ path: `/steps/${i}/workflow_id`, workflowId: step.workflow_id, version: step.version });
+    if (step.type === "map" && step.step.type === "workflow") {
+      named.push({ path: `/steps/${i}/step/workflow_id`, workflowId: step.step.workflow_id, version: step.step.version });
+    }
+  });
+  const lookups = new Map<string, Promise<WorkflowVersionRecord | null>>();
+  for (const n of named) {
+    const key = `${n.workflowId}\n${n.version ?? ""}`;
+    if (!lookups.has(key)) lookups.set(key, findWorkflowVersion(db, tenant, n.workflowId, n.version));
+  }
+  const pins: Record<string, number> = {};
+  const missing: MissingChild[] = [];
+  for (const n of named) {
+    const record = await lookups.get(`${n.workflowId}\n${n.version ?? ""}`)!;
+    if (!record || (n.version === undefined && record.archivedAt !== null)) {
+      missing.push({ path: n.path, workflowId: n.workflowId, ...(n.version !== undefined ? { version: n.version } : {}) });
+    } else if (n.version === undefined) {
+      pins[n.workflowId] = record.version;
+    }
+  }
+  return { pins, missing };
 }

@@ -122,7 +122,7 @@ describe("POST /v1/executions", () => {
       definition: {
         id: "limited",
         concurrency: { key: "one", limit: 1 }, // runs now (SPEC §8)
-        steps: [{ id: "q", type: "workflow", workflow_id: "child" }],
+        steps: [{ id: "q", type: "map", items: [1, 2], step: { id: "each", type: "transform", expression: "item" } }],
       },
     });
     const p = expectProblem(res, 422, "FEATURE_NOT_AVAILABLE");

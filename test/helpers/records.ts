@@ -34,6 +34,9 @@ export const executionRecord = (p: Partial<ExecutionRecord> = {}): ExecutionReco
   budgetIds: [],
   concurrency: null,
   origin: null,
+  parent: null,
+  depth: 1,
+  childVersions: {},
   ...p,
 });
 

@@ -49,6 +49,7 @@ export function context(overrides: Partial<StepContext> = {}): StepContext {
     usage: new UsageMeter({}),
     budget: NO_BUDGET,
     callbackUrl: async () => "/v1/callbacks/test-token",
+    children: { prepare: async () => Promise.reject(new Error("no children in this test")) },
     ...overrides,
   };
 }

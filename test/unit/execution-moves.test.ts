@@ -41,6 +41,9 @@ describe("create", () => {
     budgetIds: [],
     concurrency: null,
     origin: null,
+    parent: null,
+    depth: 1,
+    childVersions: {},
     audit,
   });
 

@@ -56,7 +56,7 @@ const never = (): number => {
 
 describe("decideOutcome", () => {
   it("has a decider for every outcome kind", () => {
-    expect(Object.keys(outcomeDeciders).sort()).toEqual(["approval", "ask", "completed", "event", "sleep"]);
+    expect(Object.keys(outcomeDeciders).sort()).toEqual(["approval", "ask", "child", "completed", "event", "sleep"]);
   });
 
   it("completed: closes the attempt, completes the step, one step.completed event", () => {

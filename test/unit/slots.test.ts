@@ -157,6 +157,9 @@ describe("decideCreate with a key", () => {
     budgetIds: [],
     concurrency,
     origin: null,
+    parent: null,
+    depth: 1,
+    childVersions: {},
     audit: null,
   });
 

@@ -22,6 +22,7 @@ import type { Step } from "../../schemas/definition";
 import type { StepRecord } from "../storage/state-store";
 import { workerSecret } from "./loaded-state";
 import { applyStepCommands, type ExecutionRuntime, type LoadedState } from "./runtime";
+import type { Children } from "./children";
 
 /** The meter of pure steps: they call nothing and declare no cost (a costed step never runs as pure). */
 const UNMETERED = new UsageMeter({});
@@ -54,7 +55,10 @@ function takeKeptSignal(c: Settling, kept: Signal & { seq: number }): Decision {
 }
 
 export class Attempts {
-  constructor(private readonly rt: ExecutionRuntime) {}
+  constructor(
+    private readonly rt: ExecutionRuntime,
+    private readonly children: Children,
+  ) {}
 
   /** Evaluates `if`, then starts an attempt. Returns true when the step was skipped or ended at once. */
   async startStep(s: LoadedState, id: string): Promise<boolean> {
@@ -188,6 +192,7 @@ export class Attempts {
         const token = await signCallbackToken(this.rt.deps.env.STREAM_TOKEN_SECRET, { tenant: e.tenant, executionId: e.id, stepId, attempt, expiresAt });
         return callbackUrl(e.origin, token);
       },
+      children: this.children.starter(s, stepId, attempt),
     };
   }
 

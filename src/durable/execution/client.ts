@@ -22,6 +22,7 @@ import {
   type RaiseBudgetResult,
   type SignalArgs,
   type CallbackArgs,
+  type ChildEndedArgs,
   type SignalResult,
   type UserCommand,
 } from "../../schemas/execution-rpc";
@@ -53,6 +54,8 @@ export interface ExecutionRpc {
    * true when it holds it now, false when the slot goes to the next in line.
    */
   slotGranted(key: string): Promise<boolean>;
+  /** A child execution tells its parent it ended (from its outbox, until acknowledged). */
+  childEnded(args: ChildEndedArgs): Promise<void>;
   /** Streams (SSE, WebSocket) — see `eventStreamRequest`, `eventSocketRequest`. */
   fetch(request: Request): Promise<Response>;
 }

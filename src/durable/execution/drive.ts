@@ -9,6 +9,7 @@ import { evaluateExpression } from "../../engine/evaluate";
 import { planNext } from "../../engine/scheduler";
 import { isTerminalExecution } from "../../engine/state-machine";
 import { kindOf } from "../../engine/steps/registry";
+import { awaitedChild } from "../../engine/children";
 import { DEFAULT_PARALLELISM } from "../../schemas/limits";
 import type { WaitingFor } from "../../schemas/executions";
 import type { EventStep } from "../../schemas/definition";
@@ -20,6 +21,7 @@ import type { Attempts } from "./attempts";
 import { gateWaitingFor } from "../../engine/approvals";
 import type { HumanWaits } from "./human-waits";
 import type { ExecutionSlots } from "./slots";
+import type { Children } from "./children";
 import { QUEUE_TIMEOUT } from "../../engine/slots";
 import { decideEnd, decideFailed, decideStepFailedExecution, decideTimeout, decideWaiting } from "../../engine/execution-moves";
 import { decideInterrupted, decideNeedsSkipped, decideWake } from "../../engine/outcomes";
@@ -42,6 +44,7 @@ export class Drive {
     private readonly attempts: Attempts,
     private readonly humanWaits: HumanWaits,
     private readonly slots: ExecutionSlots,
+    private readonly children: Children,
   ) {}
 
   /** The alarm's work (and start-up catch-up): run what is due, drive steps, re-arm the alarm. */
@@ -76,6 +79,7 @@ export class Drive {
           break;
         }
         if (this.rt.deps.clock.now() - started > MAX_DRIVE_MS) break;
+        this.sendChildMessages();
         await this.nextSettlement();
       }
     } finally {
@@ -85,6 +89,14 @@ export class Drive {
       await this.flushOutbox();
       await this.rearm();
     }
+  }
+
+  /** Children started (or cancelled) while other steps still run are told now, not when the drive ends. */
+  private sendChildMessages(): void {
+    if (!this.rt.owed.childMessagesOwed) return;
+    this.rt.owed.childMessagesOwed = false;
+    this.rt.flushBurst();
+    void this.children.deliver().catch((err: unknown) => log("error", "child messages failed", { error: err instanceof Error ? err.message : String(err) }));
   }
 
   /** Waits for the next attempt to settle or the next timer to come due, whichever is first. */
@@ -236,7 +248,7 @@ export class Drive {
     this.rt.apply(s, decideWaiting(s.execution, waitingFor));
   }
 
-  /** What a waiting step (not a gate, not a budget) waits for: answers, a signal, or the end of a sleep. */
+  /** What a waiting step (not a gate, not a budget) waits for: answers, a signal, a child, or the end of a sleep. */
   private waitingFor(s: LoadedState, stepId: string, deadline: { until?: string }): WaitingFor {
     const def = s.defs.get(stepId)!;
     switch (kindOf(def.type, this.rt.deps.kinds)?.waitsFor) {
@@ -244,6 +256,8 @@ export class Drive {
         return { kind: "answers", step_id: stepId, ...deadline, questions: (s.steps.get(stepId)!.output as { questions: unknown }).questions };
       case "signal":
         return { kind: "event", step_id: stepId, event: (def as EventStep).event, callback_url: (s.steps.get(stepId)!.output as { callback_url?: string } | undefined)?.callback_url, ...deadline };
+      case "child":
+        return { kind: "child", step_id: stepId, execution_id: awaitedChild(s.steps.get(stepId)!.output) };
       default:
         return { kind: "sleep", step_id: stepId, ...deadline };
     }
@@ -277,8 +291,8 @@ export class Drive {
       return;
     }
     const now = this.rt.deps.clock.now();
-    const [slotsSent, indexed] = await Promise.all([this.slots.deliver(), this.rt.outbox.flush(this.rt.deps.d1, now)]);
-    if (slotsSent && indexed) {
+    const [slotsSent, childrenSent, indexed] = await Promise.all([this.slots.deliver(), this.children.deliver(), this.rt.outbox.flush(this.rt.deps.d1, now)]);
+    if (slotsSent && childrenSent && indexed) {
       this.flushFailures = 0;
       if (this.rt.outbox.pending() === 0) {
         this.rt.timers.clear("outbox_flush");

@@ -15,6 +15,7 @@ import {
   AnswersArgs,
   BudgetId,
   CallbackArgs,
+  ChildEndedArgs,
   CreateExecutionArgs,
   DecisionArgs,
   EVENT_SOCKET_PATH,
@@ -40,13 +41,14 @@ import {
 import { EventSockets } from "../streams/websocket";
 import { eventStreamResponse } from "../streams/sse";
 import { Attempts } from "./attempts";
-import type { ExecutionRpc } from "./client";
 import { Commands } from "./commands";
 import { Drive } from "./drive";
 import { HumanWaits } from "./human-waits";
 import { ReadModel } from "./read-model";
 import { ExecutionSlots } from "./slots";
 import { Signals } from "./signals";
+import { Children } from "./children";
+import { executionRpc, type ExecutionRpc } from "./client";
 import { concurrencyRpc } from "../concurrency/client";
 import { ExecutionRuntime, type RuntimeDeps } from "./runtime";
 
@@ -62,6 +64,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   readonly drive: Drive;
   readonly slots: ExecutionSlots;
   readonly signals: Signals;
+  readonly children: Children;
   readonly sockets: EventSockets;
   /**
    * The runtime's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
@@ -82,6 +85,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       d1: env.DB,
       random: Math.random,
       concurrency: (tenant, key) => concurrencyRpc(env, tenant, key),
+      executions: (id) => executionRpc(env, id),
     };
     this.runtime = new ExecutionRuntime(this.deps);
     this.reads = new ReadModel(this.runtime);
@@ -89,7 +93,8 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     this.humanWaits = new HumanWaits(this.runtime);
     this.slots = new ExecutionSlots(this.runtime);
     this.signals = new Signals(this.runtime);
-    this.drive = new Drive(this.runtime, new Attempts(this.runtime), this.humanWaits, this.slots);
+    this.children = new Children(this.runtime);
+    this.drive = new Drive(this.runtime, new Attempts(this.runtime, this.children), this.humanWaits, this.slots, this.children);
     this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
@@ -178,6 +183,14 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
       this.driveSoon();
     }
     return answer !== "refused";
+  }
+
+  /**
+   * A child execution ended (sent from the child's outbox until acknowledged): the `workflow` step
+   * that waits for it moves, once. Any answer acknowledges it.
+   */
+  async childEnded(args: unknown): Promise<void> {
+    if (this.children.ended(ChildEndedArgs.parse(args)) === "applied") await this.carryOn({ ok: true });
   }
 
   /**

@@ -39,6 +39,7 @@ export function toExecution(e: ExecutionRecord): Execution {
     ...(e.endedAt !== null ? { ended_at: isoTime(e.endedAt) } : {}),
     cost: { ...e.cost },
     ...(e.budget ? { budget: { ...e.budget } } : {}),
+    ...(e.parent ? { parent: { execution_id: e.parent.executionId, step_id: e.parent.stepId } } : {}),
   };
 }
 

@@ -24,7 +24,6 @@ import type { Decision } from "../../engine/decision";
 import { addUsage, type UsageEntry } from "../../engine/usage";
 import { masked } from "../../engine/outcomes";
 import type { ExecutionEvent } from "../../schemas/executions";
-import type { ExecutionIndexRow, StepOutcomeSummary } from "../../store/executions";
 import { EventLog, type EventSpec } from "../storage/event-log";
 import { StateStore, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "../storage/state-store";
 import { Outbox } from "../storage/outbox";
@@ -36,8 +35,10 @@ import { Timers } from "../storage/timer-store";
 import { ExecutionBudgets } from "./budgets";
 import { loadedState, type LoadedState } from "./loaded-state";
 import type { ConcurrencyRpc } from "../concurrency/client";
+import type { ExecutionRpc } from "./client";
 import { releasesSlot } from "../../engine/slots";
-import type { SlotMessageKind, SlotPayload } from "../storage/outbox";
+import { OwedMessages } from "./owed-messages";
+import { indexRow } from "./index-row";
 
 export type { LoadedState };
 
@@ -60,6 +61,8 @@ export interface RuntimeDeps {
   random: () => number;
   /** A concurrency key's object (`concurrencyRpc` in production; tests drop or delay its calls). */
   concurrency: (tenant: string, key: string) => ConcurrencyRpc;
+  /** Another execution's object: a child's, the parent's (`executionRpc` in production; tests drop its calls). */
+  executions: (id: string) => ExecutionRpc;
 }
 
 /**
@@ -89,20 +92,13 @@ export function applyStepCommands(step: StepRecord, commands: readonly StepComma
   Object.assign(step, patch, { status });
 }
 
-function stepSummary(st: StepRecord): StepOutcomeSummary {
-  return {
-    id: st.id,
-    status: st.status,
-    attempts: st.attempts,
-    duration_ms: st.startedAt !== null && st.endedAt !== null ? st.endedAt - st.startedAt : null,
-  };
-}
-
 export class ExecutionRuntime {
   readonly store: StateStore;
   readonly events: EventLog;
   readonly timers: Timers;
   readonly outbox: Outbox;
+  /** Messages owed to other objects (slots, children, the parent), enqueued by the moves that owe them. */
+  readonly owed: OwedMessages;
   /** Storage rows this object has written since it started (see `billedRows`). */
   readonly sql: MeteredSql;
   state: LoadedState | null = null;
@@ -149,6 +145,7 @@ export class ExecutionRuntime {
     this.events = new EventLog(this.sql);
     this.timers = new Timers(this.sql);
     this.outbox = new Outbox(this.sql);
+    this.owed = new OwedMessages(this.outbox, this.timers);
   }
 
   // ------------------------------------------------------------------ state
@@ -226,13 +223,20 @@ export class ExecutionRuntime {
       this.store.insertExecution(d.created);
       const now = this.deps.clock.now();
       this.indexed(d.created, now);
-      if (d.created.status === "queued") this.slotMessage(d.created, "slot_acquire", now);
+      if (d.created.status === "queued") this.owed.slot(d.created, "slot_acquire", now);
     }
     if (d.decidedGates) for (const g of d.decidedGates) Object.assign(s.execution.approvals[g.index]!, g.patch);
     const timers = d.timers;
     if (timers?.clear) for (const t of timers.clear) this.timers.clear(t.kind, t.stepId);
     if (d.finished) for (const a of d.finished) this.store.finishAttempt(a.stepId, a.attempt, a.status, a.endedAt, a.output, a.error);
-    if (d.steps) for (const m of d.steps) this.moveStep(s.steps.get(m.stepId)!, m.command, m.patch);
+    if (d.steps) {
+      for (const m of d.steps) {
+        const st = s.steps.get(m.stepId)!;
+        if (m.command === "cancel") this.owed.closeChild(s, st, this.deps.clock.now());
+        this.moveStep(st, m.command, m.patch);
+      }
+    }
+    if (d.children) for (const start of d.children.start) this.owed.childStart(start, this.deps.clock.now());
     if (d.started) for (const a of d.started) this.store.insertAttempt(a.stepId, a.attempt, a.startedAt);
     if (d.gates) {
       for (const g of d.gates) s.execution.approvals.push(g);
@@ -269,18 +273,11 @@ export class ExecutionRuntime {
     this.indexed(s.execution, now, s.steps);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     // Flow control: a move into `queued` asks the key's object for a slot; an end gives it back.
-    if (t.to === "queued" && t.changed) this.slotMessage(s.execution, "slot_acquire", now);
-    if (releasesSlot(from, t.to)) this.slotMessage(s.execution, "slot_release", now);
+    if (t.to === "queued" && t.changed) this.owed.slot(s.execution, "slot_acquire", now);
+    if (releasesSlot(from, t.to)) this.owed.slot(s.execution, "slot_release", now);
+    // A child's end goes to its parent, whatever the end (the parent decides what it means).
+    if (isTerminalExecution(t.to) && t.changed && s.execution.parent) this.owed.childEnded(s.execution, now);
     return true;
-  }
-
-  /** A slot request or release for the execution's key, in the outbox (none without a key). Inside a tx. */
-  private slotMessage(e: ExecutionRecord, kind: SlotMessageKind, now: number): void {
-    const c = e.concurrency;
-    if (!c) return;
-    const payload: SlotPayload = { tenant: e.tenant, key: c.key, executionId: e.id, limit: c.limit, priority: c.priority };
-    this.outbox.enqueueSlot(kind, payload, now);
-    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
   }
 
   /** Writes fields of the execution that no status move carries (a queued execution's position). */
@@ -326,7 +323,7 @@ export class ExecutionRuntime {
 
   /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
   private indexed(e: ExecutionRecord, now: number, steps?: ReadonlyMap<string, StepRecord>): void {
-    this.outbox.enqueueIndex(this.indexRow(e, steps), now);
+    this.outbox.enqueueIndex(indexRow(e, steps), now);
     this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
   }
 
@@ -351,31 +348,6 @@ export class ExecutionRuntime {
   moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
     applyStepCommands(step, [command], patch);
     this.store.saveStep(step);
-  }
-
-  /**
-   * The execution's row in the D1 index. An ended execution's carries its steps' outcomes for
-   * telemetry (`steps`, in definition order): written once it ends, so no running execution pays
-   * for it on every move.
-   */
-  indexRow(e: ExecutionRecord, steps?: ReadonlyMap<string, StepRecord>): ExecutionIndexRow {
-    return {
-      tenant: e.tenant,
-      id: e.id,
-      workflowId: e.workflowId,
-      workflowVersion: e.workflowVersion,
-      status: e.status,
-      labels: e.labels,
-      errorCode: e.error?.code ?? null,
-      costUsd: e.cost.total_usd,
-      inputTokens: e.cost.input_tokens,
-      outputTokens: e.cost.output_tokens,
-      createdAt: e.createdAt,
-      startedAt: e.startedAt,
-      endedAt: e.endedAt,
-      stateVersion: e.stateVersion,
-      ...(steps && isTerminalExecution(e.status) ? { steps: [...steps.values()].map(stepSummary) } : {}),
-    };
   }
 
   notifyIfEnded(s: LoadedState): void {

@@ -1,8 +1,10 @@
 /**
  * Rows owed to D1 — the execution's index row, the audit rows of the requests that changed it, and
- * its usage ledger records — and messages owed to its concurrency key's object: a request for a
- * slot, and the slot given back (`slot_acquire`, `slot_release`; sent by durable/execution/slots.ts,
- * each removed only once the key's object acknowledged it, so a release is retried until it lands).
+ * its usage ledger records — and messages owed to other objects: to its concurrency key's, a request
+ * for a slot and the slot given back (`slot_acquire`, `slot_release`; sent by
+ * durable/execution/slots.ts); to a child, its start and its cancel; to its parent, its end
+ * (`child_*`; sent by durable/execution/children.ts). Each message is removed only once the other
+ * object acknowledged it, so a release or an end is retried until it lands.
  * A transition enqueues them in the same SQLite transaction, so they are durable before the
  * request is acknowledged; `flush` sends everything pending to D1 in one batch (version-guarded
  * upserts, idempotent audit inserts) and removes the rows only after D1 accepted them. A failed
@@ -11,13 +13,16 @@
  */
 import type { Sql } from "./metered-sql";
 import type { AuditRow } from "../../schemas/audit";
+import type { ChildEndedArgs } from "../../schemas/execution-rpc";
 import { auditInsertStatement } from "../../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../../store/executions";
 import { usageInsertStatement, type UsageIndexRow } from "../../store/usage";
 
 type D1Kind = "execution_index" | "audit" | "usage";
 export type SlotMessageKind = "slot_acquire" | "slot_release";
-type OutboxKind = D1Kind | SlotMessageKind;
+/** To a child: start it, cancel it; to a parent: the child ended. */
+export type ChildMessageKind = "child_start" | "child_cancel" | "child_ended";
+type OutboxKind = D1Kind | SlotMessageKind | ChildMessageKind;
 
 /** What a slot message carries: who asks, for which key, under which limit and priority. */
 export interface SlotPayload {
@@ -28,12 +33,23 @@ export interface SlotPayload {
   priority: number;
 }
 
-/** A message to the concurrency key's object, in the order it was enqueued. */
-export interface SlotMessage {
+/** What a `child_cancel` carries. */
+export interface CancelPayload {
+  tenant: string;
+  childId: string;
+}
+
+/** What a `child_ended` carries: the child's end, and the parent it goes to. */
+export type EndedPayload = ChildEndedArgs & { parentId: string };
+
+/** A message to another object (a concurrency key's, a child's, the parent's), in the order it was enqueued. */
+export interface ObjectMessage<K extends SlotMessageKind | ChildMessageKind> {
   seq: number;
-  kind: SlotMessageKind;
+  kind: K;
   payload: string;
 }
+export type SlotMessage = ObjectMessage<SlotMessageKind>;
+export type ChildMessage = ObjectMessage<ChildMessageKind>;
 
 interface OutboxRow {
   seq: number;
@@ -78,13 +94,27 @@ export class Outbox {
     this.enqueue(kind, payload, now);
   }
 
-  /** Slot messages not yet acknowledged, oldest first. */
-  slotMessages(): SlotMessage[] {
-    if (this.pending() === 0) return [];
-    return this.sql.exec<OutboxRow>("SELECT seq, kind, payload FROM outbox WHERE kind IN ('slot_acquire', 'slot_release') ORDER BY seq").toArray() as SlotMessage[];
+  /** Call inside the transition's transaction. */
+  enqueueChild(kind: ChildMessageKind, payload: unknown, now: number): void {
+    this.enqueue(kind, payload, now);
   }
 
-  /** The key's object acknowledged the message. */
+  /** Slot messages not yet acknowledged, oldest first. */
+  slotMessages(): SlotMessage[] {
+    return this.messages<SlotMessageKind>("'slot_acquire', 'slot_release'");
+  }
+
+  /** Child messages (starts, cancels, an end) not yet acknowledged, oldest first. */
+  childMessages(): ChildMessage[] {
+    return this.messages<ChildMessageKind>("'child_start', 'child_cancel', 'child_ended'");
+  }
+
+  private messages<K extends SlotMessageKind | ChildMessageKind>(kinds: string): ObjectMessage<K>[] {
+    if (this.pending() === 0) return [];
+    return this.sql.exec<OutboxRow>(`SELECT seq, kind, payload FROM outbox WHERE kind IN (${kinds}) ORDER BY seq`).toArray() as unknown as ObjectMessage<K>[];
+  }
+
+  /** The other object acknowledged the message. */
   acknowledged(seq: number): void {
     if (this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq).rowsWritten > 0 && this.queued !== null) this.queued -= 1;
   }

@@ -120,6 +120,15 @@ const SIGNALS_V8 = `CREATE TABLE signals (
      via         TEXT NOT NULL CHECK (via IN ('signal', 'callback'))
    );`;
 
+// Version 9: child executions — starts and cancels sent to children, and a child's end sent to its
+// parent, through the outbox (each retried until the other object acknowledged it).
+const OUTBOX_V9 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit', 'usage', 'slot_acquire', 'slot_release', 'child_start', 'child_cancel', 'child_ended')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -203,6 +212,14 @@ ${ATTEMPT_COLUMNS_V1}
   ].join("\n"),
   // 8: signals kept for event steps, and the origin callback URLs point at.
   [SIGNALS_V8, "ALTER TABLE execution ADD COLUMN origin TEXT;"].join("\n"),
+  // 9: child executions — the parent link, the depth, the child versions pinned at start; child
+  // messages in the outbox.
+  [
+    "ALTER TABLE execution ADD COLUMN parent TEXT;",
+    "ALTER TABLE execution ADD COLUMN depth INTEGER NOT NULL DEFAULT 1;",
+    "ALTER TABLE execution ADD COLUMN child_versions TEXT NOT NULL DEFAULT '{}';",
+    rebuildTable("outbox", OUTBOX_V9, "seq, kind, payload, created_at"),
+  ].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -220,13 +237,16 @@ ${EXECUTION_COLUMNS_V1},
      budget           TEXT,
      budget_ids       TEXT NOT NULL DEFAULT '[]',
      concurrency      TEXT,
-     origin           TEXT
+     origin           TEXT,
+     parent           TEXT,
+     depth            INTEGER NOT NULL DEFAULT 1,
+     child_versions   TEXT NOT NULL DEFAULT '{}'
    );
    ${STEPS_V4}
    ${ATTEMPTS_V4}
    ${TIMERS_V7}
    ${EVENTS_V1}
-   ${OUTBOX_V7}
+   ${OUTBOX_V9}
    ${USAGE_V5}
    ${SIGNALS_V8}`;
 

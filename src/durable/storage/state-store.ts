@@ -8,6 +8,7 @@ import type { ErrorInfo } from "../../engine/errors";
 import type { AttemptStatus, ExecutionBudget, ExecutionRecord, StepRecord } from "../../engine/model";
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ExecutionConcurrency } from "../../schemas/concurrency";
+import type { ChildVersions, ParentLink } from "../../schemas/execution-rpc";
 import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
 import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
 import { roundUsd, type UsageEntry } from "../../engine/usage";
@@ -97,6 +98,9 @@ export class StateStore {
       budgetIds: JSON.parse((r.budget_ids as string | null) ?? "[]") as string[],
       concurrency: (parse(r.concurrency) as ExecutionConcurrency | undefined) ?? null,
       origin: (r.origin as string | null | undefined) ?? null,
+      parent: (parse(r.parent) as ParentLink | undefined) ?? null,
+      depth: (r.depth as number | undefined) ?? 1,
+      childVersions: JSON.parse((r.child_versions as string | null | undefined) ?? "{}") as ChildVersions,
     };
   }
 
@@ -174,6 +178,9 @@ export class StateStore {
       ["budget_ids", JSON.stringify(e.budgetIds)],
       ["concurrency", json(e.concurrency ?? undefined)],
       ["origin", e.origin],
+      ["parent", json(e.parent ?? undefined)],
+      ["depth", e.depth],
+      ["child_versions", JSON.stringify(e.childVersions)],
     ];
     const columns = [...fixed, ...mutableColumns(e)];
     this.sql.exec(

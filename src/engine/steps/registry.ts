@@ -1,7 +1,7 @@
 /**
  * Step kinds by step type: the one list of the types that run. Adding a type is one file,
- * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (map and
- * workflow, for now) registers, but starting it is refused (`FEATURE_NOT_AVAILABLE`) and the
+ * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (map, for now)
+ * registers, but starting it is refused (`FEATURE_NOT_AVAILABLE`) and the
  * Durable Object fails such a step with `UNSUPPORTED_STEP_TYPE`.
  */
 import type { StepType } from "../../schemas/definition";
@@ -14,6 +14,7 @@ import { pluginKind } from "./plugin";
 import { transformKind } from "./transform";
 import type { StepKind, StepKinds } from "./types";
 import { waitKind } from "./wait";
+import { workflowKind } from "./workflow";
 
 export const stepKinds: StepKinds = {
   transform: transformKind,
@@ -24,6 +25,7 @@ export const stepKinds: StepKinds = {
   approval: approvalKind,
   llm: llmKind,
   event: eventKind,
+  workflow: workflowKind,
 };
 
 /**
@@ -32,4 +34,20 @@ export const stepKinds: StepKinds = {
  */
 export function kindOf(type: StepType, kinds: StepKinds = stepKinds): StepKind | undefined {
   return kinds[type] as StepKind | undefined;
+}
+
+/** A step of a definition that this engine cannot run yet: where it is and why. */
+export interface UnrunnableStep {
+  /** JSON Pointer of its `type` in the definition. */
+  path: string;
+  message: string;
+}
+
+/** The steps of `def` whose type has no kind (they register, but an execution of them is refused). */
+export function unrunnableSteps(def: { steps: readonly { type: StepType }[] }, kinds: StepKinds = stepKinds): UnrunnableStep[] {
+  const out: UnrunnableStep[] = [];
+  def.steps.forEach((step, i) => {
+    if (!kinds[step.type]) out.push({ path: `/steps/${i}/type`, message: `step type '${step.type}' cannot run yet` });
+  });
+  return out;
 }

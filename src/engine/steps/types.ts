@@ -7,6 +7,7 @@
  * events. `check` reports problems through `StepCheckContext`; it never throws.
  */
 import type { InputQuestion, Step, StepType } from "../../schemas/definition";
+import type { CreateExecutionArgs } from "../../schemas/execution-rpc";
 import type { AnswersCheck } from "../answers";
 import type { DefinitionProblemCode } from "../definition-problems";
 import type { UsageMeter } from "../usage";
@@ -56,6 +57,27 @@ export interface StepContext {
    * `timeoutSeconds` (undefined: until the execution's deadline).
    */
   callbackUrl(timeoutSeconds: number | undefined): Promise<string>;
+  /** Child executions of `workflow` steps (see `ChildStarter`). */
+  children: ChildStarter;
+}
+
+/** What a `workflow` step asks of the Durable Object to start a child. */
+export interface ChildRequest {
+  workflowId: string;
+  /** Absent: the version pinned when the parent started. */
+  version: number | undefined;
+  input: unknown;
+  parentClose: "cancel" | "abandon";
+}
+
+/**
+ * Prepares a child's start for this attempt: its id (derived from the parent, the step and the
+ * attempt), the pinned definition, its prices and budgets. Throws a StepError when the child cannot
+ * start: `MAX_DEPTH`, `WORKFLOW_NOT_FOUND`, `CHILD_INPUT_INVALID` (not retried), or a retryable
+ * error when the registry cannot be read.
+ */
+export interface ChildStarter {
+  prepare(request: ChildRequest): Promise<CreateExecutionArgs>;
 }
 
 /**
@@ -99,7 +121,9 @@ export type StepOutcome =
   /** The step waits for an approver's decision at `level`; `comment` is what they are shown (approval steps). */
   | { kind: "approval"; level: 1 | 2; comment?: string }
   /** The step waits for a signal named `event` (event steps). */
-  | { kind: "event"; event: string; callbackUrl: string };
+  | { kind: "event"; event: string; callbackUrl: string }
+  /** The step starts a child execution and waits for its end (workflow steps). */
+  | { kind: "child"; start: CreateExecutionArgs };
 
 /** A path inside the step, as JSON Pointer segments (`["request", "headers", name]`); escaped for you. */
 export type StepPath = readonly (string | number)[];
@@ -183,7 +207,7 @@ export interface StepKind<S extends Step = Step> {
    * After its attempt the step waits for a person: `answers` (POST …/steps/{id}/answers) or a
    * `decision` (POST …/approval). Its `timeout_seconds` then bounds that wait (a timer), not the attempt.
    */
-  readonly waitsFor?: "answers" | "decision" | "signal";
+  readonly waitsFor?: "answers" | "decision" | "signal" | "child";
   /** A kind that waits for `answers`: how answers to it are checked, and what its answers' deadline (its wake timer) decides. */
   readonly answers?: StepAnswers<S>;
   /** A kind that waits for a `signal`: what its deadline (its wake timer) decides — the output it completes with, or null: it fails EVENT_TIMEOUT. */

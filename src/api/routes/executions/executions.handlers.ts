@@ -84,6 +84,7 @@ function toSummary(r: index.ExecutionIndexRow): ExecutionSummary {
     ...(r.endedAt !== null ? { ended_at: isoTime(r.endedAt) } : {}),
     // Rows indexed before costs were recorded have none: they cost nothing that was recorded.
     cost: { total_usd: r.costUsd ?? 0, input_tokens: r.inputTokens ?? 0, output_tokens: r.outputTokens ?? 0 },
+    ...(r.parent ? { parent: { execution_id: r.parent.executionId, step_id: r.parent.stepId } } : {}),
     ...(r.errorCode !== null ? { error_code: r.errorCode } : {}),
   };
 }
@@ -96,6 +97,7 @@ export const list: RouteHandler<typeof listExecutions, AppEnv> = async (c) => {
   const { rows, rowsRead } = await index.listExecutions(c.env.DB, {
     tenant: p.tenant,
     workflowId: q.workflow_id,
+    parentId: q.parent_id,
     status: q.status,
     label: q.label !== undefined ? { key: q.label.slice(0, colon), value: q.label.slice(colon + 1) } : undefined,
     createdAfter: parseTime(q.created_after, "/created_after"),
