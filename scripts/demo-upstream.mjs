@@ -1,7 +1,8 @@
 // The examples' local stand-in for the services they call (a billing API, a payment hook, a release
-// registry and a deployment API), so every example that `npm start` registers completes on a machine
-// without internet. `npm start` serves it on 127.0.0.1:8789 (`--demo-port` moves it) and allows that
-// address for http steps. Routes marked (auth) need `Authorization: Bearer <token>`, any non-empty token.
+// registry, a deployment API and a parcel carrier), so every example that `npm start` registers
+// completes on a machine without internet. `npm start` serves it on 127.0.0.1:8789 (`--demo-port`
+// moves it) and allows that address for http steps. Routes marked (auth) need
+// `Authorization: Bearer <token>`, any non-empty token.
 //
 //   GET  /billing/invoices/:id   (auth) an invoice: { id, currency, lines: [{ description, amount }] }
 //                                (INV-2002 totals over 1000, so invoice-review asks a person first)
@@ -21,6 +22,12 @@
 //   GET  /deploy/services/:service/:environment/healthz
 //                                200 { status: "ok", service, environment, deployment }: the latest
 //                                deployment's id there, or null
+//
+//   book-shipment's carrier (the delivery itself is reported through the event step's callback URL):
+//   POST /carrier/shipments      books the JSON body { order_id, address }: 201 { tracking_id:
+//                                "TRK-<order_id>", carrier: "demo-carrier" }
+//   GET  /carrier/shipments      the shipments booked so far, { tracking_id, order_id, address } each,
+//                                oldest first
 
 /** Demo invoices: small ones pay straight away, INV-2002 needs a person's yes. */
 const INVOICES = {
@@ -48,6 +55,17 @@ const MANIFESTS = {
 const deployments = [];
 /** Idempotency-Key → the deployment it started. */
 const deploymentsByKey = new Map();
+
+const shipments = [];
+
+async function bookShipment(request) {
+  const body = await request.json().catch(() => null);
+  const { order_id, address } = body ?? {};
+  if (typeof order_id !== "string" || typeof address !== "string") return json({ error: "expected { order_id, address }" }, 400);
+  const tracking_id = `TRK-${order_id}`;
+  shipments.push({ tracking_id, order_id, address });
+  return json({ tracking_id, carrier: "demo-carrier" }, 201);
+}
 
 function authorized(request) {
   return /^Bearer \S+/.test(request.headers.get("authorization") ?? "");
@@ -114,6 +132,10 @@ export async function demoUpstream(request) {
     const [service, environment] = [decodeURIComponent(health[1]), decodeURIComponent(health[2])];
     const latest = deployments.findLast((d) => d.service === service && d.environment === environment);
     return json({ status: "ok", service, environment, deployment: latest?.id ?? null });
+  }
+  if (url.pathname === "/carrier/shipments") {
+    if (request.method === "POST") return bookShipment(request);
+    return json({ shipments });
   }
   return json({ error: "not found", path: url.pathname }, 404);
 }

@@ -22,6 +22,7 @@ import "./scenarios/telemetry";
 import "./scenarios/concurrency";
 import "./scenarios/signals";
 import "./scenarios/callbacks";
+import "./scenarios/child-workflows";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {
