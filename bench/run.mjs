@@ -21,6 +21,7 @@ import { benchVars, d1SqliteFile, migrationsHash, peerTarget, STATE, steplineTar
 import { llmStandin } from "../scripts/llm-standin.mjs";
 import { serveFetch } from "../scripts/serve-fetch.mjs";
 import { chain } from "./scenarios/chain.mjs";
+import { composition } from "./scenarios/composition.mjs";
 import { concurrency } from "./scenarios/concurrency.mjs";
 import { cost } from "./scenarios/cost.mjs";
 import { costed } from "./scenarios/costed.mjs";
@@ -31,7 +32,7 @@ import { telemetry } from "./scenarios/telemetry.mjs";
 import { throughput } from "./scenarios/throughput.mjs";
 
 // Throughput leaves executions running, so it goes last in a session (the server is then stopped).
-const SCENARIOS = [chain, latency, throughput, cost, costed, concurrency, fanout, listing, telemetry];
+const SCENARIOS = [chain, latency, composition, throughput, cost, costed, concurrency, fanout, listing, telemetry];
 
 const FULL = {
   rounds: 5,

@@ -1,7 +1,7 @@
 // The examples' local stand-in for the services they call (a billing API, a payment hook, a release
-// registry, a deployment API and a parcel carrier), so every example that `npm start` registers
-// completes on a machine without internet. `npm start` serves it on 127.0.0.1:8789 (`--demo-port`
-// moves it) and allows that address for http steps. Routes marked (auth) need
+// registry, a deployment API, a parcel carrier and a team chat), so every example that `npm start`
+// registers completes on a machine without internet. `npm start` serves it on 127.0.0.1:8789
+// (`--demo-port` moves it) and allows that address for http steps. Routes marked (auth) need
 // `Authorization: Bearer <token>`, any non-empty token.
 //
 //   GET  /billing/invoices/:id   (auth) an invoice: { id, currency, lines: [{ description, amount }] }
@@ -28,6 +28,12 @@
 //                                "TRK-<order_id>", carrier: "demo-carrier" }
 //   GET  /carrier/shipments      the shipments booked so far, { tracking_id, order_id, address } each,
 //                                oldest first
+//
+//   fan-out's team chat:
+//   POST /chat/hooks/:channel    (auth) posts the JSON body { text } to the channel: 200 { ok: true,
+//                                channel, message: <its number in the channel, from 1>, lines }
+//   GET  /chat/hooks/:channel    { channel, messages }: the messages posted so far, { text, received_at }
+//                                each, oldest first
 
 /** Demo invoices: small ones pay straight away, INV-2002 needs a person's yes. */
 const INVOICES = {
@@ -57,6 +63,19 @@ const deployments = [];
 const deploymentsByKey = new Map();
 
 const shipments = [];
+
+/** Channel name → the messages posted to it, oldest first. */
+const chat = new Map();
+
+async function postMessage(request, channel) {
+  if (!authorized(request)) return json({ error: "unauthorized" }, 401);
+  const body = await request.json().catch(() => null);
+  if (typeof body?.text !== "string") return json({ error: "expected { text }" }, 400);
+  const messages = chat.get(channel) ?? [];
+  chat.set(channel, messages);
+  messages.push({ text: body.text, received_at: new Date().toISOString() });
+  return json({ ok: true, channel, message: messages.length, lines: body.text.split("\n").length });
+}
 
 async function bookShipment(request) {
   const body = await request.json().catch(() => null);
@@ -136,6 +155,12 @@ export async function demoUpstream(request) {
   if (url.pathname === "/carrier/shipments") {
     if (request.method === "POST") return bookShipment(request);
     return json({ shipments });
+  }
+  const hook = /^\/chat\/hooks\/([^/]+)$/.exec(url.pathname);
+  if (hook) {
+    const channel = decodeURIComponent(hook[1]);
+    if (request.method === "POST") return postMessage(request, channel);
+    return json({ channel, messages: chat.get(channel) ?? [] });
   }
   return json({ error: "not found", path: url.pathname }, 404);
 }

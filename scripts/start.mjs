@@ -102,7 +102,12 @@ const llmBaseUrl = llm ? `${llm.url}/v1` : undefined;
 
 const allowed = [devVars.ALLOWED_PRIVATE_HOSTS, `127.0.0.1:${demo.port}`, ...(llm ? [`127.0.0.1:${llm.port}`] : [])].filter(Boolean).join(",");
 /** The examples' secrets (`{{ secrets.NAME }}` reads SECRET_NAME): the demo upstream's stand-in tokens, unless the vars file sets one. */
-const DEMO_SECRETS = { SECRET_BILLING_TOKEN: "demo-billing-token", SECRET_REGISTRY_TOKEN: "demo-registry-token", SECRET_DEPLOY_TOKEN: "demo-deploy-token" };
+const DEMO_SECRETS = {
+  SECRET_BILLING_TOKEN: "demo-billing-token",
+  SECRET_REGISTRY_TOKEN: "demo-registry-token",
+  SECRET_DEPLOY_TOKEN: "demo-deploy-token",
+  SECRET_CHAT_TOKEN: "demo-chat-token",
+};
 const demoVars = [
   `ALLOWED_PRIVATE_HOSTS:${allowed}`,
   ...Object.entries(DEMO_SECRETS)

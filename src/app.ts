@@ -21,6 +21,7 @@ import { pricesRouter } from "./api/routes/prices/prices.index";
 import { telemetryRouter } from "./api/routes/telemetry/telemetry.index";
 import { concurrencyRouter } from "./api/routes/concurrency/concurrency.index";
 import { signalsRouter } from "./api/routes/signals/signals.index";
+import { mapItemsRouter } from "./api/routes/map-items/map-items.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -50,6 +51,7 @@ export function createApp() {
   app.route("/v1", telemetryRouter);
   app.route("/v1", concurrencyRouter);
   app.route("/v1", signalsRouter);
+  app.route("/v1", mapItemsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -19,8 +19,14 @@ const SUCCEEDED = new Set<string>(["completed", "partial"]);
  * sent again (the outbox retrying, the object restarting) reaches the same child, and a new
  * attempt starts a new one.
  */
-export async function childExecutionId(parentId: string, stepId: string, attempt: number): Promise<string> {
-  return `ex_${(await sha256Hex(`child\n${parentId}\n${stepId}\n${attempt}`)).slice(0, 32)}`;
+export async function childExecutionId(parentId: string, stepId: string, attempt: number, item?: number): Promise<string> {
+  const at = item === undefined ? `${stepId}` : `${stepId}\n${item}`;
+  return `ex_${(await sha256Hex(`child\n${parentId}\n${at}\n${attempt}`)).slice(0, 32)}`;
+}
+
+/** True when a child that ended `status` hands its output over (any other end is CHILD_FAILED). */
+export function childSucceeded(status: string): boolean {
+  return SUCCEEDED.has(status);
 }
 
 /** The child a waiting step waits for, or null when it does not wait for one. */
@@ -43,7 +49,8 @@ export function decideChildEnded(c: Settling, end: ChildEndedArgs, executionStat
   return d;
 }
 
-function childFailed(end: ChildEndedArgs): StepError {
+/** The error a child's unsuccessful end gives the step (or map item) that waited for it. */
+export function childFailed(end: ChildEndedArgs): StepError {
   const child: Record<string, unknown> = { execution_id: end.childId, status: end.status };
   if (end.error) child.error = end.error satisfies ErrorInfo;
   return new StepError("CHILD_FAILED", `The child execution ${end.childId} ended ${end.status}.`, { retryable: true, details: { child } });

@@ -11,7 +11,7 @@
  * (no empty arrays on the hot path).
  */
 import type { ErrorInfo } from "./errors";
-import type { EventSpec, ExecutionBudget, ExecutionRecord, Signal, StepRecord } from "./model";
+import type { EventSpec, ExecutionBudget, ExecutionRecord, MapItemRecord, Signal, StepRecord } from "./model";
 import type { ExecutionCommand, StepCommand } from "./state-machine";
 import type { AuditRow } from "../schemas/audit";
 import type { CreateExecutionArgs } from "../schemas/execution-rpc";
@@ -105,8 +105,15 @@ export interface Decision {
   usage?: UsageEntry[];
   /** Audit rows of the request carried out (index rows go with `execution` moves). */
   outbox?: AuditOut[];
-  /** Child executions to start (`workflow` steps): sent through the outbox, retried until the child exists. */
-  children?: { start: CreateExecutionArgs[] };
+  /**
+   * Child executions to start (`workflow` steps) and to cancel (a map's items cut short): sent
+   * through the outbox, each retried until the child acknowledges it.
+   */
+  children?: { start?: CreateExecutionArgs[]; cancel?: string[] };
+  /** A map step's evaluated items, kept when its attempt begins (its earlier run's item rows go). */
+  mapRun?: { stepId: string; attempt: number; items: unknown[] };
+  /** Map items as they stand after this decision (each its one row). */
+  items?: MapItemRecord[];
   /** Signals kept for an event step that does not wait yet, and kept ones taken (by their seq). */
   signals?: { keep?: Signal[]; take?: number[] };
   events: EventSpec[];

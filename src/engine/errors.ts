@@ -45,6 +45,9 @@ export const ERROR_CODES = [
   "FEATURE_NOT_AVAILABLE", // a workflow step's child workflow uses a step type this engine cannot run yet
   "CHILD_INPUT_INVALID", // a workflow step's input does not match the child's input_schema (or its concurrency key)
   "REGISTRY_UNAVAILABLE", // the workflow registry could not be read to start a child (retryable)
+  "MAP_TOO_LARGE", // a map's items evaluated to more than MAX_MAP_ITEMS
+  "MAP_FAILED", // more of a map's items failed than it tolerates
+  "MAP_ITEMS_FAILED", // a completed map's error: the item failures it tolerated (the execution ends partial)
 ] as const;
 
 /** Codes of an execution's `error` that are not a step's. */

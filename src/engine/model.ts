@@ -99,3 +99,33 @@ export interface ChildWait {
   workflow_id: string;
   workflow_version: number;
 }
+
+export type MapItemStatus = "running" | "waiting" | "completed" | "failed" | "cancelled";
+
+/** One finished attempt of an item (kept in its row). */
+export interface ItemAttempt {
+  attempt: number;
+  status: "completed" | "failed" | "cancelled";
+  started_at: number;
+  ended_at: number;
+  error?: ErrorInfo;
+}
+
+/** An item that has started: its one row. An item with no row has not started (`pending`). */
+export interface MapItemRecord {
+  stepId: string;
+  index: number;
+  status: MapItemStatus;
+  /** Attempts made, the one running included. */
+  attempts: number;
+  /** The attempts that ended, oldest first. */
+  log: ItemAttempt[];
+  output: unknown;
+  error: ErrorInfo | null;
+  startedAt: number;
+  endedAt: number | null;
+  /** A failed attempt to be retried: not before then (the item is `running` meanwhile, no attempt in flight). */
+  nextAttemptAt: number | null;
+  /** The child a `workflow` sub-step waits for. */
+  childId: string | null;
+}

@@ -46,6 +46,8 @@ export interface PlanStep {
 
 export interface StepRuntimeState {
   readonly status: StepStatus;
+  /** A `completed` step with an error tolerated failures of its own (a map's items): the execution ends `partial`. */
+  readonly error?: unknown;
   /** Epoch ms before which the next attempt must not start (retry backoff); absent or null: now. */
   readonly nextAttemptAt?: number | null | undefined;
 }
@@ -157,6 +159,7 @@ export function planNext(
   const n = ids.length;
 
   // Current statuses, then the skip closure applied in topological order.
+  let anyTolerated = false;
   const status: StepStatus[] = new Array<StepStatus>(n);
   const nextAttemptAt: Array<number | null> = new Array<number | null>(n);
   let running = 0;
@@ -165,6 +168,7 @@ export function planNext(
     const s = state?.status ?? "pending";
     status[i] = s;
     nextAttemptAt[i] = state?.nextAttemptAt ?? null;
+    if (s === "completed" && state?.error) anyTolerated = true;
     if (s === "running") running++;
   }
 
@@ -191,7 +195,6 @@ export function planNext(
   }
 
   let failedBy: string | null = null;
-  let anyTolerated = false;
   let allEnded = true;
   for (let i = 0; i < n; i++) {
     const s = status[i] as StepStatus;

@@ -144,9 +144,9 @@ function checkStep(step: Step | MapSubStep, at: string, scope: Scope, ctx: Conte
     }
   }
 
-  const kind = kindOf(step.type);
-  if (kind) kind.check?.(step, stepCheckContext(at, scope, ctx));
-  else checkNotYetRunnable(step, at, scope, ctx);
+  // A map's sub-step is a step of its own, checked here in the map's scope; every other type checks itself.
+  if (step.type === "map") checkMap(step, at, scope, ctx);
+  else kindOf(step.type)?.check?.(step, stepCheckContext(at, scope, ctx));
 }
 
 /** What a kind's `check` sees: the helpers below, bound to the step's place and scope. */
@@ -160,18 +160,6 @@ function stepCheckContext(at: string, scope: Scope, ctx: Context): StepCheckCont
     templates: (value, path, options) => walkTemplates(value, pointer(path), scope, options?.secrets ?? false, ctx),
     suggestion,
   };
-}
-
-/** Types that register but do not run yet have no kind; their checks stay here until they do. */
-function checkNotYetRunnable(step: Step | MapSubStep, at: string, scope: Scope, ctx: Context): void {
-  switch (step.type) {
-    case "map":
-      checkMap(step, at, scope, ctx);
-      break;
-    case "workflow":
-      if (step.input !== undefined) walkTemplates(step.input, `${at}/input`, scope, false, ctx);
-      break;
-  }
 }
 
 function checkRetryOn(codes: readonly string[], at: string, ctx: Context): void {

@@ -527,10 +527,24 @@ export const MapStep = z
       .meta({ description: `The list to fan out over: at most ${MAX_MAP_ITEMS} items (a longer evaluated list fails the step).` }),
     step: MapSubStep,
     concurrency: z.int().min(1).max(MAX_PARALLELISM).optional().meta({
-      description: "Most items in flight at once; also bounded by the workflow's `parallelism`.",
+      description: "Most items in flight at once.",
       default: DEFAULT_PARALLELISM,
       examples: [5],
     }),
+    tolerated_failures: z
+      .union([
+        z.int().min(0).max(MAX_MAP_ITEMS),
+        z.string().regex(/^(100|[1-9]?[0-9])(\.[0-9]+)?%$/, "a percentage such as \"10%\" (0-100)"),
+      ])
+      .optional()
+      .meta({
+        description:
+          "Items that may fail (after their retries) without failing the map: a count, or a percentage of the items rounded down " +
+          "(\"10%\" of 15 items tolerates 1). Their outputs are `null`; the execution then ends `partial`. Beyond it the map fails " +
+          "`MAP_FAILED` and the items in flight are cancelled.",
+        default: 0,
+        examples: [2, "10%"],
+      }),
   })
   .openapi("MapStep")
   .meta({ description: "Runs `step` for each item of `items`. Output: the list of per-item outputs, in item order." });

@@ -8,7 +8,8 @@ import { z } from "@hono/zod-openapi";
 import { AuditRow } from "./audit";
 import { ConcurrencyKey, ExecutionConcurrency } from "./concurrency";
 import { PriceBook } from "./costs";
-import { MAX_BUDGET_USD, MAX_DEPTH } from "./limits";
+import { MAX_BUDGET_USD, MAX_DEPTH, MAX_MAP_ITEMS } from "./limits";
+import { MapItemStatus } from "./map-items";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";
 import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
 
@@ -22,6 +23,8 @@ export const ParentLink = z.object({
   attempt: z.int().min(1),
   /** What the child does when the parent ends first. */
   parentClose: z.enum(["cancel", "abandon"]),
+  /** The map item whose sub-step started it (a `workflow` sub-step of a `map`). */
+  item: z.int().min(0).optional(),
 });
 export type ParentLink = z.infer<typeof ParentLink>;
 
@@ -101,11 +104,16 @@ export const ChildEndedArgs = z.object({
   stepId: z.string().min(1).max(64),
   attempt: z.int().min(1),
   childId: z.string().regex(/^ex_[0-9a-f]{32}$/),
+  /** The map item that started it, if a map's sub-step did. */
+  item: z.int().min(0).optional(),
   status: z.enum(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]),
   output: z.unknown(),
   error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()).nullable(),
 });
 export type ChildEndedArgs = z.infer<typeof ChildEndedArgs>;
+
+/** A page of a map step's items (GET …/steps/{step_id}/items): after index `after` (-1: from the first). */
+export const ItemWindow = z.object({ stepId: z.string().min(1).max(64), status: MapItemStatus.optional(), after: z.int().min(-1), limit: z.int().min(1).max(MAX_MAP_ITEMS) });
 
 export const AnswersArgs = z.object({ stepId: z.string().min(1).max(64), answers: z.record(z.string(), z.unknown()) });
 export type AnswersArgs = z.infer<typeof AnswersArgs>;

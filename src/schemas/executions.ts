@@ -166,6 +166,8 @@ export const EVENT_TYPES = [
   "answers.requested",
   "answers.received",
   "signal.received",
+  "map.item.completed",
+  "map.item.failed",
   "budget.exceeded",
   "budget.warning",
   "budget.released",

@@ -92,6 +92,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/steps/{step_id}/answers",
         "POST /v1/executions/{id}/signals/{event}",
         "POST /v1/callbacks/{token}",
+        "GET /v1/executions/{id}/steps/{step_id}/items",
       ].sort(),
     );
     // Every /v1 route except the public schema and the callback URL requires a key and documents its problems.
@@ -182,6 +183,7 @@ describe("OpenAPI document", () => {
         "answerStep",
         "sendSignal",
         "sendCallback",
+        "listMapItems",
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",

@@ -122,11 +122,11 @@ describe("POST /v1/executions", () => {
       definition: {
         id: "limited",
         concurrency: { key: "one", limit: 1 }, // runs now (SPEC §8)
-        steps: [{ id: "q", type: "map", items: [1, 2], step: { id: "each", type: "transform", expression: "item" } }],
+        steps: [{ id: "q", type: "map", items: [1, 2], step: { id: "each", type: "event", event: "go" } }],
       },
     });
     const p = expectProblem(res, 422, "FEATURE_NOT_AVAILABLE");
-    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/steps/0/type"]);
+    expect(p.errors!.map((e) => e.path).sort()).toEqual(["/steps/0/step/type"]);
   });
 
   it("403 for viewer and approver; 401 without a key", async () => {

@@ -80,7 +80,7 @@ describe("Durable Object schema migrations", () => {
 
   it("gives a new object, in one pass, the schema every migration together builds", async () => {
     const fresh = await freshSchema();
-    expect(fresh.tables.map((t) => t.name)).toEqual(["_schema", "attempts", "events", "execution", "outbox", "signals", "steps", "timers", "usage"]);
+    expect(fresh.tables.map((t) => t.name)).toEqual(["_schema", "attempts", "events", "execution", "map_items", "map_runs", "outbox", "signals", "steps", "timers", "usage"]);
     const migrated = await runInDurableObject(stubOf("schema-all-migrations"), (_instance, state) => {
       rebuildAt(state.storage.sql, SCHEMA_VERSION); // every migration, one after the other
       return schemaOf(state.storage.sql);
@@ -89,7 +89,7 @@ describe("Durable Object schema migrations", () => {
   });
 });
 
-const TABLES = ["execution", "steps", "attempts", "timers", "events", "outbox", "usage", "signals", "_schema"];
+const TABLES = ["execution", "steps", "attempts", "timers", "events", "outbox", "usage", "signals", "map_runs", "map_items", "_schema"];
 
 /** Empties the object's store and rebuilds it as `version` left it (0: nothing at all). */
 function rebuildAt(sql: SqlStorage, version: number): void {

@@ -23,6 +23,7 @@ import "./scenarios/concurrency";
 import "./scenarios/signals";
 import "./scenarios/callbacks";
 import "./scenarios/child-workflows";
+import "./scenarios/map";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

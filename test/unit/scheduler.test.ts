@@ -147,6 +147,16 @@ describe("planNext", () => {
     });
   });
 
+  it("a completed step that tolerated failures of its own (a map's items: its error set) ends the execution partial", () => {
+    const plan = compilePlan([s("map"), s("b", ["map"])]);
+    const tolerated = new Map([
+      ["map", { status: "completed" as const, error: { code: "MAP_ITEMS_FAILED" } }],
+      ["b", { status: "completed" as const }],
+    ]);
+    expect(planNext(plan, tolerated, opts()).done).toBe("partial");
+    expect(planNext(plan, states({ map: "completed", b: "completed" }), opts()).done).toBe("completed");
+  });
+
   it("a tolerated failure is not a skip: a step needing only it runs", () => {
     const plan = compilePlan([s("a", [], "continue"), s("b", ["a"])]);
     expect(planNext(plan, states({ a: "failed" }), opts())).toMatchObject({ start: ["b"], skip: [] });

@@ -23,6 +23,7 @@ import type { StepRecord } from "../storage/state-store";
 import { workerSecret } from "./loaded-state";
 import { applyStepCommands, type ExecutionRuntime, type LoadedState } from "./runtime";
 import type { Children } from "./children";
+import { MapRuns, type ItemContexts } from "./map-runs";
 
 /** The meter of pure steps: they call nothing and declare no cost (a costed step never runs as pure). */
 const UNMETERED = new UsageMeter({});
@@ -54,11 +55,16 @@ function takeKeptSignal(c: Settling, kept: Signal & { seq: number }): Decision {
   return { ...d, signals: { take: [kept.seq] } };
 }
 
-export class Attempts {
+export class Attempts implements ItemContexts {
+  /** Map steps' items: their runner uses this class's step contexts. */
+  readonly maps: MapRuns;
+
   constructor(
     private readonly rt: ExecutionRuntime,
     private readonly children: Children,
-  ) {}
+  ) {
+    this.maps = new MapRuns(rt, this);
+  }
 
   /** Evaluates `if`, then starts an attempt. Returns true when the step was skipped or ended at once. */
   async startStep(s: LoadedState, id: string): Promise<boolean> {
@@ -85,6 +91,10 @@ export class Attempts {
       const gate = pendingGate({ kind: "step", step_id: id, level: 3 }, now, now + gateExpiryMs(approval!, 3));
       this.rt.apply(s, decideHold(st, gate, s.execution.planHash));
       return false;
+    }
+    if (def.type === "map") {
+      const attempt = this.beginAttempt(s, st);
+      return this.maps.begin(s, st, (error) => this.settle(s, id, attempt, { ok: false, error }));
     }
     const kind = kindOf(def.type, this.rt.deps.kinds);
     // A costed step is recorded attempt by attempt, with its ledger records: never in a burst.
@@ -167,6 +177,11 @@ export class Attempts {
     );
     if (burst.steps.length >= MAX_BURST_STEPS) this.rt.flushBurst();
     return true;
+  }
+
+  /** What a map item's sub-step gets for one attempt (never costed: llm items do not run yet). */
+  itemContext(s: LoadedState, stepId: string, attempt: number, index: number, scope: ExpressionScope, signal: AbortSignal, deadlineAt: number | null): StepContext {
+    return { ...this.context(s, stepId, attempt, scope, signal, deadlineAt, false), children: this.children.starter(s, stepId, attempt, index) };
   }
 
   /** What a kind's `run` gets for one attempt. */

@@ -25,7 +25,7 @@ import type { ChildRequest, ChildStarter } from "../../engine/steps/types";
 import type { Settling } from "../../engine/outcomes";
 import { MAX_DEPTH } from "../../schemas/limits";
 import type { WorkflowDefinition } from "../../schemas/definition";
-import type { ChildEndedArgs, CreateExecutionArgs } from "../../schemas/execution-rpc";
+import type { ChildEndedArgs, CreateExecutionArgs, ParentLink } from "../../schemas/execution-rpc";
 import { startContext } from "../../store/start-context";
 import { findWorkflowVersion, type WorkflowVersionRecord } from "../../store/workflows";
 import type { CancelPayload, ChildMessageKind, EndedPayload } from "../storage/outbox";
@@ -33,15 +33,18 @@ import type { ExecutionRuntime, LoadedState } from "./runtime";
 
 export class Children {
   private sending: Promise<boolean> | null = null;
+  /** Calls to other executions' objects since this instance started (reported with the billed rows). */
+  calls = 0;
 
   constructor(private readonly rt: ExecutionRuntime) {}
 
   /** The `ctx.children` of one attempt of a `workflow` step. */
-  starter(s: LoadedState, stepId: string, attempt: number): ChildStarter {
-    return { prepare: (request) => this.prepare(s, stepId, attempt, request) };
+  /** `item`: the map item whose sub-step starts the child. */
+  starter(s: LoadedState, stepId: string, attempt: number, item?: number): ChildStarter {
+    return { prepare: (request) => this.prepare(s, stepId, attempt, item, request) };
   }
 
-  private async prepare(s: LoadedState, stepId: string, attempt: number, req: ChildRequest): Promise<CreateExecutionArgs> {
+  private async prepare(s: LoadedState, stepId: string, attempt: number, item: number | undefined, req: ChildRequest): Promise<CreateExecutionArgs> {
     const parent = s.execution;
     const depth = parent.depth + 1;
     if (depth > MAX_DEPTH) {
@@ -62,14 +65,13 @@ export class Children {
     if (problems.length > 0) {
       throw new NonRetriableError("CHILD_INPUT_INVALID", `The input does not match the input_schema of '${req.workflowId}'.`, { problems });
     }
-    const id = await childExecutionId(parent.id, stepId, attempt);
-    return this.startArgs(s, stepId, attempt, req, record, definition, id, depth);
+    const id = await childExecutionId(parent.id, stepId, attempt, item);
+    return this.startArgs(s, { executionId: parent.id, stepId, attempt, parentClose: req.parentClose, ...(item !== undefined ? { item } : {}) }, req, record, definition, id, depth);
   }
 
   private async startArgs(
     s: LoadedState,
-    stepId: string,
-    attempt: number,
+    link: ParentLink,
     req: ChildRequest,
     record: WorkflowVersionRecord,
     definition: WorkflowDefinition,
@@ -106,7 +108,7 @@ export class Children {
       budgetIds: pinned.budgetIds,
       concurrency,
       origin: parent.origin,
-      parent: { executionId: parent.id, stepId, attempt, parentClose: req.parentClose },
+      parent: link,
       depth,
       childVersions: pinned.childVersions,
     };
@@ -119,10 +121,10 @@ export class Children {
    * the attempt that started it moves; a repeat, a late end (the step was cancelled, retried) or an
    * end after the execution ended is acknowledged and changes nothing.
    */
-  ended(args: ChildEndedArgs): "applied" | "ignored" {
+  ended(args: ChildEndedArgs): boolean {
     const s = this.rt.owned(args.tenant);
     const st = s?.steps.get(args.stepId);
-    if (!s || !st || st.status !== "waiting" || st.attempts !== args.attempt || awaitedChild(st.output) !== args.childId) return "ignored";
+    if (!s || !st || st.status !== "waiting" || st.attempts !== args.attempt || awaitedChild(st.output) !== args.childId) return false;
     const c: Settling = {
       step: st,
       def: s.defs.get(st.id)!,
@@ -133,7 +135,7 @@ export class Children {
       secrets: s.secretValues,
     };
     this.rt.apply(s, decideChildEnded(c, args, s.execution.status, this.rt.deps.random));
-    return "applied";
+    return true;
   }
 
   // ------------------------------------------------------------------ delivery
@@ -150,6 +152,7 @@ export class Children {
   private async send(): Promise<boolean> {
     for (const m of this.rt.outbox.childMessages()) {
       try {
+        this.calls += 1;
         await this.sendOne(m.kind, m.payload);
       } catch {
         return false;

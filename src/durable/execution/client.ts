@@ -6,6 +6,7 @@
 import type { AuditRow } from "../../schemas/audit";
 import type { ExecutionCosts } from "../../schemas/costs";
 import type { Execution, StepTrace } from "../../schemas/executions";
+import type { MapItemsResult, MapItemWindow } from "../../schemas/map-items";
 import {
   EVENT_SOCKET_PATH,
   EVENT_STREAM_PATH,
@@ -36,6 +37,8 @@ export interface ExecutionRpc {
   existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
+  /** A page of a map step's items. */
+  items(tenant: string, window: MapItemWindow): Promise<MapItemsResult>;
   costs(tenant: string): Promise<ExecutionCosts | null>;
   events(tenant: string, window: EventWindow): Promise<EventPage | null>;
   command(tenant: string, command: UserCommand, audit: AuditRow | null): Promise<CommandResult>;

@@ -150,10 +150,17 @@ export class Drive {
     this.rt.apply(s, decideWake(st, s.defs.get(stepId)!, s.execution.status, this.rt.deps.clock.now(), this.rt.deps.kinds));
   }
 
-  /** A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. */
+  /**
+   * A running step with no attempt in flight here was cut off: its attempt failed INTERRUPTED. A map
+   * step resumes instead (its items are rows), when it has something to run now.
+   */
   private recoverInterrupted(s: LoadedState): void {
     for (const st of s.steps.values()) {
       if (st.status !== "running" || this.rt.inflight.has(st.id)) continue;
+      if (this.attempts.maps.isMap(s, st.id)) {
+        if (this.attempts.maps.hasWork(s, st)) this.attempts.maps.resume(s, st);
+        continue;
+      }
       this.rt.apply(s, decideInterrupted(st, s.defs.get(st.id)!, s.execution.definition, this.rt.deps.clock.now()));
     }
   }
@@ -297,7 +304,7 @@ export class Drive {
       if (this.rt.outbox.pending() === 0) {
         this.rt.timers.clear("outbox_flush");
         const execution = this.rt.load()?.execution;
-        if (execution && isTerminalExecution(execution.status)) log("info", "execution.billed_rows", { execution_id: execution.id, ...this.rt.billedRows(), key_calls: this.slots.keyCalls });
+        if (execution && isTerminalExecution(execution.status)) log("info", "execution.billed_rows", { execution_id: execution.id, ...this.rt.billedRows(), key_calls: this.slots.keyCalls, child_calls: this.children.calls });
       }
     } else {
       this.flushFailures += 1;
@@ -327,7 +334,8 @@ export class Drive {
   /** True when a drive now would change something (so the alarm must fire now, not at a timer). */
   private hasStartableWork(s: LoadedState): boolean {
     for (const st of s.steps.values()) {
-      if (st.status === "running" && !this.rt.inflight.has(st.id)) return true; // cut off: recover it
+      if (st.status !== "running" || this.rt.inflight.has(st.id)) continue;
+      if (!this.attempts.maps.isMap(s, st.id) || this.attempts.maps.hasWork(s, st)) return true; // cut off: recover it (a map: resume it)
     }
     if (this.shouldWait(s)) return true; // e.g. resumed while a step sleeps: settle to `waiting`
     const plan = planNext(s.plan, s.steps, { now: this.rt.deps.clock.now(), parallelism: s.execution.definition.parallelism ?? DEFAULT_PARALLELISM });

@@ -11,6 +11,7 @@ import { stepKinds } from "../../engine/steps/registry";
 import { systemClock } from "../../engine/clock";
 import { AuditRow } from "../../schemas/audit";
 import type { Execution, StepTrace } from "../../schemas/executions";
+import type { MapItemsResult } from "../../schemas/map-items";
 import {
   AnswersArgs,
   BudgetId,
@@ -18,6 +19,7 @@ import {
   ChildEndedArgs,
   CreateExecutionArgs,
   DecisionArgs,
+  ItemWindow,
   EVENT_SOCKET_PATH,
   EVENT_STREAM_PATH,
   EventWindow,
@@ -65,6 +67,7 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
   readonly slots: ExecutionSlots;
   readonly signals: Signals;
   readonly children: Children;
+  readonly attempts: Attempts;
   readonly sockets: EventSockets;
   /**
    * The runtime's dependencies: the platform's by default (system clock, `env.DB`, global `fetch`).
@@ -94,7 +97,8 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
     this.slots = new ExecutionSlots(this.runtime);
     this.signals = new Signals(this.runtime);
     this.children = new Children(this.runtime);
-    this.drive = new Drive(this.runtime, new Attempts(this.runtime, this.children), this.humanWaits, this.slots, this.children);
+    this.attempts = new Attempts(this.runtime, this.children);
+    this.drive = new Drive(this.runtime, this.attempts, this.humanWaits, this.slots, this.children);
     this.sockets = new EventSockets(ctx, this.reads);
     // Catch up at start-up: an object restarted mid-run re-arms its alarm to resume at once. A new
     // object has nothing to catch up on (and no alarm to delete: that would be a storage write).
@@ -126,6 +130,10 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {
     return this.reads.trace(Tenant.parse(tenant));
+  }
+
+  async items(tenant: unknown, window: unknown): Promise<MapItemsResult> {
+    return this.reads.items(Tenant.parse(tenant), ItemWindow.parse(window));
   }
 
   async costs(tenant: unknown): Promise<ExecutionCosts | null> {
@@ -190,7 +198,9 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
    * that waits for it moves, once. Any answer acknowledges it.
    */
   async childEnded(args: unknown): Promise<void> {
-    if (this.children.ended(ChildEndedArgs.parse(args)) === "applied") await this.carryOn({ ok: true });
+    const end = ChildEndedArgs.parse(args);
+    const applied = end.item === undefined ? this.children.ended(end) : this.attempts.maps.childEnded(this.runtime.owned(end.tenant), { ...end, item: end.item });
+    if (applied) await this.carryOn({ ok: true });
   }
 
   /**

@@ -42,7 +42,12 @@ export class OwedMessages {
     const def = s.defs.get(st.id);
     if (st.status !== "waiting" || def?.type !== "workflow" || def.parent_close === "abandon") return;
     const childId = awaitedChild(st.output);
-    if (childId !== null) this.child("child_cancel", { tenant: s.execution.tenant, childId } satisfies CancelPayload, now);
+    if (childId !== null) this.childCancel(s.execution.tenant, childId, now);
+  }
+
+  /** A child to cancel. */
+  childCancel(tenant: string, childId: string, now: number): void {
+    this.child("child_cancel", { tenant, childId } satisfies CancelPayload, now);
   }
 
   /** This child's end, for its parent. */
@@ -53,6 +58,7 @@ export class OwedMessages {
       tenant: e.tenant,
       stepId: p.stepId,
       attempt: p.attempt,
+      ...(p.item !== undefined ? { item: p.item } : {}),
       childId: e.id,
       status: e.status as EndedPayload["status"],
       output: e.output ?? null,

@@ -3,6 +3,8 @@
  * live listeners, and the wait for the end. Reads write nothing, except the pure steps completed
  * but not yet written (`owned` flushes them first, so nothing unwritten is ever shown).
  */
+import type { MapItem, MapItemsResult, MapItemWindow } from "../../schemas/map-items";
+import type { MapItemRecord } from "../../engine/map";
 import { isTerminalExecution } from "../../engine/state-machine";
 import type { ExecutionCosts } from "../../schemas/costs";
 import type { Execution, ExecutionEvent, StepTrace } from "../../schemas/executions";
@@ -40,6 +42,32 @@ export function toExecution(e: ExecutionRecord): Execution {
     cost: { ...e.cost },
     ...(e.budget ? { budget: { ...e.budget } } : {}),
     ...(e.parent ? { parent: { execution_id: e.parent.executionId, step_id: e.parent.stepId } } : {}),
+  };
+}
+
+/** An item as the API shows it: its attempts from its row's log, plus the one under way. */
+function mapItem(r: MapItemRecord): MapItem {
+  const attempts: MapItem["attempts"] = r.log.map((a) => ({
+    attempt: a.attempt,
+    status: a.status,
+    started_at: isoTime(a.started_at),
+    ended_at: isoTime(a.ended_at),
+    ...(a.error ? { error: a.error } : {}),
+  }));
+  const last = attempts.at(-1)?.attempt ?? 0;
+  if (r.attempts > last) {
+    // The attempt under way (or a first one that completed: the row itself is its record).
+    const status = r.status === "completed" ? "completed" : r.status === "cancelled" ? "cancelled" : "running";
+    attempts.push({ attempt: r.attempts, status, ...(last === 0 ? { started_at: isoTime(r.startedAt) } : {}), ...(r.endedAt !== null ? { ended_at: isoTime(r.endedAt) } : {}) });
+  }
+  return {
+    index: r.index,
+    status: r.status,
+    attempts,
+    ...(r.status === "completed" ? { output: r.output ?? null } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.nextAttemptAt !== null && r.status === "running" ? { next_attempt_at: isoTime(r.nextAttemptAt) } : {}),
+    ...(r.childId !== null ? { child_execution_id: r.childId } : {}),
   };
 }
 
@@ -88,6 +116,27 @@ export class ReadModel {
         ...(st.error ? { error: st.error } : {}),
       };
     });
+  }
+
+  /**
+   * A page of a map step's items in index order (one more than asked when another follows): an item
+   * with no row has not started (`pending`).
+   */
+  items(tenant: string, w: MapItemWindow): MapItemsResult {
+    const s = this.rt.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    const def = s.defs.get(w.stepId);
+    if (!def) return { ok: false, reason: "step_not_found" };
+    if (def.type !== "map") return { ok: false, reason: "not_a_map" };
+    const count = this.rt.maps.loadRun(w.stepId)?.items.length ?? 0;
+    const rows = new Map(this.rt.maps.loadItems(w.stepId, w.after).map((r) => [r.index, r]));
+    const items: MapItem[] = [];
+    for (let index = w.after + 1; index < count && items.length <= w.limit; index++) {
+      const row = rows.get(index);
+      const item = row ? mapItem(row) : { index, status: "pending" as const, attempts: [] };
+      if (w.status === undefined || item.status === w.status) items.push(item);
+    }
+    return { ok: true, items };
   }
 
   /** The usage ledger, oldest first, and its totals. */

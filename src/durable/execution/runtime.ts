@@ -38,6 +38,8 @@ import type { ConcurrencyRpc } from "../concurrency/client";
 import type { ExecutionRpc } from "./client";
 import { releasesSlot } from "../../engine/slots";
 import { OwedMessages } from "./owed-messages";
+import { MapStore } from "../storage/map-store";
+import { cancelledItems } from "../../engine/map";
 import { indexRow } from "./index-row";
 
 export type { LoadedState };
@@ -97,6 +99,8 @@ export class ExecutionRuntime {
   readonly events: EventLog;
   readonly timers: Timers;
   readonly outbox: Outbox;
+  /** Map steps' items (`map_runs`, `map_items`). */
+  readonly maps: MapStore;
   /** Messages owed to other objects (slots, children, the parent), enqueued by the moves that owe them. */
   readonly owed: OwedMessages;
   /** Storage rows this object has written since it started (see `billedRows`). */
@@ -145,6 +149,7 @@ export class ExecutionRuntime {
     this.events = new EventLog(this.sql);
     this.timers = new Timers(this.sql);
     this.outbox = new Outbox(this.sql);
+    this.maps = new MapStore(this.sql);
     this.owed = new OwedMessages(this.outbox, this.timers);
   }
 
@@ -232,11 +237,14 @@ export class ExecutionRuntime {
     if (d.steps) {
       for (const m of d.steps) {
         const st = s.steps.get(m.stepId)!;
-        if (m.command === "cancel") this.owed.closeChild(s, st, this.deps.clock.now());
+        if (m.command === "cancel") this.closeStep(s, st);
         this.moveStep(st, m.command, m.patch);
       }
     }
-    if (d.children) for (const start of d.children.start) this.owed.childStart(start, this.deps.clock.now());
+    if (d.mapRun) this.maps.saveRun(d.mapRun);
+    if (d.items) this.maps.saveItems(d.items);
+    if (d.children?.start) for (const start of d.children.start) this.owed.childStart(start, this.deps.clock.now());
+    if (d.children?.cancel) for (const childId of d.children.cancel) this.owed.childCancel(s.execution.tenant, childId, this.deps.clock.now());
     if (d.started) for (const a of d.started) this.store.insertAttempt(a.stepId, a.attempt, a.startedAt);
     if (d.gates) {
       for (const g of d.gates) s.execution.approvals.push(g);
@@ -253,6 +261,22 @@ export class ExecutionRuntime {
     if (d.signals?.keep) for (const k of d.signals.keep) this.store.keepSignal(k);
     if (d.signals?.take) for (const seq of d.signals.take) this.store.takeSignal(seq);
     for (const e of d.events) emit(e);
+  }
+
+  /**
+   * A step cancelled while it had work out (its execution ended or was cancelled): a child it waits
+   * for is cancelled too (unless `parent_close: abandon`), and a map's open items are cancelled,
+   * their children with them. Inside a tx, before the step's move.
+   */
+  private closeStep(s: LoadedState, st: StepRecord): void {
+    const now = this.deps.clock.now();
+    const def = s.defs.get(st.id);
+    if (def?.type === "workflow") this.owed.closeChild(s, st, now);
+    if (def?.type !== "map" || st.status !== "running") return;
+    const open = this.maps.openItems(st.id);
+    this.maps.saveItems(cancelledItems(open, now));
+    if (def.step.type === "workflow" && def.step.parent_close === "abandon") return;
+    for (const item of open) if (item.childId !== null) this.owed.childCancel(s.execution.tenant, item.childId, now);
   }
 
   /** Execution-level transition inside a transaction: status, patch, version, index row. */

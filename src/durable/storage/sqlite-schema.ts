@@ -129,6 +129,27 @@ const OUTBOX_V9 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+// Version 10: map steps — the evaluated items of each map step, and one row per item that started.
+const MAP_RUNS_V10 = `CREATE TABLE map_runs (
+     step_id TEXT NOT NULL PRIMARY KEY,
+     attempt INTEGER NOT NULL,
+     items   TEXT NOT NULL
+   ) WITHOUT ROWID;`;
+const MAP_ITEMS_V10 = `CREATE TABLE map_items (
+     step_id         TEXT NOT NULL,
+     idx             INTEGER NOT NULL,
+     status          TEXT NOT NULL CHECK (status IN ('running','waiting','completed','failed','cancelled')),
+     attempts        INTEGER NOT NULL,
+     log             TEXT,
+     output          TEXT,
+     error           TEXT,
+     started_at      INTEGER NOT NULL,
+     ended_at        INTEGER,
+     next_attempt_at INTEGER,
+     child_id        TEXT,
+     PRIMARY KEY (step_id, idx)
+   ) WITHOUT ROWID;`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -220,6 +241,8 @@ ${ATTEMPT_COLUMNS_V1}
     "ALTER TABLE execution ADD COLUMN child_versions TEXT NOT NULL DEFAULT '{}';",
     rebuildTable("outbox", OUTBOX_V9, "seq, kind, payload, created_at"),
   ].join("\n"),
+  // 10: map steps' items.
+  [MAP_RUNS_V10, MAP_ITEMS_V10].join("\n"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -248,7 +271,9 @@ ${EXECUTION_COLUMNS_V1},
    ${EVENTS_V1}
    ${OUTBOX_V9}
    ${USAGE_V5}
-   ${SIGNALS_V8}`;
+   ${SIGNALS_V8}
+   ${MAP_RUNS_V10}
+   ${MAP_ITEMS_V10}`;
 
 /**
  * True when the object has a schema: an execution was created in it (by this code or older code).

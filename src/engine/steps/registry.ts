@@ -1,6 +1,6 @@
 /**
  * Step kinds by step type: the one list of the types that run. Adding a type is one file,
- * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind (map, for now)
+ * `./<type>.ts` exporting a `StepKind`, plus one line here. A type without a kind
  * registers, but starting it is refused (`FEATURE_NOT_AVAILABLE`) and the
  * Durable Object fails such a step with `UNSUPPORTED_STEP_TYPE`.
  */
@@ -15,6 +15,7 @@ import { transformKind } from "./transform";
 import type { StepKind, StepKinds } from "./types";
 import { waitKind } from "./wait";
 import { workflowKind } from "./workflow";
+import { ITEM_TYPES_NOT_RUNNABLE, mapKindOver } from "./map";
 
 export const stepKinds: StepKinds = {
   transform: transformKind,
@@ -26,6 +27,7 @@ export const stepKinds: StepKinds = {
   llm: llmKind,
   event: eventKind,
   workflow: workflowKind,
+  map: mapKindOver(() => stepKinds),
 };
 
 /**
@@ -48,6 +50,10 @@ export function unrunnableSteps(def: { steps: readonly { type: StepType }[] }, k
   const out: UnrunnableStep[] = [];
   def.steps.forEach((step, i) => {
     if (!kinds[step.type]) out.push({ path: `/steps/${i}/type`, message: `step type '${step.type}' cannot run yet` });
+    const sub = "step" in step ? (step.step as { type: StepType }).type : null;
+    if (sub !== null && (ITEM_TYPES_NOT_RUNNABLE as readonly string[]).includes(sub)) {
+      out.push({ path: `/steps/${i}/step/type`, message: `a map item cannot run '${sub}' steps yet` });
+    }
   });
   return out;
 }
