@@ -14,6 +14,7 @@
  * `prepare` reads the registry for a step's attempt: the child's pinned definition and what its
  * start pins in turn (prices, budgets, its own children's versions).
  */
+import { OneAtATime } from "../../lib/one-at-a-time";
 import { childExecutionId, awaitedChild, decideChildEnded } from "../../engine/children";
 import { NonRetriableError, RetryableError } from "../../engine/errors";
 import { validateJsonValue } from "../../engine/json-schema-validate";
@@ -32,7 +33,7 @@ import type { CancelPayload, ChildMessageKind, EndedPayload } from "../storage/o
 import type { ExecutionRuntime, LoadedState } from "./runtime";
 
 export class Children {
-  private sending: Promise<boolean> | null = null;
+  private readonly sending = new OneAtATime<boolean>();
   /** Calls to other executions' objects since this instance started (reported with the billed rows). */
   calls = 0;
 
@@ -142,11 +143,7 @@ export class Children {
 
   /** Sends the child messages in order; resolves false when one failed (it and the rest wait for the retry). */
   async deliver(): Promise<boolean> {
-    while (this.sending) await this.sending;
-    this.sending = this.send().finally(() => {
-      this.sending = null;
-    });
-    return this.sending;
+    return this.sending.run(() => this.send());
   }
 
   private async send(): Promise<boolean> {

@@ -7,6 +7,7 @@
  * its part, offers a granted slot (and asks a holder whether it still holds one) through
  * `slotGranted` → `offered`.
  */
+import { OneAtATime } from "../../lib/one-at-a-time";
 import { decideAdmit, holdsSlot, slotWaitingFor } from "../../engine/slots";
 import type { AcquireResult, ConcurrencyRpc } from "../concurrency/client";
 import type { SlotPayload } from "../storage/outbox";
@@ -14,7 +15,7 @@ import type { ExecutionRuntime } from "./runtime";
 import type { Execution } from "../../schemas/executions";
 
 export class ExecutionSlots {
-  private sending: Promise<boolean> | null = null;
+  private readonly sending = new OneAtATime<boolean>();
   /** Calls to the key's object since this instance started (reported with the billed rows). */
   keyCalls = 0;
 
@@ -22,11 +23,7 @@ export class ExecutionSlots {
 
   /** Sends the slot messages in order; resolves false when one failed (it and the rest wait for the retry). */
   async deliver(): Promise<boolean> {
-    while (this.sending) await this.sending;
-    this.sending = this.send().finally(() => {
-      this.sending = null;
-    });
-    return this.sending;
+    return this.sending.run(() => this.send());
   }
 
   private async send(): Promise<boolean> {

@@ -11,6 +11,7 @@
  * flush stays queued and is retried by timer. Flushes never overlap: a flush requested while one
  * runs waits for it and then sends what is left.
  */
+import { OneAtATime } from "../../lib/one-at-a-time";
 import type { Sql } from "./metered-sql";
 import type { AuditRow } from "../../schemas/audit";
 import type { ChildEndedArgs } from "../../schemas/execution-rpc";
@@ -63,7 +64,7 @@ const D1_ROWS = "kind IN ('execution_index', 'audit', 'usage')";
 export class Outbox {
   /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
   d1RowsWritten = 0;
-  private running: Promise<boolean> | null = null;
+  private readonly flushing = new OneAtATime<boolean>();
   /** Rows queued, mirrored in memory (this object is the only writer); null: count them again. */
   private queued: number | null = null;
 
@@ -131,11 +132,7 @@ export class Outbox {
 
   /** Sends every D1 row queued; resolves false when D1 refused (rows stay queued). */
   async flush(db: D1Database, now: number): Promise<boolean> {
-    while (this.running) await this.running;
-    this.running = this.send(db, now).finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.flushing.run(() => this.send(db, now));
   }
 
   private async send(db: D1Database, now: number): Promise<boolean> {
