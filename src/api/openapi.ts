@@ -17,6 +17,7 @@ export const TAGS = {
   budgets: "Budgets",
   telemetry: "Telemetry",
   concurrency: "Concurrency",
+  inbox: "Inbox",
 } as const;
 
 /** The tag list of the document, with descriptions, in reading order. */
@@ -26,6 +27,10 @@ export const TAG_DESCRIPTIONS = [
   {
     name: TAGS.executions,
     description: "Executions of workflows: start, read, follow (JSON pages, SSE, WebSocket), steer, approve and answer.",
+  },
+  {
+    name: TAGS.inbox,
+    description: "Everything executions wait for a person (or a caller) to do: approvals, questions, signals, budget raises, pending and done.",
   },
   { name: TAGS.apiKeys, description: "API keys of a tenant (admins only). A key's secret is shown once, when it is created." },
   { name: TAGS.audit, description: "The audit log of a tenant (admins only): every write, key change and denied attempt." },

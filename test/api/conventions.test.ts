@@ -93,6 +93,7 @@ describe("OpenAPI document", () => {
         "POST /v1/executions/{id}/signals/{event}",
         "POST /v1/callbacks/{token}",
         "GET /v1/executions/{id}/steps/{step_id}/items",
+        "GET /v1/inbox",
       ].sort(),
     );
     // Every /v1 route except the public schema and the callback URL requires a key and documents its problems.
@@ -184,6 +185,7 @@ describe("OpenAPI document", () => {
         "sendSignal",
         "sendCallback",
         "listMapItems",
+        "listInbox",
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",

@@ -24,6 +24,7 @@ import "./scenarios/signals";
 import "./scenarios/callbacks";
 import "./scenarios/child-workflows";
 import "./scenarios/map";
+import "./scenarios/inbox";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

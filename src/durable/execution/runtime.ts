@@ -40,6 +40,7 @@ import { releasesSlot } from "../../engine/slots";
 import { OwedMessages } from "./owed-messages";
 import { MapStore } from "../storage/map-store";
 import { cancelledItems } from "../../engine/map";
+import { inboxChanges } from "../../engine/inbox";
 import { indexRow } from "./index-row";
 
 export type { LoadedState };
@@ -261,6 +262,15 @@ export class ExecutionRuntime {
     if (d.signals?.keep) for (const k of d.signals.keep) this.store.keepSignal(k);
     if (d.signals?.take) for (const seq of d.signals.take) this.store.takeSignal(seq);
     for (const e of d.events) emit(e);
+    this.inbox(s, d);
+  }
+
+  /** The inbox items the decision's events open or close (engine/inbox.ts), for D1. Inside a tx. */
+  private inbox(s: LoadedState, d: Decision): void {
+    if (d.events.length === 0) return;
+    const now = this.deps.clock.now();
+    const owner = { tenant: s.execution.tenant, executionId: s.execution.id, workflowId: s.execution.workflowId };
+    for (const change of inboxChanges(owner, d.events, d.at ?? now)) this.outbox.enqueueInbox({ ...owner, ...change }, now);
   }
 
   /**

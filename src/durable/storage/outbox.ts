@@ -18,8 +18,9 @@ import type { ChildEndedArgs } from "../../schemas/execution-rpc";
 import { auditInsertStatement } from "../../store/audit";
 import { executionIndexStatements, type ExecutionIndexRow } from "../../store/executions";
 import { usageInsertStatement, type UsageIndexRow } from "../../store/usage";
+import { inboxStatements, type InboxRow } from "../../store/inbox";
 
-type D1Kind = "execution_index" | "audit" | "usage";
+type D1Kind = "execution_index" | "audit" | "usage" | "inbox";
 export type SlotMessageKind = "slot_acquire" | "slot_release";
 /** To a child: start it, cancel it; to a parent: the child ended. */
 export type ChildMessageKind = "child_start" | "child_cancel" | "child_ended";
@@ -59,7 +60,7 @@ interface OutboxRow {
   [key: string]: SqlStorageValue;
 }
 
-const D1_ROWS = "kind IN ('execution_index', 'audit', 'usage')";
+const D1_ROWS = "kind IN ('execution_index', 'audit', 'usage', 'inbox')";
 
 export class Outbox {
   /** D1 rows written by this object's flushes since it started (D1 reports them per statement). */
@@ -83,6 +84,11 @@ export class Outbox {
   /** Call inside the transition's transaction. */
   enqueueAudit(row: AuditRow, now: number): void {
     this.enqueue("audit", row, now);
+  }
+
+  /** Call inside the transition's transaction. */
+  enqueueInbox(row: InboxRow, now: number): void {
+    this.enqueue("inbox", row, now);
   }
 
   /** Call inside the transaction that ends the attempt the record belongs to. */
@@ -143,7 +149,12 @@ export class Outbox {
     const latest = new Map<string, ExecutionIndexRow>();
     const audits: AuditRow[] = [];
     const usage: UsageIndexRow[] = [];
+    const inbox: InboxRow[] = [];
     for (const r of rows) {
+      if (r.kind === "inbox") {
+        inbox.push(JSON.parse(r.payload) as InboxRow);
+        continue;
+      }
       if (r.kind === "audit") {
         audits.push(JSON.parse(r.payload) as AuditRow);
         continue;
@@ -162,6 +173,8 @@ export class Outbox {
         ...executionIndexStatements(db, [...latest.values()], now),
         ...audits.map((a) => auditInsertStatement(db, a)),
         ...usage.map((u) => usageInsertStatement(db, u)),
+        // In the order they were enqueued: an item opens before it closes.
+        ...inboxStatements(db, inbox),
       ]);
       for (const r of results) this.d1RowsWritten += r.meta.rows_written;
     } catch {

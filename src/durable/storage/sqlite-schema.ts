@@ -150,6 +150,14 @@ const MAP_ITEMS_V10 = `CREATE TABLE map_items (
      PRIMARY KEY (step_id, idx)
    ) WITHOUT ROWID;`;
 
+// Version 11: inbox changes in the outbox (sent to D1 with the index rows).
+const OUTBOX_V11 = `CREATE TABLE outbox (
+     seq        INTEGER PRIMARY KEY,
+     kind       TEXT NOT NULL DEFAULT 'execution_index' CHECK (kind IN ('execution_index', 'audit', 'usage', 'inbox', 'slot_acquire', 'slot_release', 'child_start', 'child_cancel', 'child_ended')),
+     payload    TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`;
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -243,6 +251,8 @@ ${ATTEMPT_COLUMNS_V1}
   ].join("\n"),
   // 10: map steps' items.
   [MAP_RUNS_V10, MAP_ITEMS_V10].join("\n"),
+  // 11: inbox changes in the outbox.
+  rebuildTable("outbox", OUTBOX_V11, "seq, kind, payload, created_at"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -269,7 +279,7 @@ ${EXECUTION_COLUMNS_V1},
    ${ATTEMPTS_V4}
    ${TIMERS_V7}
    ${EVENTS_V1}
-   ${OUTBOX_V9}
+   ${OUTBOX_V11}
    ${USAGE_V5}
    ${SIGNALS_V8}
    ${MAP_RUNS_V10}
