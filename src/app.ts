@@ -23,6 +23,7 @@ import { concurrencyRouter } from "./api/routes/concurrency/concurrency.index";
 import { signalsRouter } from "./api/routes/signals/signals.index";
 import { mapItemsRouter } from "./api/routes/map-items/map-items.index";
 import { inboxRouter } from "./api/routes/inbox/inbox.index";
+import { redriveRouter } from "./api/routes/redrive/redrive.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -54,6 +55,7 @@ export function createApp() {
   app.route("/v1", signalsRouter);
   app.route("/v1", mapItemsRouter);
   app.route("/v1", inboxRouter);
+  app.route("/v1", redriveRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -11,7 +11,7 @@ import { PriceBook } from "./costs";
 import { MAX_BUDGET_USD, MAX_DEPTH, MAX_MAP_ITEMS } from "./limits";
 import { MapItemStatus } from "./map-items";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";
-import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus } from "./executions";
+import type { ApprovalGate, Execution, ExecutionEvent, ExecutionStatus, RetryPreview } from "./executions";
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -112,6 +112,9 @@ export const ChildEndedArgs = z.object({
 });
 export type ChildEndedArgs = z.infer<typeof ChildEndedArgs>;
 
+/** A step id as an RPC argument. */
+export const StepIdArg = z.string().min(1).max(64);
+
 /** A page of a map step's items (GET …/steps/{step_id}/items): after index `after` (-1: from the first). */
 export const ItemWindow = z.object({ stepId: z.string().min(1).max(64), status: MapItemStatus.optional(), after: z.int().min(-1), limit: z.int().min(1).max(MAX_MAP_ITEMS) });
 
@@ -157,6 +160,11 @@ export type DecisionResult =
   | { ok: false; reason: "not_found" | "step_not_found" | "not_waiting" | "plan_hash_mismatch" }
   | { ok: false; reason: "already_decided"; gate: ApprovalGate }
   | { ok: false; reason: "step_id_required"; waiting: string[] }
+  | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
+
+export type RetryPreviewResult =
+  | { ok: true; preview: RetryPreview }
+  | { ok: false; reason: "not_found" | "step_not_found" }
   | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
 
 export type CommandResult =

@@ -338,3 +338,29 @@ export const AnswersBody = z
     answers: z.record(z.string().max(64), JsonValue).openapi({ example: { ok: true } }),
   })
   .openapi("Answers");
+
+export const RetryPreview = z
+  .object({
+    rerun: z.array(z.string()).openapi({ description: "Steps that run again, in definition order." }),
+    kept: z.array(z.string()).openapi({ description: "Steps that keep their outputs and attempts." }),
+    repeats_side_effects: z
+      .array(
+        z.object({
+          step_id: z.string(),
+          type: z.string(),
+          method: z.string().optional(),
+          url: z.string().optional().openapi({ description: "The step's URL as written in the definition (templates not rendered)." }),
+          attempts_sent: z.number().int().openapi({ description: "Attempts of the earlier run that sent it." }),
+        }),
+      )
+      .openapi({ description: "Rerun steps whose earlier attempts reached the outside world: http requests other than GET, HEAD and OPTIONS, llm calls, child executions." }),
+    estimated_cost_usd: z.number().openapi({ description: "What the rerun steps' last attempts cost: a guess at what running them again costs." }),
+  })
+  .openapi("RetryPreview", {
+    example: { rerun: ["pay", "notify"], kept: ["fetch", "check"], repeats_side_effects: [{ step_id: "pay", type: "http", method: "POST", url: "https://billing.example/pay", attempts_sent: 3 }], estimated_cost_usd: 0 },
+  });
+export type RetryPreview = z.infer<typeof RetryPreview>;
+
+export const RetryPreviewQuery = z.object({
+  from_step: z.string().min(1).max(64).optional().openapi({ description: "Preview a rerun from this step (it and everything downstream run again)." }),
+});

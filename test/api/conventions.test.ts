@@ -94,6 +94,7 @@ describe("OpenAPI document", () => {
         "POST /v1/callbacks/{token}",
         "GET /v1/executions/{id}/steps/{step_id}/items",
         "GET /v1/inbox",
+        "GET /v1/executions/{id}/retry-preview",
       ].sort(),
     );
     // Every /v1 route except the public schema and the callback URL requires a key and documents its problems.
@@ -186,6 +187,7 @@ describe("OpenAPI document", () => {
         "sendCallback",
         "listMapItems",
         "listInbox",
+        "previewRetry",
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",

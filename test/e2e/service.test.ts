@@ -25,6 +25,7 @@ import "./scenarios/callbacks";
 import "./scenarios/child-workflows";
 import "./scenarios/map";
 import "./scenarios/inbox";
+import "./scenarios/redrive";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {

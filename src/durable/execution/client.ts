@@ -25,6 +25,7 @@ import {
   type CallbackArgs,
   type ChildEndedArgs,
   type SignalResult,
+  type RetryPreviewResult,
   type UserCommand,
 } from "../../schemas/execution-rpc";
 
@@ -37,6 +38,8 @@ export interface ExecutionRpc {
   existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
+  /** What a retry (from a step, when given) would run again. */
+  retryPreview(tenant: string, fromStep: string | undefined): Promise<RetryPreviewResult>;
   /** A page of a map step's items. */
   items(tenant: string, window: MapItemWindow): Promise<MapItemsResult>;
   costs(tenant: string): Promise<ExecutionCosts | null>;

@@ -38,6 +38,8 @@ import {
   type EventPage,
   type ExistingExecution,
   type RaiseBudgetResult,
+  type RetryPreviewResult,
+  StepIdArg,
   type SignalResult,
 } from "../../schemas/execution-rpc";
 import { EventSockets } from "../streams/websocket";
@@ -130,6 +132,10 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async steps(tenant: unknown): Promise<StepTrace[] | null> {
     return this.reads.trace(Tenant.parse(tenant));
+  }
+
+  async retryPreview(tenant: unknown, fromStep: unknown): Promise<RetryPreviewResult> {
+    return this.reads.retryPreview(Tenant.parse(tenant), StepIdArg.optional().parse(fromStep));
   }
 
   async items(tenant: unknown, window: unknown): Promise<MapItemsResult> {

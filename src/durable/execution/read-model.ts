@@ -3,13 +3,14 @@
  * live listeners, and the wait for the end. Reads write nothing, except the pure steps completed
  * but not yet written (`owned` flushes them first, so nothing unwritten is ever shown).
  */
+import { estimatedRerunCost, redrivePlan, repeatedSideEffects } from "../../engine/redrive";
+import { allowedExecutionCommands, isTerminalExecution, transitionExecution } from "../../engine/state-machine";
 import type { MapItem, MapItemsResult, MapItemWindow } from "../../schemas/map-items";
 import type { MapItemRecord } from "../../engine/map";
-import { isTerminalExecution } from "../../engine/state-machine";
 import type { ExecutionCosts } from "../../schemas/costs";
 import type { Execution, ExecutionEvent, StepTrace } from "../../schemas/executions";
 import type { AttemptRecord, ExecutionRecord, StepRecord } from "../storage/state-store";
-import type { EventPage, ExistingExecution } from "../../schemas/execution-rpc";
+import type { EventPage, ExistingExecution, RetryPreviewResult } from "../../schemas/execution-rpc";
 import { isoTime } from "../../lib/time";
 import type { ExecutionRuntime } from "./runtime";
 
@@ -137,6 +138,29 @@ export class ReadModel {
       if (w.status === undefined || item.status === w.status) items.push(item);
     }
     return { ok: true, items };
+  }
+
+  /**
+   * What a retry would run again (see engine/redrive.ts): a plain retry needs an execution that may
+   * be retried (failed, timed out); a retry from a step, any that ended.
+   */
+  retryPreview(tenant: string, fromStep: string | undefined): RetryPreviewResult {
+    const s = this.rt.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    if (fromStep !== undefined && !s.defs.has(fromStep)) return { ok: false, reason: "step_not_found" };
+    const status = s.execution.status;
+    const allowed = fromStep === undefined ? transitionExecution(status, "retry").ok : isTerminalExecution(status);
+    if (!allowed) return { ok: false, reason: "invalid_state", status, allowed: allowedExecutionCommands(status, "user") };
+    const { rerun, kept } = redrivePlan(s.plan, s.steps, fromStep);
+    return {
+      ok: true,
+      preview: {
+        rerun,
+        kept,
+        repeats_side_effects: repeatedSideEffects(rerun, s.defs, s.steps),
+        estimated_cost_usd: estimatedRerunCost(rerun, s.steps, this.rt.store.loadUsage()),
+      },
+    };
   }
 
   /** The usage ledger, oldest first, and its totals. */
