@@ -3,7 +3,7 @@
  * decides it from plain records; the Durable Object applies it in one transaction through one
  * function (`ExecutionRuntime.apply`, durable/execution/runtime.ts), in this order:
  *
- *   execution created → (decided gates, in memory) → timers cleared → finished attempts → step moves → started attempts → opened gates →
+ *   execution created → (decided gates, in memory) → timers cleared → finished attempts → kept attempts → step moves → started attempts → opened gates →
  *   execution moves → usage → timers set → outbox rows → events
  *
  * That order is the order of the SQL writes the object makes, so a decision writes exactly what
@@ -35,6 +35,15 @@ export interface AttemptEnd {
   endedAt: number;
   output?: unknown;
   error: ErrorInfo | null;
+}
+
+/** A completed attempt written as its own row (see `Decision.kept`). */
+export interface KeptAttempt {
+  stepId: string;
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  output: unknown;
 }
 
 /** An attempt that began: a new `running` row. */
@@ -90,6 +99,11 @@ export interface Decision {
    */
   decidedGates?: GateDecided[];
   finished?: AttemptEnd[];
+  /**
+   * Completed attempts that so far are only their step's row (a pure step's first one), written as
+   * attempt rows before the step moves on (a rerun), so its history stays. Ignored where a row exists.
+   */
+  kept?: KeptAttempt[];
   steps?: StepMove[];
   started?: AttemptStart[];
   /** The execution's own budget changes (raised by an approver): written with its row. */

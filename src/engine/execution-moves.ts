@@ -119,6 +119,46 @@ export function decideRetry(execution: Readonly<ExecutionRecord>, steps: Iterabl
 }
 
 /**
+ * A user reruns an ended execution from a step (SPEC §10): the steps of `rerun` (that step, its
+ * downstream, and whatever did not complete: engine/redrive.ts) go back to pending, their outputs
+ * dropped; the others keep theirs. A new input comes with its plan hash. It re-enters through
+ * `queued`, like a retry.
+ */
+export function decideRerun(
+  execution: Readonly<ExecutionRecord>,
+  steps: ReadonlyMap<string, Readonly<StepRecord>>,
+  rerun: readonly string[],
+  fromStep: string,
+  input: { input: unknown; planHash: string } | null,
+  audit: AuditRow | null,
+  now: number,
+): Decision {
+  const redrive: NonNullable<Decision["steps"]> = [];
+  const kept: NonNullable<Decision["kept"]> = [];
+  for (const id of rerun) {
+    const st = steps.get(id);
+    if (!st || st.status === "pending") continue;
+    // A pure step's first attempt lives in its step row only: kept as a row before the step moves on.
+    if (st.status === "completed" && st.attempts === 1 && st.startedAt !== null && st.endedAt !== null) {
+      kept.push({ stepId: id, attempt: 1, startedAt: st.startedAt, endedAt: st.endedAt, output: st.output });
+    }
+    redrive.push({ stepId: id, command: "redrive", patch: { output: undefined, error: null, endedAt: null, nextAttemptAt: null } });
+  }
+  const attempt = execution.attempt + 1;
+  const deadlineAt = now + executionTimeoutMs(execution.definition);
+  const patch = { attempt, error: null, endedAt: null, output: undefined, deadlineAt, ...(input ? { input: input.input, planHash: input.planHash } : {}) };
+  const entry = queueOrAdmit(execution, { command: "rerun", patch }, { command: "admit" }, attempt, now);
+  return {
+    ...(kept.length > 0 ? { kept } : {}),
+    steps: redrive,
+    execution: entry.execution,
+    timers: { set: [{ kind: "execution_timeout", stepId: null, dueAt: deadlineAt }, ...(entry.timers?.set ?? [])] },
+    ...audited(audit, now),
+    events: [{ type: "execution.rerun", data: { from_step: fromStep, rerun: [...rerun], attempt, ...(input ? { plan_hash: input.planHash } : {}) } }, ...entry.events],
+  };
+}
+
+/**
  * Valid answers (masked) complete the waiting input step; the execution, if it was `waiting` for
  * them, runs on. `by`: who answered.
  */

@@ -100,7 +100,7 @@ export function isTerminalEvent(type: string): boolean {
 }
 
 /** Commands people send through the API (each one can be refused with 409). */
-export const EXECUTION_USER_COMMANDS = ["approve", "reject", "cancel", "pause", "resume", "retry", "answer"] as const;
+export const EXECUTION_USER_COMMANDS = ["approve", "reject", "cancel", "pause", "resume", "retry", "rerun", "answer"] as const;
 
 /** Events the engine raises itself (alarms, step outcomes, the scheduler's verdicts). */
 export const EXECUTION_ENGINE_COMMANDS = [
@@ -122,7 +122,7 @@ export type ExecutionCommand = (typeof EXECUTION_COMMANDS)[number];
 /** The shape the compiler holds the table to, row by row. */
 type ExecutionTableShape = {
   [S in ExecutionStatus]: S extends TerminalExecutionStatus
-    ? Partial<Record<"retry", ExecutionStatus>>
+    ? Partial<Record<"retry" | "rerun", ExecutionStatus>>
     : Partial<Record<ExecutionCommand, ExecutionStatus>> & { cancel: "cancelled"; time_out: "timed_out" };
 };
 
@@ -173,12 +173,13 @@ export const EXECUTION_TRANSITIONS = {
     time_out: "timed_out",
     expire_approval: "rejected",
   },
-  completed: {},
-  partial: {},
-  failed: { retry: "queued" },
-  cancelled: {},
-  timed_out: { retry: "queued" },
-  rejected: {},
+  // `retry` reruns what failed; `rerun` (a retry from a step) reruns a step and its downstream, whatever the end.
+  completed: { rerun: "queued" },
+  partial: { rerun: "queued" },
+  failed: { retry: "queued", rerun: "queued" },
+  cancelled: { rerun: "queued" },
+  timed_out: { retry: "queued", rerun: "queued" },
+  rejected: { rerun: "queued" },
 } as const satisfies ExecutionTableShape;
 
 // Every command is accepted by at least one status (a command no row uses is a dead command).
@@ -215,11 +216,9 @@ export const STEP_COMMANDS = [
 export type StepCommand = (typeof STEP_COMMANDS)[number];
 
 type StepTableShape = {
-  [S in StepStatus]: S extends "completed" | "skipped"
-    ? Record<never, never>
-    : S extends "failed" | "cancelled"
-      ? Partial<Record<"redrive", StepStatus>>
-      : Partial<Record<StepCommand, StepStatus>> & { cancel: "cancelled" };
+  [S in StepStatus]: S extends "completed" | "skipped" | "failed" | "cancelled"
+    ? Partial<Record<"redrive", StepStatus>>
+    : Partial<Record<StepCommand, StepStatus>> & { cancel: "cancelled" };
 };
 
 /** THE step transition table: status → command → next status. Absent = illegal. */
@@ -246,9 +245,10 @@ export const STEP_TRANSITIONS = {
     cancel: "cancelled",
     release: "pending",
   },
-  completed: {},
+  // A retry from a step runs completed and skipped steps again too.
+  completed: { redrive: "pending" },
   failed: { redrive: "pending" },
-  skipped: {},
+  skipped: { redrive: "pending" },
   cancelled: { redrive: "pending" },
 } as const satisfies StepTableShape;
 

@@ -167,6 +167,15 @@ export type RetryPreviewResult =
   | { ok: false; reason: "not_found" | "step_not_found" }
   | { ok: false; reason: "invalid_state"; status: ExecutionStatus; allowed: string[] };
 
+export type RerunResult =
+  | CommandResult
+  | { ok: false; reason: "step_not_found" }
+  | { ok: false; reason: "invalid_input"; problems: AnswerProblem[] };
+
+/** A retry from a step (POST …/retry `{ from_step, input? }`): `newInput` null keeps the input. */
+export const RerunArgs = z.object({ fromStep: z.string().min(1).max(64), newInput: z.object({ value: z.unknown() }).nullable() });
+export type RerunArgs = z.infer<typeof RerunArgs>;
+
 export type CommandResult =
   | { ok: true; execution: Execution }
   | { ok: false; reason: "not_found" }

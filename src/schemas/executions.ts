@@ -152,6 +152,7 @@ export const EVENT_TYPES = [
   "execution.cancelled",
   "execution.timed_out",
   "execution.rejected",
+  "execution.rerun",
   "step.started",
   "step.completed",
   "step.failed",
@@ -364,3 +365,12 @@ export type RetryPreview = z.infer<typeof RetryPreview>;
 export const RetryPreviewQuery = z.object({
   from_step: z.string().min(1).max(64).optional().openapi({ description: "Preview a rerun from this step (it and everything downstream run again)." }),
 });
+
+export const RetryBody = z
+  .object({
+    from_step: z.string().min(1).max(64).optional().openapi({
+      description: "Rerun from this step: it and everything downstream run again (with what did not complete), the steps upstream keep their outputs. Allowed on any ended execution, completed included.",
+    }),
+    input: JsonValue.optional().openapi({ description: "A new input for the rerun (needs `from_step`): checked against the workflow's `input_schema`, recorded with a new plan hash." }),
+  })
+  .openapi("RetryBody", { example: { from_step: "notify", input: { invoice_id: "INV-1001" } } });

@@ -70,3 +70,60 @@ describe("GET /v1/executions/{id}/retry-preview", { timeout: 30_000 }, () => {
     expectProblem(await preview(other.viewer, done.id, "?from_step=s0"), 404, "EXECUTION_NOT_FOUND");
   });
 });
+
+describe("POST /v1/executions/{id}/retry { from_step, input? }", { timeout: 30_000 }, () => {
+  /** s0 reads the input; s1 adds the input again to s0's output; s2 passes it on. */
+  const adds = {
+    id: "adds",
+    input_schema: { type: "object", required: ["n"], properties: { n: { type: "number" } } },
+    steps: [
+      { id: "s0", type: "transform", expression: "input.n" },
+      { id: "s1", type: "transform", needs: ["s0"], expression: "steps.s0.output + input.n" },
+      { id: "s2", type: "transform", needs: ["s1"], expression: "steps.s1.output" },
+    ],
+    output: "steps.s2.output",
+  };
+  const rerun = (key: string, id: string, body?: unknown) => call<{ status: string; plan_hash: string; attempt: number }>("POST", `/v1/executions/${id}/retry`, { key, ...(body !== undefined ? { body } : {}) });
+
+  it("reruns a completed execution from a step with a new input: upstream keeps its output, the new input gets a new plan hash", async () => {
+    const t = await tenantWithKeys();
+    const first = await waitForStatus(t.viewer, (await start(t.operator, { definition: adds, input: { n: 1 } })).body.id, ["completed"]);
+    expect(first.output).toBe(2);
+    const res = await rerun(t.operator, first.id, { from_step: "s1", input: { n: 10 } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.attempt).toBe(2);
+    expect(res.body.plan_hash).not.toBe(first.plan_hash);
+    const done = await waitForStatus(t.viewer, first.id, ["completed", "failed"]);
+    expect(done).toMatchObject({ status: "completed", output: 11, input: { n: 10 }, attempt: 2 }); // s0 kept 1; s1 = 1 + 10
+    const steps = await call<{ items: { id: string; attempts: unknown[] }[] }>("GET", `/v1/executions/${first.id}/steps`, { key: t.viewer });
+    expect(steps.body.items.map((s) => [s.id, s.attempts.length])).toEqual([["s0", 1], ["s1", 2], ["s2", 2]]);
+    const events = await eventsOf(t.viewer, first.id);
+    expect(events.find((e) => e.type === "execution.rerun")?.data).toEqual({ from_step: "s1", rerun: ["s1", "s2"], attempt: 2, plan_hash: res.body.plan_hash });
+    const audit = await call<{ items: { action: string; target: string }[] }>("GET", "/v1/audit?limit=100", { key: t.admin });
+    expect(audit.body.items.filter((a) => a.action === "execution.retry" && a.target === first.id)).toHaveLength(1);
+  });
+
+  it("without a new input the plan hash stays; what it refuses changes nothing", async () => {
+    const t = await tenantWithKeys();
+    const first = await waitForStatus(t.viewer, (await start(t.operator, { definition: adds, input: { n: 1 } })).body.id, ["completed"]);
+    const before = await eventsOf(t.viewer, first.id);
+    expectProblem(await rerun(t.operator, first.id, { input: { n: 2 } }), 400, "VALIDATION_FAILED"); // an input needs from_step
+    const bad = expectProblem(await rerun(t.operator, first.id, { from_step: "s1", input: { n: "ten" } }), 400, "VALIDATION_FAILED");
+    expect(bad.errors?.map((e) => e.path)).toEqual(["/input/n"]);
+    expectProblem(await rerun(t.operator, first.id, { from_step: "nope" }), 404, "STEP_NOT_FOUND");
+    expectProblem(await rerun(t.operator, first.id), 409, "INVALID_STATE"); // a plain retry of a completed execution
+    expectProblem(await rerun(t.viewer, first.id, { from_step: "s1" }), 403, "FORBIDDEN");
+    expect(await eventsOf(t.viewer, first.id)).toEqual(before);
+    const res = await rerun(t.operator, first.id, { from_step: "s2" });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.plan_hash).toBe(first.plan_hash);
+    expect(await waitForStatus(t.viewer, first.id, ["completed"])).toMatchObject({ output: 2, attempt: 2 });
+  });
+
+  it("a waiting execution cannot be rerun (409)", async () => {
+    const t = await tenantWithKeys();
+    const waiting = await start(t.operator, { definition: { id: "waits", steps: [{ id: "paid", type: "event", event: "go" }] } });
+    await waitForStatus(t.viewer, waiting.body.id, ["waiting"]);
+    expectProblem(await rerun(t.operator, waiting.body.id, { from_step: "paid" }), 409, "INVALID_STATE");
+  });
+});

@@ -28,24 +28,24 @@ const __ = "illegal" as const;
 // The whole execution table, written out: one row per status, one column per command.
 // Columns are listed here (not taken from the module) so that a reordered or renamed command fails the test.
 const EXECUTION_COLUMNS = [
-  "approve", "reject", "cancel", "pause", "resume", "retry", "answer",
+  "approve", "reject", "cancel", "pause", "resume", "retry", "rerun", "answer",
   "admit", "wait", "wake", "complete", "complete_partial", "fail", "time_out", "expire_approval",
 ] as const;
 type ExecCell = ExecutionStatus | typeof __;
 // prettier-ignore
 const EXPECTED_EXECUTION: Record<ExecutionStatus, readonly ExecCell[]> = {
-  //                approve     reject      cancel       pause     resume     retry     answer     admit      wait       wake       complete     complete_partial fail      time_out     expire_approval
-  pending_approval: ["queued",  "rejected", "cancelled", __,       __,        __,       __,        __,        __,        __,        __,          __,              __,       "timed_out", "rejected"],
-  queued:           [__,        __,         "cancelled", __,       __,        __,       __,        "running", __,        __,        __,          __,              __,       "timed_out", __        ],
-  running:          ["running", "rejected", "cancelled", "paused", __,        __,       "running", __,        "waiting", __,        "completed", "partial",       "failed", "timed_out", "rejected"],
-  waiting:          ["running", "rejected", "cancelled", "paused", __,        __,       "running", __,        __,        "running", __,          __,              "failed", "timed_out", "rejected"],
-  paused:           ["paused",  "rejected", "cancelled", __,       "running", __,       "paused",  __,        __,        __,        __,          __,              __,       "timed_out", "rejected"],
-  completed:        [__,        __,         __,          __,       __,        __,       __,        __,        __,        __,        __,          __,              __,       __,          __        ],
-  partial:          [__,        __,         __,          __,       __,        __,       __,        __,        __,        __,        __,          __,              __,       __,          __        ],
-  failed:           [__,        __,         __,          __,       __,        "queued", __,        __,        __,        __,        __,          __,              __,       __,          __        ],
-  cancelled:        [__,        __,         __,          __,       __,        __,       __,        __,        __,        __,        __,          __,              __,       __,          __        ],
-  timed_out:        [__,        __,         __,          __,       __,        "queued", __,        __,        __,        __,        __,          __,              __,       __,          __        ],
-  rejected:         [__,        __,         __,          __,       __,        __,       __,        __,        __,        __,        __,          __,              __,       __,          __        ],
+  //                  approve     reject       cancel        pause      resume      retry      rerun      answer      admit       wait        wake        complete      complete_partial fail       time_out      expire_approval
+  pending_approval: ["queued",   "rejected",  "cancelled",  __,        __,         __,        __,        __,         __,         __,         __,         __,           __,         __,        "timed_out",  "rejected"],
+  queued:           [__,         __,          "cancelled",  __,        __,         __,        __,        __,         "running",  __,         __,         __,           __,         __,        "timed_out",  __],
+  running:          ["running",  "rejected",  "cancelled",  "paused",  __,         __,        __,        "running",  __,         "waiting",  __,         "completed",  "partial",  "failed",  "timed_out",  "rejected"],
+  waiting:          ["running",  "rejected",  "cancelled",  "paused",  __,         __,        __,        "running",  __,         __,         "running",  __,           __,         "failed",  "timed_out",  "rejected"],
+  paused:           ["paused",   "rejected",  "cancelled",  __,        "running",  __,        __,        "paused",   __,         __,         __,         __,           __,         __,        "timed_out",  "rejected"],
+  completed:        [__,         __,          __,           __,        __,         __,        "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
+  partial:          [__,         __,          __,           __,        __,         __,        "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
+  failed:           [__,         __,          __,           __,        __,         "queued",  "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
+  cancelled:        [__,         __,          __,           __,        __,         __,        "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
+  timed_out:        [__,         __,          __,           __,        __,         "queued",  "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
+  rejected:         [__,         __,          __,           __,        __,         __,        "queued",  __,         __,         __,         __,         __,           __,         __,        __,           __],
 };
 
 const STEP_COLUMNS = [
@@ -58,9 +58,9 @@ const EXPECTED_STEP: Record<StepStatus, readonly StepCell[]> = {
   pending:   ["running", __,          "failed", __,            __,        "skipped", "cancelled", __,        __,        "waiting", __       ],
   running:   [__,        "completed", "failed", "pending",     "waiting", __,        "cancelled", "pending", __,        __,        __       ],
   waiting:   [__,        "completed", "failed", "pending",     __,        __,        "cancelled", __,        __,        __,        "pending"],
-  completed: [__,        __,          __,       __,            __,        __,        __,          __,        __,        __,        __       ],
+  completed: [__,        __,          __,       __,            __,        __,        __,          __,        "pending", __,        __       ],
   failed:    [__,        __,          __,       __,            __,        __,        __,          __,        "pending", __,        __       ],
-  skipped:   [__,        __,          __,       __,            __,        __,        __,          __,        __,        __,        __       ],
+  skipped:   [__,        __,          __,       __,            __,        __,        __,          __,        "pending", __,        __       ],
   cancelled: [__,        __,          __,       __,            __,        __,        __,          __,        "pending", __,        __       ],
 };
 
@@ -93,12 +93,12 @@ describe("execution state machine", () => {
         checked++;
       });
     }
-    expect(checked).toBe(11 * 15);
+    expect(checked).toBe(11 * 16);
   });
 
   it("an illegal request reports the current status and the commands it allows, in command order", () => {
-    expect(transitionExecution("completed", "cancel")).toEqual({ ok: false, from: "completed", command: "cancel", allowed: [] });
-    expect(transitionExecution("failed", "cancel")).toEqual({ ok: false, from: "failed", command: "cancel", allowed: ["retry"] });
+    expect(transitionExecution("completed", "cancel")).toEqual({ ok: false, from: "completed", command: "cancel", allowed: ["rerun"] });
+    expect(transitionExecution("failed", "cancel")).toEqual({ ok: false, from: "failed", command: "cancel", allowed: ["retry", "rerun"] });
     expect(transitionExecution("queued", "pause")).toEqual({
       ok: false,
       from: "queued",
@@ -128,8 +128,8 @@ describe("execution state machine", () => {
   it("allowedExecutionCommands(…, 'user') keeps the commands a person may send", () => {
     expect(allowedExecutionCommands("running", "user")).toEqual(["approve", "reject", "cancel", "pause", "answer"]);
     expect(allowedExecutionCommands("queued", "user")).toEqual(["cancel"]);
-    expect(allowedExecutionCommands("timed_out", "user")).toEqual(["retry"]);
-    expect(allowedExecutionCommands("completed", "user")).toEqual([]);
+    expect(allowedExecutionCommands("timed_out", "user")).toEqual(["retry", "rerun"]);
+    expect(allowedExecutionCommands("completed", "user")).toEqual(["rerun"]);
   });
 
   it("a legal transition says whether the status changed", () => {
@@ -138,11 +138,11 @@ describe("execution state machine", () => {
     expect(transitionExecution("waiting", "answer")).toEqual({ ok: true, to: "running", changed: true });
   });
 
-  it("cancel and time_out end every non-terminal status; terminal statuses accept only retry from failed/timed_out", () => {
+  it("cancel and time_out end every non-terminal status; terminal statuses accept only rerun, and retry from failed/timed_out", () => {
     for (const s of EXECUTION_STATUSES) {
       if (isTerminalExecution(s)) {
         const allowed = EXECUTION_COMMANDS.filter((c) => transitionExecution(s, c).ok);
-        expect(allowed).toEqual(s === "failed" || s === "timed_out" ? ["retry"] : []);
+        expect(allowed).toEqual(s === "failed" || s === "timed_out" ? ["retry", "rerun"] : ["rerun"]);
       } else {
         expect(transitionExecution(s, "cancel")).toMatchObject({ ok: true, to: "cancelled" });
         expect(transitionExecution(s, "time_out")).toMatchObject({ ok: true, to: "timed_out" });
@@ -197,7 +197,7 @@ describe("step state machine", () => {
   });
 
   it("an illegal step request reports what is allowed", () => {
-    expect(transitionStep("completed", "complete")).toEqual({ ok: false, from: "completed", command: "complete", allowed: [] });
+    expect(transitionStep("completed", "complete")).toEqual({ ok: false, from: "completed", command: "complete", allowed: ["redrive"] });
     expect(transitionStep("waiting", "start")).toEqual({
       ok: false,
       from: "waiting",

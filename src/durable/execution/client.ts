@@ -26,6 +26,8 @@ import {
   type ChildEndedArgs,
   type SignalResult,
   type RetryPreviewResult,
+  type RerunArgs,
+  type RerunResult,
   type UserCommand,
 } from "../../schemas/execution-rpc";
 
@@ -38,6 +40,8 @@ export interface ExecutionRpc {
   existing(tenant: string, requestHash: string): Promise<ExistingExecution | null>;
   get(tenant: string): Promise<Execution | null>;
   steps(tenant: string): Promise<StepTrace[] | null>;
+  /** A retry from a step (with a new input when `newInput` is given). */
+  rerun(tenant: string, args: RerunArgs, audit: AuditRow | null): Promise<RerunResult>;
   /** What a retry (from a step, when given) would run again. */
   retryPreview(tenant: string, fromStep: string | undefined): Promise<RetryPreviewResult>;
   /** A page of a map step's items. */

@@ -4,12 +4,15 @@
  * the outbox: `ExecutionRuntime.apply` of a decision from engine/execution-moves.ts.
  */
 import { StepError } from "../../engine/errors";
-import { decideCancel, decideCreate, decidePause, decideResume, decideRetry } from "../../engine/execution-moves";
+import { decideCancel, decideCreate, decidePause, decideRerun, decideResume, decideRetry } from "../../engine/execution-moves";
+import { redrivePlan } from "../../engine/redrive";
+import { planHashOf } from "../../engine/approvals";
+import { validateJsonValue } from "../../engine/json-schema-validate";
 import { decideBudgetRelease, decideRaiseBudget } from "../../engine/budget";
 import { allowedExecutionCommands, isTerminalExecution, transitionExecution } from "../../engine/state-machine";
 import { pendingStep } from "../storage/state-store";
 import type { AuditRow } from "../../schemas/audit";
-import type { CommandResult, CreateResult, RaiseBudgetResult } from "../../schemas/execution-rpc";
+import type { CommandResult, CreateResult, RaiseBudgetResult, RerunResult } from "../../schemas/execution-rpc";
 import { asExisting, toExecution, type ReadModel } from "./read-model";
 import { loadedState } from "./loaded-state";
 import type { CreateRequest, ExecutionRuntime } from "./runtime";
@@ -58,6 +61,30 @@ export class Commands {
     if (!released) return { ok: false };
     this.rt.apply(s, released);
     return { ok: true };
+  }
+
+  /**
+   * A retry from a step (SPEC §10), on any ended execution: the step, its downstream and whatever
+   * did not complete run again (engine/redrive.ts); a new input, checked against the workflow's
+   * `input_schema`, comes with a new plan hash.
+   */
+  async rerun(tenant: string, fromStep: string, newInput: { value: unknown } | null, audit: AuditRow | null): Promise<RerunResult> {
+    const s = this.rt.owned(tenant);
+    if (!s) return { ok: false, reason: "not_found" };
+    if (!s.defs.has(fromStep)) return { ok: false, reason: "step_not_found" };
+    const refused = (): RerunResult => ({ ok: false, reason: "invalid_state", status: s.execution.status, allowed: allowedExecutionCommands(s.execution.status, "user") });
+    if (!transitionExecution(s.execution.status, "rerun").ok) return refused();
+    let input: { input: unknown; planHash: string } | null = null;
+    if (newInput) {
+      const schema = s.execution.definition.input_schema;
+      const problems = schema ? validateJsonValue(schema, newInput.value) : [];
+      if (problems.length > 0) return { ok: false, reason: "invalid_input", problems: problems.map((p) => ({ path: `/input${p.path}`, message: p.message })) };
+      input = { input: newInput.value, planHash: await planHashOf(s.execution.definitionHash, newInput.value) };
+      if (!transitionExecution(s.execution.status, "rerun").ok) return refused(); // moved on meanwhile
+    }
+    const { rerun } = redrivePlan(s.plan, s.steps, fromStep);
+    this.rt.apply(s, decideRerun(s.execution, s.steps, rerun, fromStep, input, audit, this.rt.deps.clock.now()));
+    return { ok: true, execution: toExecution(s.execution) };
   }
 
   /** cancel | pause | resume | retry, requested by a user. */

@@ -39,6 +39,8 @@ import {
   type ExistingExecution,
   type RaiseBudgetResult,
   type RetryPreviewResult,
+  type RerunResult,
+  RerunArgs,
   StepIdArg,
   type SignalResult,
 } from "../../schemas/execution-rpc";
@@ -153,6 +155,11 @@ export class ExecutionObject extends DurableObject<Env> implements Record<keyof 
 
   async command(tenant: unknown, command: unknown, audit: unknown = null): Promise<CommandResult> {
     return this.carryOn(this.commands.command(Tenant.parse(tenant), UserCommand.parse(command), AuditRow.nullable().parse(audit)));
+  }
+
+  async rerun(tenant: unknown, args: unknown, audit: unknown = null): Promise<RerunResult> {
+    const { fromStep, newInput } = RerunArgs.parse(args);
+    return this.carryOn(await this.commands.rerun(Tenant.parse(tenant), fromStep, newInput, AuditRow.nullable().parse(audit)));
   }
 
   async answer(tenant: unknown, args: unknown, audit: unknown = null): Promise<AnswerResult> {

@@ -44,7 +44,9 @@ function liveScope(execution: ExecutionRecord, steps: ReadonlyMap<string, StepRe
     };
   }
   return {
-    input: execution.input,
+    get input() {
+      return execution.input; // a rerun may bring a new one
+    },
     steps: views,
     execution: {
       id: execution.id,

@@ -235,6 +235,7 @@ export class ExecutionRuntime {
     const timers = d.timers;
     if (timers?.clear) for (const t of timers.clear) this.timers.clear(t.kind, t.stepId);
     if (d.finished) for (const a of d.finished) this.store.finishAttempt(a.stepId, a.attempt, a.status, a.endedAt, a.output, a.error);
+    if (d.kept && d.kept.length > 0) this.store.insertFinishedAttempts(d.kept, true);
     if (d.steps) {
       for (const m of d.steps) {
         const st = s.steps.get(m.stepId)!;
@@ -304,6 +305,7 @@ export class ExecutionRuntime {
       for (const g of s.execution.approvals) if (g.status === "pending") Object.assign(g, { status: "cancelled", decided_at: isoTime(now) });
     }
     this.store.saveExecution(s.execution);
+    if (patch.input !== undefined) this.store.saveInput(s.execution);
     this.indexed(s.execution, now, s.steps);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     // Flow control: a move into `queued` asks the key's object for a slot; an end gives it back.

@@ -195,6 +195,11 @@ export class StateStore {
     this.sql.exec(`UPDATE execution SET ${columns.map(([name]) => `${name} = ?`).join(", ")}`, ...columns.map(([, value]) => value));
   }
 
+  /** Writes the input and its plan hash (a rerun with a new input): not with every move, an input can be large. */
+  saveInput(e: ExecutionRecord): void {
+    this.sql.exec("UPDATE execution SET input = ?, plan_hash = ?", json(e.input) ?? "null", e.planHash);
+  }
+
   /** Writes the approval gates alone (a gate opened or decided without a status change). */
   saveApprovals(e: ExecutionRecord): void {
     this.sql.exec("UPDATE execution SET approvals = ?", JSON.stringify(e.approvals));
@@ -249,10 +254,11 @@ export class StateStore {
   }
 
   /** Attempts that started and ended before anything was recorded (pure steps' retries), with few statements. */
-  insertFinishedAttempts(attempts: readonly FinishedAttempt[]): void {
+  /** `ifMissing`: an attempt that already has its row keeps it (see `Decision.kept`). */
+  insertFinishedAttempts(attempts: readonly FinishedAttempt[], ifMissing = false): void {
     insertRows(
       this.sql,
-      "INSERT INTO attempts (step_id, attempt, status, started_at, ended_at, output)",
+      `INSERT${ifMissing ? " OR IGNORE" : ""} INTO attempts (step_id, attempt, status, started_at, ended_at, output)`,
       "(?, ?, 'completed', ?, ?, ?)",
       attempts.map((a) => [a.stepId, a.attempt, a.startedAt, a.endedAt, json(a.output)]),
     );

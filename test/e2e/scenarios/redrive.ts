@@ -40,4 +40,27 @@ describe("retry preview", () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe("STEP_NOT_FOUND");
   });
+
+  it("reruns a completed execution from a step with a new input: upstream kept, a new plan hash, the step reruns", async () => {
+    const id = uniqueId("adds");
+    const definition = {
+      id,
+      input_schema: { type: "object", required: ["n"], properties: { n: { type: "number" } } },
+      steps: [
+        { id: "s0", type: "transform", expression: "input.n" },
+        { id: "s1", type: "transform", needs: ["s0"], expression: "steps.s0.output + input.n" },
+      ],
+      output: "steps.s1.output",
+    };
+    const res = await call<Execution & { plan_hash: string }>("POST", "/v1/executions?wait=10", { body: { definition, input: { n: 1 } } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.output).toBe(2);
+    const rerun = await call<Execution & { plan_hash: string; attempt: number }>("POST", `/v1/executions/${res.body.id}/retry`, { body: { from_step: "s1", input: { n: 10 } } });
+    expect(rerun.status, rerun.text).toBe(200);
+    expect(rerun.body.plan_hash).not.toBe(res.body.plan_hash);
+    const done = await until<Execution & { attempt: number }>(res.body.id, (e) => e.status === "completed" && e.attempt === 2);
+    expect(done.output).toBe(11);
+    const bad = await call<{ code: string }>("POST", `/v1/executions/${res.body.id}/retry`, { body: { from_step: "s1", input: { n: "ten" } } });
+    expect(bad.status).toBe(400);
+  });
 });

@@ -1,7 +1,8 @@
 import { z, type RouteHandler } from "@hono/zod-openapi";
 import { eventSocketRequest, eventStreamRequest } from "../../../durable/execution/client";
 import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/state-machine";
-import type { ExecutionSummary } from "../../../schemas/executions";
+import type { Execution, ExecutionSummary } from "../../../schemas/executions";
+import type { AuditRow } from "../../../schemas/audit";
 import { awaitEnd, startExecution as startExecutionUseCase } from "../../../services/start-execution";
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
@@ -166,17 +167,19 @@ export const events: RouteHandler<typeof listExecutionEvents, AppEnv> = async (c
   return c.json({ items: page.items, next_after: last, terminal: page.terminal }, 200);
 };
 
-function commandHandler(command: "cancel" | "pause" | "resume" | "retry") {
+/** Carries out a command on the execution; the execution after it, or the API error that answers it. */
+async function carryOut(env: Env, id: string, tenant: string, command: "cancel" | "pause" | "resume" | "retry", audit: AuditRow | null): Promise<Execution> {
+  const outcome = await executionStub(env, id).command(tenant, command, audit);
+  if (outcome.ok) return outcome.execution;
+  if (outcome.reason === "not_found") throw executionNotFound(id);
+  throw new InvalidStateError(command, outcome.status, outcome.allowed);
+}
+
+function commandHandler(command: "cancel" | "pause" | "resume") {
   const handler: RouteHandler<typeof cancelExecution, AppEnv> = async (c) => {
-    const p = principalOf(c);
-    const { id } = c.req.valid("param");
-    const outcome = await executionStub(c.env, id).command(p.tenant, command, auditEntryFor(c, 200));
-    if (!outcome.ok) {
-      if (outcome.reason === "not_found") throw executionNotFound(id);
-      throw new InvalidStateError(command, outcome.status, outcome.allowed);
-    }
+    const execution = await carryOut(c.env, c.req.valid("param").id, principalOf(c).tenant, command, auditEntryFor(c, 200));
     c.set("auditHandedOff", true);
-    return c.json(outcome.execution, 200);
+    return c.json(execution, 200);
   };
   return handler;
 }
@@ -184,7 +187,33 @@ function commandHandler(command: "cancel" | "pause" | "resume" | "retry") {
 export const cancel = commandHandler("cancel");
 export const pause: RouteHandler<typeof pauseExecution, AppEnv> = commandHandler("pause");
 export const resume: RouteHandler<typeof resumeExecution, AppEnv> = commandHandler("resume");
-export const retry: RouteHandler<typeof retryExecution, AppEnv> = commandHandler("retry");
+/** A plain retry, or a retry from a step (with a new input). */
+export const retry: RouteHandler<typeof retryExecution, AppEnv> = async (c) => {
+  const body = c.req.valid("json");
+  const p = principalOf(c);
+  const { id } = c.req.valid("param");
+  if (body.from_step === undefined) {
+    if (body.input !== undefined) throw new ValidationError([{ path: "/from_step", message: "a new input reruns from a step: from_step is required with input", in: "body" }]);
+    const execution = await carryOut(c.env, id, p.tenant, "retry", auditEntryFor(c, 200));
+    c.set("auditHandedOff", true);
+    return c.json(execution, 200);
+  }
+  const outcome = await executionStub(c.env, id).rerun(p.tenant, { fromStep: body.from_step, newInput: body.input !== undefined ? { value: body.input } : null }, auditEntryFor(c, 200));
+  if (!outcome.ok) {
+    switch (outcome.reason) {
+      case "not_found":
+        throw executionNotFound(id);
+      case "step_not_found":
+        throw stepNotFound(id, body.from_step);
+      case "invalid_input":
+        throw new ValidationError(outcome.problems.map((pr) => ({ ...pr, code: "INPUT_SCHEMA", in: "body" as const })), "The input does not match the workflow's input_schema.");
+      case "invalid_state":
+        throw new InvalidStateError("rerun", outcome.status, outcome.allowed);
+    }
+  }
+  c.set("auditHandedOff", true);
+  return c.json(outcome.execution, 200);
+};
 
 export const streamToken: RouteHandler<typeof createStreamToken, AppEnv> = async (c) => {
   const p = principalOf(c);

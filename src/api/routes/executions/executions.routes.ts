@@ -14,6 +14,7 @@ import {
   AnswersBody,
   ApprovalBody,
   RaiseBudgetBody,
+  RetryBody,
 } from "../../../schemas/executions";
 import { ExecutionCosts } from "../../../schemas/costs";
 import { guard } from "../../middleware/guard";
@@ -178,7 +179,22 @@ function commandRoute(command: "cancel" | "pause" | "resume" | "retry", summary:
 export const cancelExecution = commandRoute("cancel", "Cancel: in-flight requests are aborted (409 when already ended)");
 export const pauseExecution = commandRoute("pause", "Pause between steps (running steps finish)");
 export const resumeExecution = commandRoute("resume", "Resume a paused execution");
-export const retryExecution = commandRoute("retry", "Re-run a failed or timed-out execution from its failed steps");
+export const retryExecution = createRoute({
+  method: "post",
+  path: "/executions/{id}/retry",
+  operationId: "retryExecution",
+  tags,
+  summary: "Re-run a failed or timed-out execution from its failed steps, or any ended one from a step",
+  description:
+    "Without a body: the failed and cancelled steps of a `failed` or `timed_out` execution run again, completed ones keep their " +
+    "outputs. With `{ from_step, input? }`: that step and everything downstream of it run again on any ended execution (completed " +
+    "included), with a new input when given (checked against `input_schema`, recorded with a new plan hash). " +
+    "`GET …/retry-preview` says beforehand what would run again. Audited as `execution.retry`.",
+  security: SECURITY,
+  middleware: guard({ permission: "executions:operate", action: "execution.retry" }),
+  request: { params: ExecutionIdParam, body: { required: false, content: { "application/json": { schema: RetryBody } } } },
+  responses: { 200: jsonContent(Execution, "The execution after the request"), ...problems(400, 404, 409, 413, 415) },
+});
 
 export const createStreamToken = createRoute({
   method: "post",
