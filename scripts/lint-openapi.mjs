@@ -9,11 +9,9 @@
 // Either way the document is written to DOCUMENT_PATH first (the ignore file names that path), and
 // `--out FILE` keeps a copy. Exits non-zero when Redocly reports an error.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { renderOpenApi } from "./render-openapi.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 /** Where the linted document is written; .redocly.lint-ignore.yaml refers to it by this path. */
@@ -26,47 +24,8 @@ const outIndex = args.indexOf("--out");
 const out = outIndex >= 0 ? args.splice(outIndex, 2)[1] : undefined;
 const source = args[0];
 
-const workersStub = {
-  name: "cloudflare-workers-stub",
-  setup(b) {
-    b.onResolve({ filter: /^cloudflare:workers$/ }, () => ({ path: "cloudflare:workers", namespace: "stub" }));
-    b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: "export class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }\nexport const env = {};\n",
-      loader: "js",
-    }));
-  },
-};
-
-async function render() {
-  const dir = mkdtempSync(join(tmpdir(), "stepline-openapi-"));
-  try {
-    const file = join(dir, "app.mjs");
-    await build({
-      stdin: { contents: 'export { createApp } from "./src/app.ts";', resolveDir: root, loader: "ts" },
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      mainFields: ["module", "main"],
-      conditions: ["workerd", "worker", "import"],
-      outfile: file,
-      logLevel: "error",
-      plugins: [workersStub],
-    });
-    const { createApp } = await import(pathToFileURL(file).href);
-    const log = console.log;
-    console.log = () => {}; // the request log line of the one request below
-    const res = await createApp()
-      .request(`${ORIGIN}/openapi.json`, {}, {})
-      .finally(() => (console.log = log));
-    if (res.status !== 200) throw new Error(`GET /openapi.json answered ${res.status}: ${await res.text()}`);
-    return res.text();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 async function load() {
-  if (!source) return render();
+  if (!source) return renderOpenApi(ORIGIN);
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source);
     if (!res.ok) throw new Error(`GET ${source} answered ${res.status}`);

@@ -26,6 +26,7 @@ import "./scenarios/child-workflows";
 import "./scenarios/map";
 import "./scenarios/inbox";
 import "./scenarios/redrive";
+import "./scenarios/client";
 
 describe("the published contract", () => {
   it("every operation of /openapi.json was answered with a success and with an error", async () => {
