@@ -15,10 +15,10 @@ import { itemStarted, decideItemCompleted, decideItemFailed, decideMapCompleted,
 import { itemScope, mapItemList } from "../../engine/steps/map";
 import { StepError, toStepError } from "../../engine/errors";
 import { evaluateExpression, renderTemplate } from "../../engine/evaluate";
-import { decideFailure, type Settling } from "../../engine/outcomes";
+import { decideFailure } from "../../engine/outcomes";
 import { stepTimeoutMs } from "../../engine/retry";
 import { kindOf } from "../../engine/steps/registry";
-import type { StepContext, StepOutcome } from "../../engine/steps/types";
+import type { StepContext, StepKind, StepOutcome } from "../../engine/steps/types";
 import type { Decision } from "../../engine/decision";
 import type { ChildEndedArgs } from "../../schemas/execution-rpc";
 import type { MapStep } from "../../schemas/definition";
@@ -27,6 +27,7 @@ import { childFailed, childSucceeded } from "../../engine/children";
 import { log } from "../../lib/log";
 import type { StepRecord } from "../storage/state-store";
 import type { ExecutionRuntime, LoadedState } from "./runtime";
+import { settlingOf } from "./loaded-state";
 
 /** Completed pure items written per transaction at most. */
 const MAX_ITEM_BATCH = 64;
@@ -42,6 +43,8 @@ type ItemResult = { ok: true; outcome: StepOutcome } | { ok: false; error: StepE
 interface Runner {
   stepId: string;
   def: MapStep;
+  /** The sub-step's kind (undefined: its type does not run). */
+  kind: StepKind | undefined;
   items: unknown[];
   rows: Map<number, MapItemRecord>;
   tolerated: number;
@@ -55,6 +58,8 @@ interface Runner {
   next: number;
   /** Items that failed for good. */
   failed: MapItemRecord[];
+  /** Started items with no attempt in flight: in backoff for a retry, or cut off mid-attempt. */
+  due: Set<number>;
 }
 
 export class MapRuns {
@@ -115,6 +120,7 @@ export class MapRuns {
     const r: Runner = {
       stepId: st.id,
       def,
+      kind: kindOf(def.step.type, this.rt.deps.kinds),
       items: run.items,
       rows: new Map(this.rt.maps.loadItems(st.id).map((row) => [row.index, row])),
       tolerated: toleratedFailures(def.tolerated_failures, run.items.length),
@@ -124,8 +130,12 @@ export class MapRuns {
       pending: [],
       signal,
       next: 0,
+      due: new Set(),
     };
-    for (const row of r.rows.values()) if (row.status === "failed") r.failed.push(row);
+    for (const row of r.rows.values()) {
+      if (row.status === "failed") r.failed.push(row);
+      if (row.status === "running") r.due.add(row.index);
+    }
     const live = () => !signal.aborted && s.execution.status === "running" && st.status === "running";
     for (;;) {
       if (!live()) return this.write(s, r);
@@ -137,7 +147,6 @@ export class MapRuns {
       const now = this.rt.deps.clock.now();
       let soonest: number | null = null;
       for (const index of this.startable(r, now, (at) => (soonest = soonest === null ? at : Math.min(soonest, at)))) {
-        if (r.active.size >= r.limit) break;
         r.active.set(index, this.runItem(s, st, r, index).finally(() => r.active.delete(index)));
       }
       if (r.active.size === 0) {
@@ -150,36 +159,36 @@ export class MapRuns {
         await sleep(Math.max(0, soonest - this.rt.deps.clock.now()), signal);
         continue;
       }
-      if (r.pending.length >= MAX_ITEM_BATCH || !this.pureItems(s, r.def)) this.write(s, r);
+      if (r.pending.length >= MAX_ITEM_BATCH || !r.kind?.pure) this.write(s, r);
       await Promise.race(r.active.values());
     }
   }
 
-  /** Indexes that may start now, in order: items in backoff whose time has come, then items never started. */
+  /**
+   * Indexes that may start now, while there is room in flight: items in backoff whose time has
+   * come (`later` hears of the others), then items never started.
+   */
   private *startable(r: Runner, now: number, later: (at: number) => void): Generator<number> {
-    for (const row of r.rows.values()) {
-      if (row.status !== "running" || r.active.has(row.index)) continue;
-      if (row.nextAttemptAt !== null && row.nextAttemptAt > now) later(row.nextAttemptAt);
-      else yield row.index; // due for a retry, or cut off mid-attempt (the object restarted)
+    for (const index of r.due) {
+      const at = r.rows.get(index)!.nextAttemptAt;
+      if (at !== null && at > now) later(at);
+      else if (r.active.size < r.limit) {
+        r.due.delete(index); // due for a retry, or cut off mid-attempt (the object restarted)
+        yield index;
+      }
     }
-    for (; r.next < r.items.length; r.next++) {
-      if (r.rows.has(r.next)) continue;
-      yield r.next;
+    for (; r.next < r.items.length && r.active.size < r.limit; r.next++) {
+      if (!r.rows.has(r.next)) yield r.next;
     }
-  }
-
-  private pureItems(s: LoadedState, def: MapStep): boolean {
-    return kindOf(def.step.type, this.rt.deps.kinds)?.pure === true;
   }
 
   /** One attempt of one item: its row (written first unless the sub-step is pure), the sub-step's run, its result. */
   private async runItem(s: LoadedState, st: StepRecord, r: Runner, index: number): Promise<void> {
     const sub = r.def.step;
-    const kind = kindOf(sub.type, this.rt.deps.kinds);
     const startedAt = this.rt.deps.clock.now();
     const row = itemStarted(cutOff(r.rows.get(index) ?? null, startedAt), st.id, index, startedAt);
     r.rows.set(index, row);
-    if (!kind?.pure) {
+    if (!r.kind?.pure) {
       this.write(s, r);
       this.rt.apply(s, { items: [row], events: [] });
     }
@@ -198,6 +207,7 @@ export class MapRuns {
     const moved = d.items![0]!;
     r.rows.set(index, moved);
     if (moved.status === "failed") r.failed.push(moved);
+    if (moved.status === "running") r.due.add(index); // a retry is scheduled
     r.pending.push(d);
   }
 
@@ -208,7 +218,7 @@ export class MapRuns {
    */
   private async attempt(s: LoadedState, st: StepRecord, r: Runner, row: MapItemRecord, scope: StepContext["scope"], startedAt: number): Promise<ItemResult> {
     const sub = r.def.step;
-    const kind = kindOf(sub.type, this.rt.deps.kinds);
+    const kind = r.kind;
     try {
       if (!kind) throw new StepError("UNSUPPORTED_STEP_TYPE", `Step type '${sub.type}' cannot run in a map item.`);
       if (sub.if !== undefined && !(await evaluateExpression(sub.if, scope))) return { ok: true, outcome: { kind: "completed", output: null } };
@@ -244,7 +254,7 @@ export class MapRuns {
   /** The map fails (beyond its tolerance, or unrecoverable): its open items are cancelled with it. */
   private failMap(s: LoadedState, st: StepRecord, error: StepError, open: readonly MapItemRecord[]): void {
     if (st.status !== "running") return;
-    const c: Settling = { step: st, def: s.defs.get(st.id)!, attempt: st.attempts, now: this.rt.deps.clock.now(), workflow: s.execution.definition, planHash: s.execution.planHash, secrets: s.secretValues };
+    const c = settlingOf(s, st, st.attempts, this.rt.deps.clock.now());
     const d = decideFailure(c, error, this.rt.deps.random);
     this.rt.apply(s, { ...d, items: cancelledItems(open, c.now), children: { cancel: open.filter((i) => i.childId !== null).map((i) => i.childId!) } });
   }
