@@ -170,6 +170,7 @@ export type RetryPreviewResult =
 export type RerunResult =
   | CommandResult
   | { ok: false; reason: "step_not_found" }
+  /** `problems`: JSON Pointers inside the new input. */
   | { ok: false; reason: "invalid_input"; problems: AnswerProblem[] };
 
 /** A retry from a step (POST …/retry `{ from_step, input? }`): `newInput` null keeps the input. */

@@ -70,10 +70,13 @@ export function assertRunnable(def: WorkflowDefinition): void {
 export function assertValidInput(def: WorkflowDefinition, input: unknown): void {
   if (!def.input_schema) return;
   const problems = validateJsonValue(def.input_schema, input);
-  if (problems.length > 0) {
-    throw new ValidationError(
-      problems.map((p) => ({ path: `/input${p.path}`, message: p.message, code: "INPUT_SCHEMA", in: "body" as const })),
-      `The input does not match the workflow's input_schema (${problems.length} problem${problems.length === 1 ? "" : "s"}).`,
-    );
-  }
+  if (problems.length > 0) throw inputSchemaError(problems);
+}
+
+/** The 400 of an input that does not match the workflow's `input_schema` (`problems`: JSON Pointers inside the input). */
+export function inputSchemaError(problems: readonly { path: string; message: string }[]): ValidationError {
+  return new ValidationError(
+    problems.map((p) => ({ path: `/input${p.path}`, message: p.message, code: "INPUT_SCHEMA", in: "body" as const })),
+    `The input does not match the workflow's input_schema (${problems.length} problem${problems.length === 1 ? "" : "s"}).`,
+  );
 }

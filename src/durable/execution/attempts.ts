@@ -20,7 +20,7 @@ import { addUsage, UsageMeter, usageEntries, type UsageCall } from "../../engine
 import type { AttemptBudget } from "./budgets";
 import type { Step } from "../../schemas/definition";
 import type { StepRecord } from "../storage/state-store";
-import { workerSecret } from "./loaded-state";
+import { settlingOf, workerSecret } from "./loaded-state";
 import { applyStepCommands, type ExecutionRuntime, type LoadedState } from "./runtime";
 import type { Children } from "./children";
 import { MapRuns, type ItemContexts } from "./map-runs";
@@ -244,15 +244,7 @@ export class Attempts implements ItemContexts {
   settle(s: LoadedState, id: string, attempt: number, result: AttemptResult, usage: readonly UsageCall[] = [], warnings: readonly EventSpec[] = []): void {
     const st = s.steps.get(id);
     if (!st || st.status !== "running" || st.attempts !== attempt) return;
-    const c: Settling = {
-      step: st,
-      def: s.defs.get(id)!,
-      attempt,
-      now: this.rt.deps.clock.now(),
-      workflow: s.execution.definition,
-      planHash: s.execution.planHash,
-      secrets: s.secretValues,
-    };
+    const c = settlingOf(s, st, attempt, this.rt.deps.clock.now());
     const pause = !result.ok && result.error instanceof BudgetShortfall && result.error.onExceed === "pause";
     const kept = result.ok && result.outcome.kind === "event" ? this.rt.store.oldestSignal(result.outcome.event) : null;
     const decision = kept

@@ -23,7 +23,6 @@ import { ConcurrencyKeyProblem, renderConcurrency } from "../../engine/slots";
 import { modelsOf } from "../../engine/steps/llm";
 import { unrunnableSteps } from "../../engine/steps/registry";
 import type { ChildRequest, ChildStarter } from "../../engine/steps/types";
-import type { Settling } from "../../engine/outcomes";
 import { MAX_DEPTH } from "../../schemas/limits";
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ChildEndedArgs, CreateExecutionArgs, ParentLink } from "../../schemas/execution-rpc";
@@ -31,6 +30,7 @@ import { startContext } from "../../store/start-context";
 import { findWorkflowVersion, type WorkflowVersionRecord } from "../../store/workflows";
 import type { CancelPayload, ChildMessageKind, EndedPayload } from "../storage/outbox";
 import type { ExecutionRuntime, LoadedState } from "./runtime";
+import { settlingOf } from "./loaded-state";
 
 export class Children {
   private readonly sending = new OneAtATime<boolean>();
@@ -126,16 +126,7 @@ export class Children {
     const s = this.rt.owned(args.tenant);
     const st = s?.steps.get(args.stepId);
     if (!s || !st || st.status !== "waiting" || st.attempts !== args.attempt || awaitedChild(st.output) !== args.childId) return false;
-    const c: Settling = {
-      step: st,
-      def: s.defs.get(st.id)!,
-      attempt: args.attempt,
-      now: this.rt.deps.clock.now(),
-      workflow: s.execution.definition,
-      planHash: s.execution.planHash,
-      secrets: s.secretValues,
-    };
-    this.rt.apply(s, decideChildEnded(c, args, s.execution.status, this.rt.deps.random));
+    this.rt.apply(s, decideChildEnded(settlingOf(s, st, args.attempt, this.rt.deps.clock.now()), args, s.execution.status, this.rt.deps.random));
     return true;
   }
 
@@ -146,17 +137,11 @@ export class Children {
     return this.sending.run(() => this.send());
   }
 
-  private async send(): Promise<boolean> {
-    for (const m of this.rt.outbox.childMessages()) {
-      try {
-        this.calls += 1;
-        await this.sendOne(m.kind, m.payload);
-      } catch {
-        return false;
-      }
-      this.rt.outbox.acknowledged(m.seq);
-    }
-    return true;
+  private send(): Promise<boolean> {
+    return this.rt.outbox.sendInOrder(this.rt.outbox.childMessages(), (m) => {
+      this.calls += 1;
+      return this.sendOne(m.kind, m.payload);
+    });
   }
 
   private async sendOne(kind: ChildMessageKind, payload: string): Promise<void> {

@@ -78,7 +78,7 @@ export class Commands {
     if (newInput) {
       const schema = s.execution.definition.input_schema;
       const problems = schema ? validateJsonValue(schema, newInput.value) : [];
-      if (problems.length > 0) return { ok: false, reason: "invalid_input", problems: problems.map((p) => ({ path: `/input${p.path}`, message: p.message })) };
+      if (problems.length > 0) return { ok: false, reason: "invalid_input", problems };
       input = { input: newInput.value, planHash: await planHashOf(s.execution.definitionHash, newInput.value) };
       if (!transitionExecution(s.execution.status, "rerun").ok) return refused(); // moved on meanwhile
     }

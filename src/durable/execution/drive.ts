@@ -95,7 +95,6 @@ export class Drive {
   private sendChildMessages(): void {
     if (!this.rt.owed.childMessagesOwed) return;
     this.rt.owed.childMessagesOwed = false;
-    this.rt.flushBurst();
     void this.children.deliver().catch((err: unknown) => log("error", "child messages failed", { error: err instanceof Error ? err.message : String(err) }));
   }
 

@@ -5,6 +5,7 @@
  */
 import { referencedSecrets } from "../../engine/expressions";
 import { compilePlan, type CompiledPlan } from "../../engine/scheduler";
+import type { Settling } from "../../engine/outcomes";
 import type { ExpressionScope } from "../../engine/steps/types";
 import type { Step } from "../../schemas/definition";
 import { isoTime } from "../../lib/time";
@@ -69,6 +70,12 @@ export function loadedState(execution: ExecutionRecord, stepList: readonly StepR
     .map((name) => workerSecret(env, name))
     .filter((v): v is string => v !== undefined && v !== "");
   return { execution, steps, defs, plan: compilePlan(execution.definition.steps), scope: liveScope(execution, steps), secretValues };
+}
+
+/** What deciding on a result of `st`'s `attempt` needs (engine/outcomes.ts), as the loaded execution says it. */
+export function settlingOf(s: LoadedState, st: StepRecord, attempt: number, now: number): Settling {
+  const e = s.execution;
+  return { step: st, def: s.defs.get(st.id)!, attempt, now, workflow: e.definition, planHash: e.planHash, secrets: s.secretValues };
 }
 
 /** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */

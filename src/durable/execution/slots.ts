@@ -26,20 +26,14 @@ export class ExecutionSlots {
     return this.sending.run(() => this.send());
   }
 
-  private async send(): Promise<boolean> {
-    for (const m of this.rt.outbox.slotMessages()) {
+  private send(): Promise<boolean> {
+    return this.rt.outbox.sendInOrder(this.rt.outbox.slotMessages(), async (m) => {
       const p = JSON.parse(m.payload) as SlotPayload;
       const key: ConcurrencyRpc = this.rt.deps.concurrency(p.tenant, p.key);
       this.keyCalls += 1;
-      try {
-        if (m.kind === "slot_acquire") this.acquired(await key.acquire({ tenant: p.tenant, key: p.key, executionId: p.executionId, limit: p.limit, priority: p.priority }));
-        else await key.release({ tenant: p.tenant, key: p.key, executionId: p.executionId });
-      } catch {
-        return false;
-      }
-      this.rt.outbox.acknowledged(m.seq);
-    }
-    return true;
+      if (m.kind === "slot_acquire") this.acquired(await key.acquire({ tenant: p.tenant, key: p.key, executionId: p.executionId, limit: p.limit, priority: p.priority }));
+      else await key.release({ tenant: p.tenant, key: p.key, executionId: p.executionId });
+    });
   }
 
   /** The key's object answered a slot request: admitted now, or queued at a position. */

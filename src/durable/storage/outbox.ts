@@ -121,6 +121,22 @@ export class Outbox {
     return this.sql.exec<OutboxRow>(`SELECT seq, kind, payload FROM outbox WHERE kind IN (${kinds}) ORDER BY seq`).toArray() as unknown as ObjectMessage<K>[];
   }
 
+  /**
+   * Sends `messages` to their objects in order through `send`, removing each once it was sent;
+   * resolves false at the first that fails (it and the rest stay queued for the retry).
+   */
+  async sendInOrder<M extends { seq: number }>(messages: readonly M[], send: (message: M) => Promise<void>): Promise<boolean> {
+    for (const m of messages) {
+      try {
+        await send(m);
+      } catch {
+        return false;
+      }
+      this.acknowledged(m.seq);
+    }
+    return true;
+  }
+
   /** The other object acknowledged the message. */
   acknowledged(seq: number): void {
     if (this.sql.exec("DELETE FROM outbox WHERE seq = ?", seq).rowsWritten > 0 && this.queued !== null) this.queued -= 1;

@@ -4,6 +4,7 @@ import { allowedExecutionCommands, isTerminalExecution } from "../../../engine/s
 import type { Execution, ExecutionSummary } from "../../../schemas/executions";
 import type { AuditRow } from "../../../schemas/audit";
 import { awaitEnd, startExecution as startExecutionUseCase } from "../../../services/start-execution";
+import { inputSchemaError } from "../../../services/definitions";
 import * as index from "../../../store/executions";
 import { auditEntryFor } from "../../audit-entry";
 import { executionNotFound, executionStub } from "../../execution-stub";
@@ -206,7 +207,7 @@ export const retry: RouteHandler<typeof retryExecution, AppEnv> = async (c) => {
       case "step_not_found":
         throw stepNotFound(id, body.from_step);
       case "invalid_input":
-        throw new ValidationError(outcome.problems.map((pr) => ({ ...pr, code: "INPUT_SCHEMA", in: "body" as const })), "The input does not match the workflow's input_schema.");
+        throw inputSchemaError(outcome.problems);
       case "invalid_state":
         throw new InvalidStateError("rerun", outcome.status, outcome.allowed);
     }
