@@ -24,6 +24,8 @@ import { signalsRouter } from "./api/routes/signals/signals.index";
 import { mapItemsRouter } from "./api/routes/map-items/map-items.index";
 import { inboxRouter } from "./api/routes/inbox/inbox.index";
 import { redriveRouter } from "./api/routes/redrive/redrive.index";
+import { bulkRouter } from "./api/routes/bulk/bulk.index";
+import { dryRunRouter } from "./api/routes/dry-run/dry-run.index";
 import { workflowsRouter } from "./api/routes/workflows/workflows.index";
 
 /** Scalar's standalone bundle (MIT), vendored in public/ and served as a static asset. */
@@ -45,6 +47,8 @@ export function createApp() {
 
   app.route("/", metaRouter);
   app.route("/v1", workflowsRouter);
+  // Before the executions router: `POST /v1/executions/bulk` is not an execution id.
+  app.route("/v1", bulkRouter);
   app.route("/v1", executionsRouter);
   app.route("/v1", apiKeysRouter);
   app.route("/v1", auditRouter);
@@ -56,6 +60,7 @@ export function createApp() {
   app.route("/v1", mapItemsRouter);
   app.route("/v1", inboxRouter);
   app.route("/v1", redriveRouter);
+  app.route("/v1", dryRunRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -5,6 +5,7 @@ export { ExecutionObject } from "./durable/execution/execution-object";
 export { BudgetObject } from "./durable/budget/budget-object";
 export { RateLimitObject } from "./durable/rate-limit/rate-limit-object";
 export { ConcurrencyObject } from "./durable/concurrency/concurrency-object";
+export { BulkObject } from "./durable/bulk/bulk-object";
 
 const app = createApp();
 

@@ -90,6 +90,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/executions/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel or retry every execution a listing filter matches, in the background
+         * @description Answers 202 at once with the bulk (`Location: /v1/bulk/{id}`); its object then walks the listing of `filter` (the filters of `GET /v1/executions`) a page at a time and applies `action` to each execution as `POST /v1/executions/{id}/cancel` or `…/retry` would, writing one audit row per execution changed (`execution.cancel` / `execution.retry`, `detail.bulk_id`). An execution that cannot take the action (already ended, for a cancel; not failed or timed out, for a retry) is counted `skipped` and left as it is. `created_before` defaults to now, so executions started later are not caught. The same request again — the same `Idempotency-Key`, or without one the same action and filter with an explicit past `created_before` — answers 200 with the same bulk (`Idempotent-Replayed: true`) and acts on nothing again; the same key with another body is 422. Audited as `execution.bulk`.
+         */
+        post: operations["startBulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bulk/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A bulk action and its progress: matched, done, skipped, failed */
+        get: operations["getBulk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/executions": {
         parameters: {
             query?: never;
@@ -367,6 +404,26 @@ export interface paths {
          * @description Answers are checked against the questions (400 lists every wrong or missing answer and changes nothing); accepted answers become the step's output and the run continues. A step that is not waiting for answers is 409.
          */
         post: operations["answerStep"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The calling key: its role, tenant and permissions
+         * @description Any valid key may read its own record. The dashboard asks it at sign-in to show only the controls the key's role allows.
+         */
+        get: operations["getCurrentApiKey"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -679,6 +736,26 @@ export interface paths {
         get: operations["previewRetry"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dry-run a workflow: play it out with mocks, answers and signals, sending and storing nothing
+         * @description Runs the workflow (the latest version, or `version`) through the same engine as a real execution, in memory. Unmocked http and llm steps complete with output null and say what they `would_send` (secrets masked); child workflows, webhooks, costs, listings and inbox items are never made. Waits are fast-forwarded; approval gates are decided by `approve` (default true); input steps take `answers`, event steps `signals` (without them the wait runs into its timeout). Mocked errors go through the step's retry policy. The input is checked as a start's is; unknown step ids in `mocks` or `answers`, wrong answers and unknown or invalid signals are all listed in one 400.
+         */
+        post: operations["testWorkflow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1700,6 +1777,63 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
         };
+        /** @description A bulk action and its progress: `matched` = `done` + `skipped` + `failed` once `completed`. */
+        Bulk: {
+            /** @example bk_3c59dc048e8850243be8079a5c74d079 */
+            id: string;
+            /**
+             * @description What is done to each execution the filter matches.
+             * @enum {string}
+             */
+            action: "cancel" | "retry";
+            /**
+             * @description `running` while pages of the filter remain; `completed` once every matched execution was dealt with.
+             * @enum {string}
+             */
+            status: "running" | "completed";
+            filter: components["schemas"]["BulkFilter"];
+            /** @description Executions the filter matched so far (final once `completed`). */
+            matched: number;
+            /** @description Executions the action was applied to (one audit row each, naming the bulk). */
+            done: number;
+            /** @description Executions that could not take the action (already ended for cancel, not failed or timed out for retry, gone): nothing changed. */
+            skipped: number;
+            /** @description Executions that could not be reached after repeated tries; their state is unknown to the bulk. */
+            failed: number;
+            /**
+             * Format: date-time
+             * @example 2026-11-22T10:15:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-22T10:15:00.000Z
+             */
+            finished_at?: string;
+        };
+        /** @description The filter as frozen at creation: `created_before` is always set. */
+        BulkFilter: {
+            workflow_id?: string;
+            /** @enum {string} */
+            status?: "pending_approval" | "queued" | "running" | "waiting" | "paused" | "completed" | "partial" | "failed" | "cancelled" | "timed_out" | "rejected";
+            /**
+             * @description `key:value`
+             * @example team:billing
+             */
+            label?: string;
+            /** Format: date-time */
+            created_after?: string;
+            /** Format: date-time */
+            created_before?: string;
+        };
+        StartBulkBody: {
+            /**
+             * @description What is done to each execution the filter matches.
+             * @enum {string}
+             */
+            action: "cancel" | "retry";
+            filter: components["schemas"]["BulkFilter"] & unknown;
+        };
         Execution: {
             /** @example ex_8f14e45fceea167a5a36dedd4bea2543 */
             id: string;
@@ -2074,6 +2208,30 @@ export interface components {
             answers: {
                 [key: string]: components["schemas"]["JsonValue"];
             };
+        };
+        CurrentApiKey: {
+            /**
+             * @description The key's id (`bootstrap` for the deployment's admin key).
+             * @example key_3f9a0c1b2d4e5f60
+             */
+            id: string;
+            /** @description The key's name; null for the bootstrap key. */
+            name: string | null;
+            /**
+             * @description admin: everything; operator: register workflows, start/cancel/pause/resume/retry; approver: approve and answer; viewer: read.
+             * @enum {string}
+             */
+            role: "admin" | "operator" | "approver" | "viewer";
+            tenant: string;
+            /**
+             * @description What the key's role may do, e.g. `executions:operate`: a client shows only the controls these allow.
+             * @example [
+             *       "workflows:read",
+             *       "executions:read",
+             *       "executions:decide"
+             *     ]
+             */
+            permissions: string[];
         };
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             /** @description The secret. Shown only in this response; store it now. */
@@ -2800,6 +2958,86 @@ export interface components {
             /** @description What the rerun steps' last attempts cost: a guess at what running them again costs. */
             estimated_cost_usd: number;
         };
+        DryRunResult: {
+            /** @enum {string} */
+            status: "pending_approval" | "queued" | "running" | "waiting" | "paused" | "completed" | "partial" | "failed" | "cancelled" | "timed_out" | "rejected";
+            output?: components["schemas"]["JsonValue"];
+            error?: components["schemas"]["ExecutionError"];
+            steps: components["schemas"]["DryRunStep"][];
+            /** @description The events a real run would have recorded, in order (no seq: nothing was recorded). */
+            events: components["schemas"]["DryRunEvent"][];
+        };
+        DryRunStep: {
+            id: string;
+            type: string;
+            /** @enum {string} */
+            status: "pending" | "running" | "waiting" | "completed" | "failed" | "skipped" | "cancelled";
+            /** @description Attempts made (retries of a mocked error included). */
+            attempts: number;
+            output?: components["schemas"]["JsonValue"];
+            error?: components["schemas"]["ExecutionError"];
+            mocked: boolean;
+            would_send?: components["schemas"]["WouldSend"];
+        };
+        /** @description The request an http or llm step would have sent (secrets masked). Nothing was sent. */
+        WouldSend: {
+            /** @example POST */
+            method: string;
+            /** @example https://billing.example/invoices/inv-7 */
+            url: string;
+            /** @description Lowercase names; secret values are `***`. */
+            headers: {
+                [key: string]: string;
+            };
+            body: string | null;
+        };
+        DryRunEvent: {
+            /**
+             * Format: date-time
+             * @description On the dry run's clock, which waits fast-forward.
+             * @example 2026-11-22T10:15:00.000Z
+             */
+            time: string;
+            /** @enum {string} */
+            type: "execution.created" | "execution.queued" | "execution.started" | "execution.waiting" | "execution.paused" | "execution.resumed" | "execution.completed" | "execution.partial" | "execution.failed" | "execution.cancelled" | "execution.timed_out" | "execution.rejected" | "execution.rerun" | "step.started" | "step.completed" | "step.failed" | "step.retrying" | "step.skipped" | "step.waiting" | "step.cancelled" | "approval.requested" | "approval.granted" | "approval.rejected" | "approval.expired" | "answers.requested" | "answers.received" | "signal.received" | "map.item.completed" | "map.item.failed" | "budget.exceeded" | "budget.warning" | "budget.released" | "budget.raised";
+            step_id?: string;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        DryRunRequest: {
+            input?: components["schemas"]["JsonValue"] & unknown;
+            /** @description A version of the workflow; the latest when omitted. */
+            version?: number;
+            /** @description By step id (each must be a step of the workflow). */
+            mocks?: {
+                [key: string]: components["schemas"]["DryRunMock"];
+            };
+            /** @description Answers by input step id, checked as `POST …/steps/{step_id}/answers` checks them. */
+            answers?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /** @description How every approval gate is decided: approved (true, the default) or rejected (false). */
+            approve?: boolean;
+            /** @description Signal data by event name, delivered once to the first event step waiting for it; checked against that step's `schema`. */
+            signals?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+        };
+        /** @description Replaces every attempt of a step: `{ output }` completes it, `{ error }` fails it through its retry policy. */
+        DryRunMock: {
+            output: components["schemas"]["JsonValue"] & unknown;
+        } | {
+            error: {
+                /** @example HTTP_STATUS */
+                code: string;
+                message: string;
+                /** @description Whether the step's retry policy may retry it (default true; `retry_on` still applies). */
+                retryable?: boolean;
+            };
+        };
     };
     responses: never;
     parameters: never;
@@ -3334,6 +3572,249 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkflowVersionPage"];
+                };
+            };
+            /** @description Validation failed; `errors` lists every failing field */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or revoked API key */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role lacks the permission */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or owned by another tenant) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key (its rate per minute); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; the problem carries the request id and no internals */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startBulk: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to send again (per tenant). */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartBulkBody"];
+            };
+        };
+        responses: {
+            /** @description The same request again: the bulk it already made */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The bulk: `/v1/bulk/{id}`. */
+                    Location: string;
+                    /** @description `true`: this answers an earlier request. */
+                    "Idempotent-Replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bulk"];
+                };
+            };
+            /** @description Accepted: the bulk runs in the background */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The bulk: `/v1/bulk/{id}`. */
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bulk"];
+                };
+            };
+            /** @description Validation failed; `errors` lists every failing field */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or revoked API key */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role lacks the permission */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable (e.g. an Idempotency-Key reused with another body) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key (its rate per minute); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; the problem carries the request id and no internals */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bulk */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Bulk"];
                 };
             };
             /** @description Validation failed; `errors` lists every failing field */
@@ -5263,6 +5744,78 @@ export interface operations {
             };
             /** @description Body is not JSON */
             415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key (its rate per minute); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; the problem carries the request id and no internals */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCurrentApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The calling key */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentApiKey"];
+                };
+            };
+            /** @description Missing, invalid or revoked API key */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role lacks the permission */
+            403: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
@@ -7426,6 +7979,156 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key (its rate per minute); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected error; the problem carries the request id and no internals */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    testWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DryRunRequest"];
+            };
+        };
+        responses: {
+            /** @description How the run would go */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
+            /** @description Validation failed; `errors` lists every failing field */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or revoked API key */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key's role lacks the permission */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or owned by another tenant) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable (e.g. an Idempotency-Key reused with another body) */
+            422: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];

@@ -67,3 +67,17 @@ export const ListApiKeysQuery = PageQuery.extend({
 export const ApiKeyIdParam = z.object({
   id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "key_3f9a0c1b2d4e5f60" }),
 });
+
+export const CurrentApiKey = z
+  .object({
+    id: z.string().openapi({ description: "The key's id (`bootstrap` for the deployment's admin key).", example: "key_3f9a0c1b2d4e5f60" }),
+    name: z.string().nullable().openapi({ description: "The key's name; null for the bootstrap key." }),
+    role: Role,
+    tenant: z.string(),
+    permissions: z.array(z.string()).openapi({
+      description: "What the key's role may do, e.g. `executions:operate`: a client shows only the controls these allow.",
+      example: ["workflows:read", "executions:read", "executions:decide"],
+    }),
+  })
+  .openapi("CurrentApiKey");
+export type CurrentApiKey = z.infer<typeof CurrentApiKey>;

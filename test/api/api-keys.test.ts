@@ -163,3 +163,41 @@ describe("DELETE /v1/api-keys/{id}", () => {
     expectProblem(await call("DELETE", `/v1/api-keys/${victim.id}`, { key: b.operator }), 403, "FORBIDDEN");
   });
 });
+
+describe("GET /v1/api-keys/current", () => {
+  interface Current {
+    id: string;
+    name: string | null;
+    role: string;
+    tenant: string;
+    permissions: string[];
+  }
+
+  it("tells any key its own role, tenant and permissions; the bootstrap key has no name", async () => {
+    const t = await tenantWithKeys("current");
+    const viewer = await createKey(t.tenant, "viewer", "wall-screen");
+    const mine = await call<Current>("GET", "/v1/api-keys/current", { key: viewer.key });
+    expect(mine.status).toBe(200);
+    expect(mine.body).toEqual({
+      id: viewer.id,
+      name: "wall-screen",
+      role: "viewer",
+      tenant: t.tenant,
+      permissions: ["workflows:read", "executions:read", "prices:read", "budgets:read", "telemetry:read"],
+    });
+    const approver = await call<Current>("GET", "/v1/api-keys/current", { key: t.approver });
+    expect(approver.body.permissions).toContain("executions:decide");
+    expect(approver.body.permissions).not.toContain("executions:operate");
+    const bootstrap = await call<Current>("GET", "/v1/api-keys/current");
+    expect(bootstrap.body).toMatchObject({ id: "bootstrap", name: null, role: "admin", tenant: "default" });
+    expect(bootstrap.body.permissions).toContain("api_keys:manage");
+  });
+
+  it("401 without a key or with a revoked one", async () => {
+    expectProblem(await call("GET", "/v1/api-keys/current", { key: null }), 401, "UNAUTHORIZED");
+    const t = await tenantWithKeys("current-revoked");
+    const gone = await createKey(t.tenant, "operator");
+    await call("DELETE", `/v1/api-keys/${gone.id}`, { key: t.admin });
+    expectProblem(await call("GET", "/v1/api-keys/current", { key: gone.key }), 401, "UNAUTHORIZED");
+  });
+});

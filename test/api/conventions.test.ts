@@ -61,6 +61,7 @@ describe("OpenAPI document", () => {
         "POST /v1/api-keys",
         "GET /v1/api-keys",
         "DELETE /v1/api-keys/{id}",
+        "GET /v1/api-keys/current",
         "GET /v1/audit",
         "GET /v1/prices",
         "GET /v1/prices/{model}",
@@ -95,6 +96,9 @@ describe("OpenAPI document", () => {
         "GET /v1/executions/{id}/steps/{step_id}/items",
         "GET /v1/inbox",
         "GET /v1/executions/{id}/retry-preview",
+        "POST /v1/executions/bulk",
+        "GET /v1/bulk/{id}",
+        "POST /v1/workflows/{id}/test",
       ].sort(),
     );
     // Every /v1 route except the public schema and the callback URL requires a key and documents its problems.
@@ -188,9 +192,13 @@ describe("OpenAPI document", () => {
         "listMapItems",
         "listInbox",
         "previewRetry",
+        "startBulk",
+        "getBulk",
+        "testWorkflow",
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",
+        "getCurrentApiKey",
         "listAuditEntries",
         "listPrices",
         "getPrice",
@@ -278,6 +286,8 @@ describe("the published contract matches the service", { timeout: 30_000 }, () =
     await check("GET", "/v1/workflows", "/v1/workflows");
     await check("GET", "/v1/workflows/{id}", "/v1/workflows/shapes");
     await check("GET", "/v1/workflows/{id}/versions", "/v1/workflows/shapes/versions");
+    await check("POST", "/v1/workflows/{id}/test", "/v1/workflows/shapes/test", { body: { input: [null, "any", 1] } });
+    await check("POST", "/v1/workflows/{id}/test", "/v1/workflows/nope/test", { body: {} }); // 404
 
     const started = await start(t.operator, { workflow_id: "shapes", input: [null, "any", 1] });
     conformsTo(doc, "POST", "/v1/executions", started);
@@ -292,6 +302,10 @@ describe("the published contract matches the service", { timeout: 30_000 }, () =
     await check("GET", "/v1/executions/{id}/events", `/v1/executions/${id}/events?limit=1000`);
     await check("GET", "/v1/executions/{id}/result", `/v1/executions/${id}/result`);
     await check("GET", "/v1/executions", "/v1/executions");
+    const bulk = await check("POST", "/v1/executions/bulk", "/v1/executions/bulk", { body: { action: "cancel", filter: { workflow_id: "shapes" } } });
+    await check("GET", "/v1/bulk/{id}", `/v1/bulk/${(bulk.body as { id: string }).id}`);
+    await check("POST", "/v1/executions/bulk", "/v1/executions/bulk", { body: { action: "pause", filter: {} } }); // 400
+    await check("GET", "/v1/bulk/{id}", "/v1/bulk/bk_00000000000000000000000000000000"); // 404
     await check("GET", "/v1/telemetry/summary", "/v1/telemetry/summary");
     await check("GET", "/v1/telemetry/workflows/{id}/stats", "/v1/telemetry/workflows/shapes/stats");
     await check("GET", "/v1/telemetry/summary", "/v1/telemetry/summary?from=tomorrow"); // 400
@@ -323,6 +337,7 @@ describe("the published contract matches the service", { timeout: 30_000 }, () =
     await check("GET", "/v1/audit", "/v1/audit");
     const created = await check("POST", "/v1/api-keys", "/v1/api-keys", { body: { name: "contract", role: "viewer" } });
     await check("GET", "/v1/api-keys", "/v1/api-keys");
+    await check("GET", "/v1/api-keys/current", "/v1/api-keys/current");
     await check("DELETE", "/v1/api-keys/{id}", `/v1/api-keys/${(created.body as { id: string }).id}`);
     await check("DELETE", "/v1/workflows/{id}", "/v1/workflows/shapes");
     await check("GET", "/health", "/health", { key: null });

@@ -99,8 +99,9 @@ describe("POST /v1/executions/{id}/retry { from_step, input? }", { timeout: 30_0
     expect(steps.body.items.map((s) => [s.id, s.attempts.length])).toEqual([["s0", 1], ["s1", 2], ["s2", 2]]);
     const events = await eventsOf(t.viewer, first.id);
     expect(events.find((e) => e.type === "execution.rerun")?.data).toEqual({ from_step: "s1", rerun: ["s1", "s2"], attempt: 2, plan_hash: res.body.plan_hash });
-    const audit = await call<{ items: { action: string; target: string }[] }>("GET", "/v1/audit?limit=100", { key: t.admin });
-    expect(audit.body.items.filter((a) => a.action === "execution.retry" && a.target === first.id)).toHaveLength(1);
+    const audit = await call<{ items: { action: string; target: string; detail: unknown }[] }>("GET", "/v1/audit?limit=100", { key: t.admin });
+    const rows = audit.body.items.filter((a) => a.action === "execution.retry" && a.target === first.id);
+    expect(rows.map((a) => a.detail)).toEqual([{ from_step: "s1", new_input: true }]);
   });
 
   it("without a new input the plan hash stays; what it refuses changes nothing", async () => {
@@ -118,6 +119,9 @@ describe("POST /v1/executions/{id}/retry { from_step, input? }", { timeout: 30_0
     expect(res.status, res.text).toBe(200);
     expect(res.body.plan_hash).toBe(first.plan_hash);
     expect(await waitForStatus(t.viewer, first.id, ["completed"])).toMatchObject({ output: 2, attempt: 2 });
+    const audit = await call<{ items: { action: string; target: string; result: string; detail: unknown }[] }>("GET", "/v1/audit?limit=100", { key: t.admin });
+    const rows = audit.body.items.filter((a) => a.action === "execution.retry" && a.target === first.id && a.result === "success");
+    expect(rows.map((a) => a.detail)).toEqual([{ from_step: "s2", new_input: false }]);
   });
 
   it("a waiting execution cannot be rerun (409)", async () => {

@@ -26,6 +26,8 @@ import "./scenarios/child-workflows";
 import "./scenarios/map";
 import "./scenarios/inbox";
 import "./scenarios/redrive";
+import "./scenarios/bulk";
+import "./scenarios/dry-run";
 import "./scenarios/client";
 
 describe("the published contract", () => {

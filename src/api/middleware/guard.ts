@@ -73,7 +73,8 @@ function rateLimitOf(env: Env, principal: Principal): number {
 }
 
 export interface GuardOptions {
-  permission: Permission;
+  /** What the route needs; null: any valid key (a route about the caller itself). */
+  permission: Permission | null;
   /** Audit action name, e.g. "workflow.register". Reads are not audited unless denied. */
   action: string;
   /** Stream routes of one execution also accept `?token=` (a stream token for that execution). */
@@ -96,7 +97,7 @@ export function guard(options: GuardOptions) {
     const rate = await admitRequest(c.env, principal.keyId, rateLimitOf(c.env, principal));
     c.set("rateLimit", rate);
     if (!rate.allowed) throw new RateLimitedError(rate.limit, rate.resetSeconds);
-    if (!can(principal.role, options.permission)) {
+    if (options.permission !== null && !can(principal.role, options.permission)) {
       throw new ForbiddenError(`The ${principal.role} role may not ${options.action} (needs ${options.permission}).`);
     }
     await next();

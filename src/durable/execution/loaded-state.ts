@@ -9,6 +9,7 @@ import type { Settling } from "../../engine/outcomes";
 import type { ExpressionScope } from "../../engine/steps/types";
 import type { Step } from "../../schemas/definition";
 import { isoTime } from "../../lib/time";
+import { workerSecret } from "../../lib/worker-env";
 import type { ExecutionRecord, StepRecord } from "../storage/state-store";
 
 export interface LoadedState {
@@ -78,8 +79,4 @@ export function settlingOf(s: LoadedState, st: StepRecord, attempt: number, now:
   return { step: st, def: s.defs.get(st.id)!, attempt, now, workflow: e.definition, planHash: e.planHash, secrets: s.secretValues };
 }
 
-/** `secrets.NAME`: only Worker secrets named SECRET_<NAME> are reachable from a definition; nothing else in env is. */
-export function workerSecret(env: Env, name: string): string | undefined {
-  const value = (env as unknown as Record<string, unknown>)[`SECRET_${name}`];
-  return typeof value === "string" ? value : undefined;
-}
+export { workerSecret };

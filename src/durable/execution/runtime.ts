@@ -31,6 +31,7 @@ import type { CreateExecutionArgs } from "../../schemas/execution-rpc";
 import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
 import { MeteredSql } from "../storage/metered-sql";
 import { isoTime } from "../../lib/time";
+import { allowedPrivateHosts, llmSettings } from "../../lib/worker-env";
 import { Timers } from "../storage/timer-store";
 import { ExecutionBudgets } from "./budgets";
 import { loadedState, type LoadedState } from "./loaded-state";
@@ -135,16 +136,8 @@ export class ExecutionRuntime {
     // no execution stays empty until `create` makes its schema.
     this.schemaReady = hasSchema(this.sql);
     if (this.schemaReady) deps.storage.transactionSync(() => ensureSchema(this.sql)); // all of a migration or none of it
-    this.allowedPrivateHosts = (deps.env.ALLOWED_PRIVATE_HOSTS ?? "")
-      .split(",")
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean);
-    this.llm = {
-      baseUrl: deps.env.LLM_BASE_URL ?? "",
-      apiKey: deps.env.LLM_API_KEY,
-      ai: deps.env.AI,
-      defaultMaxTokens: Number(deps.env.LLM_DEFAULT_MAX_TOKENS) || 1024,
-    };
+    this.allowedPrivateHosts = allowedPrivateHosts(deps.env);
+    this.llm = llmSettings(deps.env);
     this.budgets = new ExecutionBudgets(deps);
     this.store = new StateStore(this.sql);
     this.events = new EventLog(this.sql);

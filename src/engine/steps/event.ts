@@ -5,8 +5,8 @@
  * `timeout_seconds` bounds the wait (a timer): `on_timeout: continue` completes it with
  * `{ data: null, received_at: null, via: "timeout" }`, `fail` (the default) fails it
  * `EVENT_TIMEOUT`. While it waits its output is `{ event, callback_url }`: the one-use URL that
- * delivers the signal without an API key. A dry run does not wait: it completes as a timeout would
- * with `continue`.
+ * delivers the signal without an API key. A dry run asks as usual (with no callback URL: its
+ * context gives none) and delivers the request's `signals[event]`, or fast-forwards to the timeout.
  */
 import type { EventStep } from "../../schemas/definition";
 import type { StepKind } from "./types";
@@ -23,7 +23,7 @@ export const eventKind: StepKind<EventStep> = {
     onTimeout: (step) => (step.on_timeout === "continue" ? TIMED_OUT_SIGNAL : null),
   },
   attemptTimeoutMs: () => null,
-  async simulate() {
-    return { outcome: { kind: "completed", output: TIMED_OUT_SIGNAL } };
+  async simulate(step, ctx) {
+    return { outcome: await eventKind.run(step, ctx) };
   },
 };

@@ -175,7 +175,8 @@ export interface WouldSend {
  * What a dry run (SPEC §10, `POST /v1/workflows/{id}/test`) records in place of an attempt:
  * nothing leaves the service and no wait lasts. Pure kinds run as usual; side-effecting ones
  * complete with output null and say what they `would_send`; sleeps are fast-forwarded (they
- * complete at once); human waits ask as usual, and the dry run answers from its request.
+ * complete at once); human waits and event steps ask as usual, and the dry run answers from its
+ * request (`approve`, `answers`, `signals`) or fast-forwards the wait to its timeout.
  */
 export interface Simulation {
   outcome: StepOutcome;
@@ -221,8 +222,8 @@ export interface StepKind<S extends Step = Step> {
   check?(step: S, ctx: StepCheckContext): void;
   /**
    * What a dry run does instead of `run` (see `Simulation`). Required, so that no new kind can
-   * reach the outside world from a dry run by omission. Not called yet: dry runs arrive with
-   * SPEC §10; until then only the kinds' tests call it.
+   * reach the outside world from a dry run by omission. Called by the dry run's driver
+   * (`../dry-run.ts`) for every attempt of a step the request does not mock.
    */
   simulate(step: S, ctx: StepContext): Promise<Simulation>;
 }

@@ -14,6 +14,11 @@ describe("API keys and the audit log", () => {
     expect(mine?.key).toBeUndefined();
 
     expect((await call("GET", "/v1/workflows", { key: created.body.key })).status).toBe(200);
+    // What the dashboard asks at sign-in: the key's own role and permissions.
+    const current = await call<{ id: string; role: string; permissions: string[] }>("GET", "/v1/api-keys/current", { key: created.body.key });
+    expect(current.status, current.text).toBe(200);
+    expect(current.body).toMatchObject({ id: created.body.id, role: "viewer" });
+    expect(current.body.permissions).not.toContain("executions:operate");
     const denied = await call("POST", "/v1/api-keys", { key: created.body.key, body: { name: "nope", role: "admin" } });
     expect(denied.status).toBe(403);
     expect((await call("GET", "/v1/api-keys", { key: created.body.key })).status).toBe(403);
@@ -23,6 +28,7 @@ describe("API keys and the audit log", () => {
     const revoked = await call("DELETE", `/v1/api-keys/${created.body.id}`);
     expect(revoked.status).toBe(200);
     expect((await call("GET", "/v1/workflows", { key: created.body.key })).status).toBe(401);
+    expect((await call("GET", "/v1/api-keys/current", { key: created.body.key })).status).toBe(401);
     expect((await call("DELETE", `/v1/api-keys/${uniqueId("key")}`)).status).toBe(404);
 
     const audit = await call<{ items: { action: string; result: string; target: string | null }[] }>("GET", `/v1/audit?limit=100`);

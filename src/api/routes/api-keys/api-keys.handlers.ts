@@ -5,10 +5,10 @@ import * as keys from "../../../store/api-keys";
 import { ForbiddenError, NotFoundError } from "../../../services/errors";
 import { principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, toPage } from "../../paging";
-import { isPlatformAdmin, type Principal } from "../../permissions";
+import { BOOTSTRAP_KEY_ID, ROLE_PERMISSIONS, isPlatformAdmin, type Principal } from "../../permissions";
 import type { AppEnv } from "../../types";
 import { z } from "@hono/zod-openapi";
-import type { createApiKey, listApiKeys, revokeApiKey } from "./api-keys.routes";
+import type { createApiKey, getCurrentApiKey, listApiKeys, revokeApiKey } from "./api-keys.routes";
 
 const KEY_PREFIX = "stp_";
 
@@ -85,4 +85,11 @@ export const revoke: RouteHandler<typeof revokeApiKey, AppEnv> = async (c) => {
   c.set("auditTenant", revoked.tenant);
   c.set("auditDetail", { tenant: revoked.tenant });
   return c.json(toApiKey(revoked), 200);
+};
+
+export const current: RouteHandler<typeof getCurrentApiKey, AppEnv> = async (c) => {
+  const p = principalOf(c);
+  // The bootstrap key has no record; a stored key's name is read again (the principal carries none).
+  const record = p.keyId === BOOTSTRAP_KEY_ID ? null : await keys.findApiKey(c.env.DB, p.keyId);
+  return c.json({ id: p.keyId, name: record?.name ?? null, role: p.role, tenant: p.tenant, permissions: [...ROLE_PERMISSIONS[p.role]] }, 200);
 };

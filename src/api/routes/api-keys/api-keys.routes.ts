@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { ApiKey, ApiKeyIdParam, ApiKeyPage, CreateApiKeyBody, CreatedApiKey, ListApiKeysQuery } from "../../../schemas/api-keys";
+import { ApiKey, ApiKeyIdParam, CurrentApiKey, ApiKeyPage, CreateApiKeyBody, CreatedApiKey, ListApiKeysQuery } from "../../../schemas/api-keys";
 import { guard } from "../../middleware/guard";
 import { TAGS, jsonContent, jsonRequest, problems } from "../../openapi";
 import { SECURITY } from "../../router";
@@ -40,4 +40,16 @@ export const revokeApiKey = createRoute({
   middleware: guard({ permission: "api_keys:manage", action: "api_key.revoke" }),
   request: { params: ApiKeyIdParam },
   responses: { 200: jsonContent(ApiKey, "The revoked key"), ...problems(400, 404) },
+});
+
+export const getCurrentApiKey = createRoute({
+  method: "get",
+  path: "/api-keys/current",
+  operationId: "getCurrentApiKey",
+  tags,
+  summary: "The calling key: its role, tenant and permissions",
+  description: "Any valid key may read its own record. The dashboard asks it at sign-in to show only the controls the key's role allows.",
+  security: SECURITY,
+  middleware: guard({ permission: null, action: "api_key.read_current" }),
+  responses: { 200: jsonContent(CurrentApiKey, "The calling key"), ...problems() },
 });

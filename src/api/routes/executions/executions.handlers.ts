@@ -199,6 +199,8 @@ export const retry: RouteHandler<typeof retryExecution, AppEnv> = async (c) => {
     c.set("auditHandedOff", true);
     return c.json(execution, 200);
   }
+  // The audit row says where the rerun starts and whether it runs on a new input (its plan hash changes).
+  c.set("auditDetail", { from_step: body.from_step, new_input: body.input !== undefined });
   const outcome = await executionStub(c.env, id).rerun(p.tenant, { fromStep: body.from_step, newInput: body.input !== undefined ? { value: body.input } : null }, auditEntryFor(c, 200));
   if (!outcome.ok) {
     switch (outcome.reason) {
