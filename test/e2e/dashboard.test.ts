@@ -4,7 +4,7 @@
  * the key in no URL, no control a role may not use, usable at phone width).
  */
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { adminKey, baseUrl, call, uniqueId, type Execution } from "./helpers/client";
 import { launch, openPage, screenshot, type WatchedPage } from "./browser/chromium";
 
@@ -22,6 +22,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
+});
+// A failed case leaves a picture of each page it opened, to see what the person would have seen.
+let opened = 0;
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === "fail") {
+    for (const [i, { page }] of pages.slice(opened).entries()) await screenshot(page, `failed-${ctx.task.name.slice(0, 40).replace(/\W+/g, "-")}-${i}`).catch(() => undefined);
+  }
+  opened = pages.length;
 });
 
 async function signedIn(key: string, viewport?: { width: number; height: number }): Promise<Page> {

@@ -17,13 +17,17 @@ import { must, type Session } from "../session";
 
 /** Reloads after an event wait this long for the next one, so a burst of events costs one reload. */
 const SETTLE_MS = 150;
+/** While the execution has not ended, it is also read this often: a page left open stays right even if a push is missed. */
+const FALLBACK_MS = 5_000;
 
 export function ExecutionPage({ session, id }: { session: Session; id: string }) {
   const api = session.client.api;
   const path = { params: { path: { id } } };
-  const execution = useLoad(() => must(api.GET("/v1/executions/{id}", path)), [id]);
-  const steps = useLoad(() => must(api.GET("/v1/executions/{id}/steps", path)), [id]);
-  const costs = useLoad(() => must(api.GET("/v1/executions/{id}/costs", path)), [id]);
+  const [ended, setEnded] = useState(false);
+  const every = ended ? undefined : FALLBACK_MS;
+  const execution = useLoad(() => must(api.GET("/v1/executions/{id}", path)), [id], every);
+  const steps = useLoad(() => must(api.GET("/v1/executions/{id}/steps", path)), [id], every);
+  const costs = useLoad(() => must(api.GET("/v1/executions/{id}/costs", path)), [id], every);
   const [events, setEvents] = useState<ExecutionEvent[]>([]);
   const [watchError, setWatchError] = useState<unknown>(null);
   const [epoch, setEpoch] = useState(0);
@@ -39,10 +43,12 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
     void (async () => {
       try {
         for await (const event of session.client.watch(id, { after: lastSeq.current, signal: stop.signal })) {
+          if (stop.signal.aborted || event.seq <= lastSeq.current) continue; // a watch being replaced
           lastSeq.current = event.seq;
           setEvents((list) => [...list, event]);
           refresh();
         }
+        if (!stop.signal.aborted) setEnded(true);
       } catch (err) {
         if (!stop.signal.aborted) setWatchError(err);
       }
@@ -56,7 +62,11 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
   const ex = execution.data;
   if (!ex) return html`<h1>Execution <code>${id}</code></h1><${ProblemNote} error=${execution.error} />`;
   // A retry or rerun starts new events after the terminal one the watch ended on: watch again.
-  const changed = () => Promise.all([execution.reload(), steps.reload(), costs.reload()]).then(() => setEpoch((n) => n + 1));
+  const changed = () =>
+    Promise.all([execution.reload(), steps.reload(), costs.reload()]).then(() => {
+      setEnded(false);
+      setEpoch((n) => n + 1);
+    });
 
   return html`<h1>Execution <code>${ex.id}</code></h1>
     <p class="summary">
