@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
  * Two projects, one `npm test`:
  * - `workers`: every test under test/ except e2e, inside workerd through the real app and real
  *   objects (one isolate: RPC arguments are not structured-cloned here).
- * - `e2e`: Node drives the real `wrangler dev` (started through `npm start`'s script) over HTTP,
+ * - `e2e` (after `workers` has finished): Node drives the real `wrangler dev` (started through `npm start`'s script) over HTTP,
  *   WebSocket and SSE, where the Worker and each Durable Object are separate isolates as deployed.
  */
 export default defineConfig(async () => {
@@ -59,6 +59,10 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workers",
+            // The workers project runs first, the e2e project after it: a loaded workerd pool beside
+            // wrangler dev drops the dev server's connections (see TOOLCHAIN), which flaked the
+            // browser tests.
+            sequence: { groupOrder: 0 },
             setupFiles: ["./test/setup.ts"],
             include: ["test/**/*.test.ts"],
             exclude: ["test/e2e/**"],
@@ -67,6 +71,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "e2e",
+            sequence: { groupOrder: 1 },
             environment: "node",
             include: ["test/e2e/**/*.test.ts"],
             globalSetup: ["./test/e2e/global-setup.ts"],

@@ -51,11 +51,23 @@ export function wranglerSync(args, { cwd = ROOT } = {}) {
   return res.stdout;
 }
 
-async function portIsFree(port) {
+export async function portIsFree(port) {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once("error", () => resolve(false));
     srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A port the OS says is free on 127.0.0.1 now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
   });
 }
 
