@@ -458,7 +458,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key (effective on the next request) */
+        /**
+         * Revoke an API key (effective within 5 seconds)
+         * @description Revokes the key and answers it. Its requests are refused (401) within 5 seconds: each isolate of the Worker keeps a key it authenticated for up to 5 s (`PRINCIPAL_TTL_MS`), and the one that revokes it forgets it at once. Stream tokens the key minted stop working when a stream is next opened.
+         */
         delete: operations["revokeApiKey"];
         options?: never;
         head?: never;

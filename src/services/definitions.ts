@@ -13,7 +13,9 @@ import { sha256Hex } from "../lib/digest";
 import type { WorkflowDefinition } from "../schemas/definition";
 import type { FieldError } from "../schemas/errors";
 import type { StartExecutionBody } from "../schemas/executions";
+import { readStartHead } from "../store/start-context";
 import { findWorkflowVersion } from "../store/workflows";
+import { cachedVersion, heldVersion, keepVersion, type CachedVersion } from "./version-cache";
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from "./errors";
 
 /** Static checks beyond the schema; every problem is listed in one 400. */
@@ -36,25 +38,39 @@ export interface ResolvedDefinition {
   workflowId: string;
   /** 0 for an inline definition. */
   workflowVersion: number;
+  /** Shared by every request of the isolate for a registered version (version-cache.ts): never mutate it. */
   definition: WorkflowDefinition;
   hash: string;
+  /** The shared budgets that apply, when read with a registered definition (same round trip). */
+  budgetIds?: string[];
 }
 
-/** The definition a start runs: the inline one (validated here), or the tenant's registered version (not archived). */
+/**
+ * The definition a start runs: the inline one (validated here), or the tenant's registered version
+ * (not archived). A registered one costs one D1 round trip: which version is current, whether the
+ * workflow is archived and the applicable budgets are read every time; the definition itself only
+ * when this isolate does not hold that version yet.
+ */
 export async function resolveDefinition(db: D1Database, tenant: string, body: StartExecutionBody): Promise<ResolvedDefinition> {
   if ("definition" in body) {
     assertValidDefinition(body.definition);
     return { workflowId: body.definition.id, workflowVersion: 0, definition: body.definition, hash: await sha256Hex(canonicalJson(body.definition)) };
   }
-  const record = await findWorkflowVersion(db, tenant, body.workflow_id, body.version);
+  const { version: record, budgetIds } = await readStartHead(db, tenant, body.workflow_id, body.version, heldVersion(tenant, body.workflow_id, body.version));
   if (!record) throw workflowNotFound(body.workflow_id, body.version);
   if (record.archivedAt !== null) throw new ConflictError("WORKFLOW_ARCHIVED", `Workflow '${body.workflow_id}' is archived: it takes no new executions.`);
-  return {
-    workflowId: record.workflowId,
-    workflowVersion: record.version,
-    definition: JSON.parse(record.definition) as WorkflowDefinition,
-    hash: record.hash,
-  };
+  const { definition, hash } = await versionOf(db, tenant, record.workflowId, record.version, record.definition, record.hash);
+  return { workflowId: record.workflowId, workflowVersion: record.version, definition, hash, budgetIds };
+}
+
+/** The version's definition: the text just read, else the isolate's copy, else (evicted meanwhile) read again. */
+async function versionOf(db: D1Database, tenant: string, workflowId: string, version: number, text: string | null, hash: string): Promise<CachedVersion> {
+  if (text !== null) return keepVersion(tenant, workflowId, version, text, hash);
+  const held = cachedVersion(tenant, workflowId, version);
+  if (held) return held;
+  const record = await findWorkflowVersion(db, tenant, workflowId, version);
+  if (!record) throw workflowNotFound(workflowId, version); // cannot happen: versions are never deleted
+  return keepVersion(tenant, workflowId, version, record.definition, record.hash);
 }
 
 /** Features of the definition language this engine cannot run yet: refused before anything starts. */

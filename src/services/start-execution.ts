@@ -154,7 +154,7 @@ export async function startExecution(env: Env, req: StartRequest, hooks: StartHo
   const planHash = await planHashOf(resolved.hash, input);
   // Pinned like the definition: a price changed later does not reprice this execution's calls, and
   // a child workflow registered again later does not change what its workflow steps run.
-  const { prices, budgetIds, childVersions, missingChildren } = await startContext(env.DB, tenant, resolved.workflowId, resolved.definition, modelsOf(resolved.definition), env.PRICES);
+  const { prices, budgetIds, childVersions, missingChildren } = await startContext(env.DB, tenant, resolved.workflowId, resolved.definition, modelsOf(resolved.definition), env.PRICES, resolved.budgetIds);
   if (missingChildren.length > 0) {
     throw new UnprocessableError(
       "CHILD_WORKFLOW_NOT_FOUND",

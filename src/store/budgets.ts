@@ -62,15 +62,22 @@ function toRecord(row: BudgetRow): BudgetRecord {
  * budgets and that workflow's, oldest first. One query.
  */
 export async function applicableBudgetIds(db: D1Database, tenant: string, workflowId: string): Promise<string[]> {
-  const { results } = await db
+  return budgetIdsOf((await applicableBudgetsStatement(db, tenant, workflowId).all()).results);
+}
+
+/** The statement of `applicableBudgetIds`, to read in a batch with others (one round trip). */
+export function applicableBudgetsStatement(db: D1Database, tenant: string, workflowId: string): D1PreparedStatement {
+  return db
     .prepare(
       `SELECT id FROM budgets
        WHERE tenant = ?1 AND deleted_at IS NULL AND (scope = 'tenant' OR (scope = 'workflow' AND workflow_id = ?2))
        ORDER BY created_at, id`,
     )
-    .bind(tenant, workflowId)
-    .all<{ id: string }>();
-  return results.map((r) => r.id);
+    .bind(tenant, workflowId);
+}
+
+export function budgetIdsOf(rows: readonly unknown[]): string[] {
+  return rows.map((r) => (r as { id: string }).id);
 }
 
 /**

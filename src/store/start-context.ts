@@ -6,9 +6,9 @@
  */
 import type { PriceBook } from "../schemas/costs";
 import type { WorkflowDefinition } from "../schemas/definition";
-import { applicableBudgetIds } from "./budgets";
+import { applicableBudgetIds, applicableBudgetsStatement, budgetIdsOf } from "./budgets";
 import { deploymentPrices, resolvePrices } from "./prices";
-import { pinChildVersions, type MissingChild } from "./workflows";
+import { pinChildVersions, workflowVersionHeadOf, workflowVersionStatement, type MissingChild, type WorkflowVersionHead } from "./workflows";
 
 export interface StartContext {
   prices: PriceBook;
@@ -19,7 +19,11 @@ export interface StartContext {
   missingChildren: MissingChild[];
 }
 
-/** `models`: the models the definition's llm steps name; `pricesConfig`: the deployment's PRICES. */
+/**
+ * `models`: the models the definition's llm steps name; `pricesConfig`: the deployment's PRICES;
+ * `budgetIds`: the applicable budgets when already read (`readStartHead`), else they are read here.
+ * A definition without llm or workflow steps whose budgets are known costs no query.
+ */
 export async function startContext(
   db: D1Database,
   tenant: string,
@@ -27,11 +31,28 @@ export async function startContext(
   definition: WorkflowDefinition,
   models: readonly string[],
   pricesConfig: string | undefined,
+  budgetIds?: string[],
 ): Promise<StartContext> {
-  const [prices, budgetIds, children] = await Promise.all([
+  const [prices, budgets, children] = await Promise.all([
     resolvePrices(db, tenant, models, deploymentPrices(pricesConfig)),
-    applicableBudgetIds(db, tenant, workflowId),
+    budgetIds ?? applicableBudgetIds(db, tenant, workflowId),
     pinChildVersions(db, tenant, definition),
   ]);
-  return { prices, budgetIds, childVersions: children.pins, missingChildren: children.missing };
+  return { prices, budgetIds: budgets, childVersions: children.pins, missingChildren: children.missing };
+}
+
+/**
+ * A start's first read, in one round trip: the workflow version to run (the given one, or the
+ * latest) with its archive mark, and the shared budgets that apply. The definition text comes back
+ * only when the version found is not `held` (see `workflowVersionStatement`).
+ */
+export async function readStartHead(
+  db: D1Database,
+  tenant: string,
+  workflowId: string,
+  version: number | undefined,
+  held: number | null,
+): Promise<{ version: WorkflowVersionHead | null; budgetIds: string[] }> {
+  const [found, budgets] = await db.batch([workflowVersionStatement(db, tenant, workflowId, version, held), applicableBudgetsStatement(db, tenant, workflowId)]);
+  return { version: workflowVersionHeadOf(found?.results[0]), budgetIds: budgetIdsOf(budgets?.results ?? []) };
 }

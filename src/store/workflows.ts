@@ -24,6 +24,7 @@ interface VersionRow {
   hash: string;
   name: string;
   description: string | null;
+  /** Null only from `workflowVersionStatement` for a version the caller holds. */
   definition: string;
   created_by: string | null;
   created_at: number;
@@ -55,15 +56,34 @@ export async function findWorkflowVersion(
   workflowId: string,
   version?: number,
 ): Promise<WorkflowVersionRecord | null> {
-  const row = await db
+  const row = await workflowVersionStatement(db, tenant, workflowId, version, null).first<VersionRow>();
+  return row ? toRecord(row) : null;
+}
+
+/** A version as a start reads it: `definition` is null when the caller said it holds that version. */
+export type WorkflowVersionHead = Omit<WorkflowVersionRecord, "definition"> & { definition: string | null };
+
+/**
+ * The statement reading the given version (or the latest) with the workflow's archive mark. The
+ * definition text is left out when the version found is `held` (a version never changes, so a
+ * caller that holds it needs only which version is current and whether the workflow is archived).
+ */
+export function workflowVersionStatement(db: D1Database, tenant: string, workflowId: string, version: number | undefined, held: number | null): D1PreparedStatement {
+  return db
     .prepare(
-      `SELECT ${VERSION_COLUMNS} FROM workflows w
+      `SELECT v.tenant, v.workflow_id, v.version, v.hash, v.name, v.description,
+              CASE WHEN v.version = ?4 THEN NULL ELSE v.definition END AS definition,
+              v.created_by, v.created_at, w.archived_at
+       FROM workflows w
        JOIN workflow_versions v ON v.tenant = w.tenant AND v.workflow_id = w.id
        WHERE w.tenant = ?1 AND w.id = ?2 AND v.version = COALESCE(?3, w.latest_version)`,
     )
-    .bind(tenant, workflowId, version ?? null)
-    .first<VersionRow>();
-  return row ? toRecord(row) : null;
+    .bind(tenant, workflowId, version ?? null, held);
+}
+
+/** The row of `workflowVersionStatement`, or null when there was none. */
+export function workflowVersionHeadOf(row: unknown): WorkflowVersionHead | null {
+  return row ? (toRecord(row as VersionRow) as WorkflowVersionHead) : null;
 }
 
 /**

@@ -31,18 +31,53 @@ async function adminDigest(key: string): Promise<string> {
   return adminKeyDigest.digest;
 }
 
+/**
+ * Principals of stored keys, by key digest, kept per isolate for PRINCIPAL_TTL_MS: a key's tenant,
+ * role and rate never change, only its revocation, so a key sending requests back to back costs a
+ * D1 read every few seconds, not one per request. The price: a key revoked through another isolate
+ * may still be accepted here for up to PRINCIPAL_TTL_MS (the isolate that revokes it forgets it at
+ * once). Revoked and unknown keys are not kept: they are read again every time.
+ */
+export const PRINCIPAL_TTL_MS = 5_000;
+const MAX_PRINCIPALS = 1_024;
+const principals = new Map<string, { principal: Principal; until: number }>();
+
+/** Forgets the key in this isolate (it was just revoked here): its next request reads D1 again. */
+export function forgetApiKey(keyId: string): void {
+  for (const [digest, held] of principals) if (held.principal.keyId === keyId) principals.delete(digest);
+}
+
+function keepPrincipal(digest: string, principal: Principal, now: number): void {
+  if (principals.size >= MAX_PRINCIPALS) {
+    for (const [d, held] of principals) if (now >= held.until) principals.delete(d);
+    if (principals.size >= MAX_PRINCIPALS) principals.clear();
+  }
+  principals.set(digest, { principal, until: now + PRINCIPAL_TTL_MS });
+}
+
+/** How stale a key's `last_used_at` may be before a request writes it again (one write a minute at most). */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export async function authenticate(env: Env, key: string, ctx?: { waitUntil(p: Promise<unknown>): void }): Promise<Principal> {
   const digest = await sha256Hex(key);
   if (env.ADMIN_API_KEY && digestsEqual(digest, await adminDigest(env.ADMIN_API_KEY))) {
     return { tenant: PLATFORM_TENANT, role: "admin", keyId: BOOTSTRAP_KEY_ID };
   }
+  const now = Date.now();
+  const held = principals.get(digest);
+  if (held && now < held.until) return held.principal;
   const record = await findApiKeyByHash(env.DB, digest);
   if (!record) throw new UnauthorizedError("The API key is not valid.");
   if (record.revokedAt !== null) throw new UnauthorizedError("The API key has been revoked.");
-  const touch = touchApiKey(env.DB, record.id, Date.now());
-  if (ctx) ctx.waitUntil(touch);
-  else await touch;
-  return { tenant: record.tenant, role: record.role, keyId: record.id, rateLimitPerMinute: record.rateLimitPerMinute };
+  // Only when the stored time is a minute old: a write per key a minute, not one per request.
+  if (record.lastUsedAt === null || record.lastUsedAt < now - LAST_USED_RESOLUTION_MS) {
+    const touch = touchApiKey(env.DB, record.id, now);
+    if (ctx) ctx.waitUntil(touch);
+    else await touch;
+  }
+  const principal: Principal = { tenant: record.tenant, role: record.role, keyId: record.id, rateLimitPerMinute: record.rateLimitPerMinute };
+  keepPrincipal(digest, principal, now);
+  return principal;
 }
 
 /**

@@ -3,7 +3,7 @@ import { randomToken, sha256Hex } from "../../../lib/digest";
 import type { ApiKey } from "../../../schemas/api-keys";
 import * as keys from "../../../store/api-keys";
 import { ForbiddenError, NotFoundError } from "../../../services/errors";
-import { principalOf } from "../../middleware/guard";
+import { forgetApiKey, principalOf } from "../../middleware/guard";
 import { decodeCursor, isoTime, toPage } from "../../paging";
 import { BOOTSTRAP_KEY_ID, ROLE_PERMISSIONS, isPlatformAdmin, type Principal } from "../../permissions";
 import type { AppEnv } from "../../types";
@@ -82,6 +82,7 @@ export const revoke: RouteHandler<typeof revokeApiKey, AppEnv> = async (c) => {
   }
   const revoked = await keys.revokeApiKey(c.env.DB, id, Date.now());
   if (!revoked) throw new NotFoundError("API_KEY_NOT_FOUND", `No API key '${id}'.`);
+  forgetApiKey(id);
   c.set("auditTenant", revoked.tenant);
   c.set("auditDetail", { tenant: revoked.tenant });
   return c.json(toApiKey(revoked), 200);

@@ -35,7 +35,9 @@ export const revokeApiKey = createRoute({
   path: "/api-keys/{id}",
   operationId: "revokeApiKey",
   tags,
-  summary: "Revoke an API key (effective on the next request)",
+  summary: "Revoke an API key (effective within 5 seconds)",
+  description:
+    "Revokes the key and answers it. Its requests are refused (401) within 5 seconds: each isolate of the Worker keeps a key it authenticated for up to 5 s (`PRINCIPAL_TTL_MS`), and the one that revokes it forgets it at once. Stream tokens the key minted stop working when a stream is next opened.",
   security: SECURITY,
   middleware: guard({ permission: "api_keys:manage", action: "api_key.revoke" }),
   request: { params: ApiKeyIdParam },
