@@ -40,30 +40,36 @@ export interface SteplineOptions {
 const TERMINAL = new Set(["execution.completed", "execution.partial", "execution.failed", "execution.cancelled", "execution.timed_out", "execution.rejected"]);
 const ENDED = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
 
+/** Whether an execution's status is an end (nothing more happens unless it is retried). */
+export function isEnded(status: string): boolean {
+  return ENDED.has(status);
+}
+
+/** The data of a typed call that succeeded; otherwise its problem, thrown as a SteplineError. */
+export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (data === undefined || !response.ok) throw new SteplineError(response.status, (error ?? {}) as Partial<Problem>);
+  return data;
+}
+
 export function createStepline(opts: SteplineOptions) {
   const api = createClient<paths>({ baseUrl: opts.baseUrl, headers: { authorization: `Bearer ${opts.apiKey}` }, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
-
-  function fail(res: Response, error: unknown): never {
-    throw new SteplineError(res.status, (error ?? {}) as Partial<Problem>);
-  }
 
   /** Starts an execution and waits for its end (the service holds each request up to 30 s). */
   async function startAndWait(body: StartExecution, options: { timeoutSeconds?: number; idempotencyKey?: string } = {}): Promise<Execution> {
     const deadline = Date.now() + (options.timeoutSeconds ?? 300) * 1000;
     const wait = () => Math.max(0, Math.min(30, Math.ceil((deadline - Date.now()) / 1000)));
-    const started = await api.POST("/v1/executions", {
-      body,
-      params: { query: { wait: wait() } },
-      ...(options.idempotencyKey ? { headers: { "idempotency-key": options.idempotencyKey } } : {}),
-    });
-    if (!started.data) fail(started.response, started.error);
-    let execution = started.data as Execution;
-    while (!ENDED.has(execution.status)) {
+    let execution: Execution = await must(
+      api.POST("/v1/executions", {
+        body,
+        params: { query: { wait: wait() } },
+        ...(options.idempotencyKey ? { headers: { "idempotency-key": options.idempotencyKey } } : {}),
+      }),
+    );
+    while (!isEnded(execution.status)) {
       if (Date.now() >= deadline) throw new Error(`execution ${execution.id} has not ended (status ${execution.status})`);
       await new Promise((r) => setTimeout(r, 250));
-      const res = await api.GET("/v1/executions/{id}", { params: { path: { id: execution.id } } });
-      if (!res.data) fail(res.response, res.error);
-      execution = res.data;
+      execution = await must(api.GET("/v1/executions/{id}", { params: { path: { id: execution.id } } }));
     }
     return execution;
   }
@@ -102,10 +108,9 @@ export function createStepline(opts: SteplineOptions) {
     let last = options.after ?? 0;
     for (let drops = 0; ; drops++) {
       if (options.signal?.aborted) return;
-      const token = await api.POST("/v1/executions/{id}/stream-token", { params: { path: { id } } });
-      if (!token.data) fail(token.response, token.error);
+      const token = await must(api.POST("/v1/executions/{id}/stream-token", { params: { path: { id } } }));
       const url = new URL(`/v1/executions/${encodeURIComponent(id)}/ws`, opts.baseUrl.replace(/^http/, "ws"));
-      url.searchParams.set("token", token.data.token);
+      url.searchParams.set("token", token.token);
       url.searchParams.set("after", String(last));
       const socket = open(url.toString());
       const abort = () => socket.ws.close(1000);

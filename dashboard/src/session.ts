@@ -3,7 +3,7 @@
  * localStorage), the typed client built on it, and what the key's role may do (asked once at
  * sign-in from GET /v1/api-keys/current, so the pages show only the controls that would succeed).
  */
-import { SteplineError, createStepline, type Stepline, type components } from "../../client/src/index";
+import { SteplineError, createStepline, must, type Stepline, type components } from "../../client/src/index";
 
 export type CurrentKey = components["schemas"]["CurrentApiKey"];
 
@@ -15,12 +15,7 @@ export interface Session {
   can(permission: string): boolean;
 }
 
-/** The result of a typed call, or its problem thrown as a SteplineError. */
-export async function must<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (data === undefined || !response.ok) throw new SteplineError(response.status, (error ?? {}) as SteplineError["problem"]);
-  return data;
-}
+export { must };
 
 async function open(apiKey: string): Promise<Session> {
   const client = createStepline({ baseUrl: location.origin, apiKey });

@@ -1,9 +1,8 @@
 /** What executions cost over a chosen range: totals, per workflow (charted) and per model. */
 import { useMemo, useState } from "preact/hooks";
-import type { AlignedData, Options } from "uplot";
 import { html } from "../html";
 import { useLoad } from "../load";
-import { Chart, bars } from "../parts/chart";
+import { Chart, barChart } from "../parts/chart";
 import { duration, usd } from "../parts/format";
 import { ProblemNote } from "../parts/problem";
 import { must, type Session } from "../session";
@@ -22,17 +21,17 @@ export function CostsPage({ session }: { session: Session }) {
     return must(session.client.api.GET("/v1/telemetry/summary", { params: { query: { from: from.toISOString(), to: to.toISOString() } } }));
   }, [days]);
   const s = summary.data;
-  const chart = useMemo(() => {
-    if (!s || s.by_workflow.length === 0) return null;
-    const names = s.by_workflow.map((w) => w.workflow_id);
-    const options: Omit<Options, "width" | "height"> = {
-      scales: { x: { time: false, range: [-0.5, names.length - 0.5] } },
-      axes: [{ splits: () => names.map((_, i) => i), values: (_u, splits) => splits.map((i) => names[i] ?? "") }, { label: "USD" }],
-      series: [{}, { label: "cost (USD)", fill: "#2f6fdb", stroke: "#2f6fdb", paths: bars, points: { show: false } }],
-    };
-    const data: AlignedData = [names.map((_, i) => i), s.by_workflow.map((w) => w.total_usd)];
-    return { options, data };
-  }, [s]);
+  const chart = useMemo(
+    () =>
+      s && s.by_workflow.length > 0
+        ? barChart(
+            s.by_workflow.map((w) => w.workflow_id),
+            "USD",
+            [{ label: "cost (USD)", color: "#2f6fdb", values: s.by_workflow.map((w) => w.total_usd) }],
+          )
+        : null,
+    [s],
+  );
 
   return html`<h1>Costs</h1>
     <form class="filters" onSubmit=${(e: Event) => e.preventDefault()} aria-label="Range">

@@ -28,6 +28,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
   const execution = useLoad(() => must(api.GET("/v1/executions/{id}", path)), [id], every);
   const steps = useLoad(() => must(api.GET("/v1/executions/{id}/steps", path)), [id], every);
   const costs = useLoad(() => must(api.GET("/v1/executions/{id}/costs", path)), [id], every);
+  const reloadAll = () => Promise.all([execution.reload(), steps.reload(), costs.reload()]);
   const [events, setEvents] = useState<ExecutionEvent[]>([]);
   const [watchError, setWatchError] = useState<unknown>(null);
   const [epoch, setEpoch] = useState(0);
@@ -38,7 +39,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
     let timer: ReturnType<typeof setTimeout> | undefined;
     const refresh = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => void Promise.all([execution.reload(), steps.reload(), costs.reload()]), SETTLE_MS);
+      timer = setTimeout(() => void reloadAll(), SETTLE_MS);
     };
     void (async () => {
       try {
@@ -63,7 +64,7 @@ export function ExecutionPage({ session, id }: { session: Session; id: string })
   if (!ex) return html`<h1>Execution <code>${id}</code></h1><${ProblemNote} error=${execution.error} />`;
   // A retry or rerun starts new events after the terminal one the watch ended on: watch again.
   const changed = () =>
-    Promise.all([execution.reload(), steps.reload(), costs.reload()]).then(() => {
+    reloadAll().then(() => {
       setEnded(false);
       setEpoch((n) => n + 1);
     });

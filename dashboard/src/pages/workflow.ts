@@ -3,11 +3,10 @@
  * charts (each step's p50/p95 duration, and the duration of its recent executions over time).
  */
 import { useMemo, useState } from "preact/hooks";
-import type { AlignedData, Options } from "uplot";
 import type { components } from "../../../client/src/index";
 import { html } from "../html";
 import { useLoad } from "../load";
-import { Chart, bars } from "../parts/chart";
+import { Chart, barChart, type ChartProps } from "../parts/chart";
 import { JsonBlock, duration, usd, when } from "../parts/format";
 import { ProblemNote } from "../parts/problem";
 import { href } from "../route";
@@ -17,20 +16,19 @@ type Stats = components["schemas"]["WorkflowStats"];
 type Summary = components["schemas"]["ExecutionSummary"];
 const WEEK_MS = 7 * 24 * 3600_000;
 
-function stepChart(stats: Stats): { options: Omit<Options, "width" | "height">; data: AlignedData } {
-  const names = stats.steps.map((s) => s.step_id);
+function stepChart(stats: Stats): Pick<ChartProps, "options" | "data"> {
   const seconds = (ms: number | null) => (ms === null ? null : ms / 1000);
-  return {
-    data: [names.map((_, i) => i), stats.steps.map((s) => seconds(s.duration_ms.p50)), stats.steps.map((s) => seconds(s.duration_ms.p95))],
-    options: {
-      scales: { x: { time: false, range: [-0.5, Math.max(0.5, names.length - 0.5)] } },
-      axes: [{ splits: () => names.map((_, i) => i), values: (_u, splits) => splits.map((i) => names[i] ?? "") }, { label: "seconds" }],
-      series: [{}, { label: "p50", fill: "#2f6fdb", stroke: "#2f6fdb", paths: bars, points: { show: false } }, { label: "p95", fill: "#c2410c", stroke: "#c2410c", paths: bars, points: { show: false } }],
-    },
-  };
+  return barChart(
+    stats.steps.map((s) => s.step_id),
+    "seconds",
+    [
+      { label: "p50", color: "#2f6fdb", values: stats.steps.map((s) => seconds(s.duration_ms.p50)) },
+      { label: "p95", color: "#c2410c", values: stats.steps.map((s) => seconds(s.duration_ms.p95)) },
+    ],
+  );
 }
 
-function durationChart(items: Summary[]): { options: Omit<Options, "width" | "height">; data: AlignedData } {
+function durationChart(items: Summary[]): Pick<ChartProps, "options" | "data"> {
   const ended = items.filter((e) => e.started_at && e.ended_at).sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
   return {
     data: [ended.map((e) => Date.parse(e.created_at) / 1000), ended.map((e) => (Date.parse(e.ended_at!) - Date.parse(e.started_at!)) / 1000)],

@@ -31,4 +31,23 @@ export function Chart({ label, options, data, height = 220 }: ChartProps) {
 }
 
 /** Bars for uPlot series (its bars path builder), with the gap between categories kept readable. */
-export const bars = uPlot.paths.bars!({ size: [0.6, 48] });
+const bars = uPlot.paths.bars!({ size: [0.6, 48] });
+
+export interface BarSeries {
+  label: string;
+  color: string;
+  /** One value per category; null leaves its bar out. */
+  values: (number | null)[];
+}
+
+/** A bar chart of named categories (uPlot has no category axis: x is the index, labelled by name). */
+export function barChart(names: string[], unit: string, series: BarSeries[]): Pick<ChartProps, "options" | "data"> {
+  return {
+    data: [names.map((_, i) => i), ...series.map((s) => s.values)],
+    options: {
+      scales: { x: { time: false, range: [-0.5, Math.max(0.5, names.length - 0.5)] } },
+      axes: [{ splits: () => names.map((_, i) => i), values: (_u, splits) => splits.map((i) => names[i] ?? "") }, { label: unit }],
+      series: [{}, ...series.map((s) => ({ label: s.label, fill: s.color, stroke: s.color, paths: bars, points: { show: false } }))],
+    },
+  };
+}

@@ -1,11 +1,7 @@
 /** How values read on every page: statuses as labelled badges, times, durations and money. */
 import { html } from "../html";
 
-const ENDED = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
-
-export function isEnded(status: string): boolean {
-  return ENDED.has(status);
-}
+export { isEnded } from "../../../client/src/index";
 
 /** A status as a badge; the word is always shown, so colour is never the only signal. */
 export function StatusBadge({ status }: { status: string }) {
