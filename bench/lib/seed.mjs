@@ -1,8 +1,10 @@
 /* global performance */
 // Seeds the executions index of a local D1 database directly (node:sqlite, one transaction), while
 // no server has it open. Statuses, creation times, durations, costs and the steps' outcomes an
-// ended execution carries are varied like a real index's; the telemetry rollups' triggers
-// (migration 0007) fire for every row, as they do for rows the outbox writes.
+// ended execution carries are varied like a real index's. The seeded days are sealed first
+// (migration 0012), so the telemetry rollups' triggers fire for every row, as they do for the rows
+// the outbox writes to a day that a read has already sealed: the rollups are complete before the
+// server starts, and no telemetry read has to build 90 days of them from the rows.
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 
@@ -26,8 +28,10 @@ export function seedExecutions(file, { tenant, rows, now = Date.now(), days = 90
      VALUES (?, ?, ?, 1, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const rand = randomBytes(rows * 2);
+  const seal = db.prepare("INSERT OR IGNORE INTO rollup_days (tenant, day, sealed_at) VALUES (?, ?, ?)");
   db.exec("BEGIN");
   try {
+    for (let day = Math.floor((now - days * DAY) / DAY); day <= Math.floor(now / DAY); day++) seal.run(tenant, day, now);
     for (let i = 0; i < rows; i++) {
       const status = STATUSES[(rand[2 * i] * STATUSES.length) >> 8];
       const created = now - Math.floor(((i + rand[2 * i + 1] / 256) / rows) * days * DAY);

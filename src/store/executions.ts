@@ -82,8 +82,10 @@ export async function upsertExecutionIndex(db: D1Database, rows: readonly Execut
 
 /**
  * The version-guarded upserts of `rows` (and their labels), for a caller's batch. A row of the same
- * version is written again: costs recorded between two moves of the execution re-send its row
- * without a new version (replaying a row is harmless, it carries the same values).
+ * version is written again when its values differ: costs recorded between two moves of the execution
+ * re-send its row without a new version. The same row replayed (a retried flush whose reply was lost)
+ * matches and writes nothing: a D1 update is billed for the row and every index entry it touches,
+ * even when nothing changes.
  */
 export function executionIndexStatements(db: D1Database, rows: readonly ExecutionIndexRow[], now: number): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
@@ -100,7 +102,12 @@ export function executionIndexStatements(db: D1Database, rows: readonly Executio
              input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, steps = excluded.steps,
              started_at = excluded.started_at, ended_at = excluded.ended_at,
              state_version = excluded.state_version, updated_at = excluded.updated_at
-           WHERE excluded.state_version >= executions.state_version`,
+           WHERE excluded.state_version > executions.state_version
+              OR (excluded.state_version = executions.state_version
+                  AND (executions.status IS NOT excluded.status OR executions.error_code IS NOT excluded.error_code
+                       OR executions.cost_usd IS NOT excluded.cost_usd OR executions.input_tokens IS NOT excluded.input_tokens
+                       OR executions.output_tokens IS NOT excluded.output_tokens OR executions.steps IS NOT excluded.steps
+                       OR executions.started_at IS NOT excluded.started_at OR executions.ended_at IS NOT excluded.ended_at))`,
         )
         .bind(
           r.tenant,

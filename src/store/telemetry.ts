@@ -1,13 +1,16 @@
 /**
- * Telemetry (SPEC §7) read from the D1 index: the daily rollups that triggers keep beside the
- * `executions` rows and the usage ledger (migration 0007), and the raw rows of the partial days at
- * the range's two ends. Read-only; each request is one D1 batch (one round trip).
+ * Telemetry (SPEC §7) read from the D1 index: the daily rollups of the `executions` rows and the usage
+ * ledger (migrations 0007, 0012), and the raw rows of the days not taken from them. Each request is
+ * one D1 batch (one round trip), which first seals the whole days it takes from the rollups that are
+ * not sealed yet (src/store/telemetry-seal.ts: their rollups are built then, in bulk, not as each
+ * execution is written).
  *
  * Invariants:
  * - Ranges are half-open, `from` ≤ t < `to`: executions by `created_at`, usage records by `time`.
- *   `rangeParts` splits a range into whole UTC days (read from the rollups) and at most two partial
- *   days (read from the raw rows), so every figure is exact and a read over 92 days reads about one
- *   rollup row per workflow and day plus the rows of two partial days.
+ *   `rangeParts` splits a range into whole UTC days that are over (sealed, then read from the
+ *   rollups) and at most two raw ranges (the partial day at the start; the partial day at the end,
+ *   with the whole days too recent to seal before it), so every figure is exact and a read over 92
+ *   days reads about one rollup row per workflow and day plus the rows of about two days.
  * - A duration is `ended_at − started_at` of an ended execution (a status of `endedStatuses`, which the
  *   rollup triggers list too) that started; a step's is the `duration_ms` its execution recorded.
  * - Percentiles and the longest duration are computed in SQL from duration histograms (how many
@@ -21,6 +24,10 @@ import type { ExecutionStatus } from "../schemas/executions";
 import type { ModelTotals, StatusCounts, StepStats, TelemetrySummary, WorkflowStats, WorkflowTotals } from "../schemas/telemetry";
 import { EXECUTION_STATUSES } from "../schemas/vocabulary";
 import { roundUsd } from "../lib/usd";
+import { DAY_MS, EXECUTION_FIGURES, durationFacts, executionFacts, executionSums, usageFacts } from "./telemetry-facts";
+import { firstUnsealableDay, sealStatements } from "./telemetry-seal";
+
+export { DAY_MS };
 
 export interface TelemetryQuery {
   tenant: string;
@@ -30,6 +37,8 @@ export interface TelemetryQuery {
   to: number;
   /** The statuses in which an execution has ended (the state machine's terminal statuses). */
   endedStatuses: readonly ExecutionStatus[];
+  /** Epoch ms: which days are over and may be sealed (src/store/telemetry-seal.ts); the wall clock when absent. */
+  now?: number;
 }
 
 export type SummaryFigures = Omit<TelemetrySummary, "from" | "to">;
@@ -41,8 +50,6 @@ export interface Measured<T> {
   rowsRead: number;
 }
 
-export const DAY_MS = 86_400_000;
-
 /** A range as whole days `[dayFrom, dayTo)` (day numbers: epoch ms ÷ DAY_MS) and two raw ms ranges around them. */
 export interface RangeParts {
   dayFrom: number;
@@ -51,18 +58,19 @@ export interface RangeParts {
 }
 
 /**
- * Splits `[from, to)` into the whole UTC days it covers and the partial days before and after them.
- * With no whole day inside, the range is all raw. Empty parts are empty intervals.
+ * Splits `[from, to)` into the whole UTC days it covers before `wholeBefore` (a day number: the days
+ * that can be sealed) and the raw ranges before and after them. With no such day inside, the range
+ * is all raw. Empty parts are empty intervals.
  */
-export function rangeParts(from: number, to: number): RangeParts {
+export function rangeParts(from: number, to: number, wholeBefore = Infinity): RangeParts {
   const dayFrom = Math.ceil(from / DAY_MS);
-  const dayTo = Math.floor(to / DAY_MS);
+  const dayTo = Math.min(Math.floor(to / DAY_MS), wholeBefore);
   if (dayFrom >= dayTo) return { dayFrom: 0, dayTo: 0, raw: [[from, to], [0, 0]] };
   return { dayFrom, dayTo, raw: [[from, dayFrom * DAY_MS], [dayTo * DAY_MS, to]] };
 }
 
 /**
- * SQL that reads the rollup rows of the whole days and the raw rows of the partial days, as one
+ * SQL that reads the rollup rows of the whole days and the raw rows of the other parts, as one
  * UNION ALL of three range scans. Binds: ?1 tenant, ?2 ended statuses (JSON), ?3 the workflow id
  * (unread when every workflow is asked for), ?4–?5 the days, ?6–?9 the two raw ranges.
  */
@@ -70,17 +78,30 @@ function unionOfParts(rollup: string, raw: (lo: string, hi: string) => string): 
   return `${rollup} UNION ALL ${raw("?6", "?7")} UNION ALL ${raw("?8", "?9")}`;
 }
 
+const nowOf = (q: TelemetryQuery): number => q.now ?? Date.now();
+const partsOf = (q: TelemetryQuery): RangeParts => rangeParts(q.from, q.to, firstUnsealableDay(nowOf(q)));
+
 function partBinds(q: TelemetryQuery, workflowId: string | undefined): (string | number | null)[] {
-  const p = rangeParts(q.from, q.to);
+  const p = partsOf(q);
   return [q.tenant, JSON.stringify(q.endedStatuses), workflowId ?? null, p.dayFrom, p.dayTo, ...p.raw[0], ...p.raw[1]];
+}
+
+/**
+ * A read's batch: the seal of the whole days it takes from the rollups first (a no-op once they are
+ * sealed), then its statements. Returns the reads' results and the rows every statement read.
+ */
+async function readBatch(db: D1Database, q: TelemetryQuery, reads: D1PreparedStatement[]): Promise<{ results: D1Result<unknown>[]; rowsRead: number }> {
+  const p = partsOf(q);
+  const seal = sealStatements(db, { ...q, now: nowOf(q) }, p.dayFrom, p.dayTo);
+  const all = await db.batch<unknown>([...seal, ...reads]);
+  return { results: all.slice(seal.length), rowsRead: all.reduce((n, r) => n + r.meta.rows_read, 0) };
 }
 
 /** One workflow's rows (?3) when a workflow id is given, so that the scan seeks by workflow; else every row. */
 const inWorkflow = (workflowId: string | undefined) => (workflowId !== undefined ? "workflow_id = ?3" : "1");
-const isEnded = (column = "status") => `${column} IN (SELECT value FROM json_each(?2))`;
-/** The middle of the duration bucket that `ms` falls in (migration 0007's duration_buckets), as the rollups hold it. */
-const bucketOf = (ms: string) => `(SELECT value FROM duration_buckets WHERE lo <= ${ms} ORDER BY lo DESC LIMIT 1)`;
-const durationOf = (e = "") => `CASE WHEN ${isEnded(`${e}status`)} THEN ${e}ended_at - ${e}started_at END`;
+/** Executions (`e`) created in [lo, hi), of the workflow when one is given. */
+const executionsIn = (workflowId: string | undefined) => (lo: string, hi: string) =>
+  ["executions e", `e.tenant = ?1 AND e.created_at >= ${lo} AND e.created_at < ${hi} AND ${inWorkflow(workflowId)}`] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Executions by workflow: the summary's totals, by_status and by_workflow, and a workflow's counts
@@ -97,16 +118,10 @@ type StatusGroupRow = Record<ExecutionStatus, number> & {
 };
 
 function executionGroups(db: D1Database, q: TelemetryQuery, workflowId: string | undefined): D1PreparedStatement {
-  const statusSums = EXECUTION_STATUSES.map((s) => `SUM(${s}) AS ${s}`).join(", ");
-  const rollup = `SELECT workflow_id, executions, ${EXECUTION_STATUSES.join(", ")}, total_usd, input_tokens, output_tokens, timed, duration_sum
+  const rollup = `SELECT workflow_id, ${EXECUTION_FIGURES.join(", ")}
                   FROM execution_rollups WHERE tenant = ?1 AND day >= ?4 AND day < ?5 AND ${inWorkflow(workflowId)}`;
-  const raw = (lo: string, hi: string) =>
-    `SELECT workflow_id, 1, ${EXECUTION_STATUSES.map((s) => `status = '${s}'`).join(", ")}, COALESCE(cost_usd, 0),
-            COALESCE(input_tokens, 0), COALESCE(output_tokens, 0), ${durationOf()} IS NOT NULL, COALESCE(${durationOf()}, 0)
-     FROM executions WHERE tenant = ?1 AND created_at >= ${lo} AND created_at < ${hi} AND ${inWorkflow(workflowId)}`;
-  const sql = `SELECT workflow_id, SUM(executions) AS executions, ${statusSums}, TOTAL(total_usd) AS total_usd,
-                      SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(timed) AS timed,
-                      TOTAL(duration_sum) AS duration_sum
+  const raw = (lo: string, hi: string) => executionFacts("e.workflow_id", ...executionsIn(workflowId)(lo, hi));
+  const sql = `SELECT workflow_id, ${executionSums}
                FROM (${unionOfParts(rollup, raw)})
                GROUP BY workflow_id HAVING SUM(executions) > 0`;
   return db.prepare(sql).bind(...partBinds(q, workflowId));
@@ -164,8 +179,7 @@ function usageGroups(db: D1Database, q: TelemetryQuery, workflowId: string | und
   const rollup = `SELECT ${by} AS key, calls, input_tokens, output_tokens, total_usd FROM usage_rollups
                   WHERE tenant = ?1 AND day >= ?4 AND day < ?5 AND ${inWorkflow(workflowId)}`;
   const raw = (lo: string, hi: string) =>
-    `SELECT COALESCE(${by}, ''), 1, input_tokens, output_tokens, COALESCE(cost_usd, 0) FROM usage_records
-     WHERE tenant = ?1 AND time >= ${lo} AND time < ${hi} AND ${inWorkflow(workflowId)}`;
+    usageFacts(`COALESCE(u.${by}, '')`, "usage_records u", `u.tenant = ?1 AND u.time >= ${lo} AND u.time < ${hi} AND ${inWorkflow(workflowId)}`);
   const sql = `SELECT key, SUM(calls) AS calls, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
                       TOTAL(total_usd) AS total_usd
                FROM (${unionOfParts(rollup, raw)})
@@ -182,7 +196,8 @@ function usageGroups(db: D1Database, q: TelemetryQuery, workflowId: string | und
  * sums of the by-workflow groups, so `by_workflow` adds up to them.
  */
 export async function telemetrySummary(db: D1Database, q: TelemetryQuery & { workflowId?: string }): Promise<Measured<SummaryFigures>> {
-  const [groups, models] = await db.batch<unknown>([executionGroups(db, q, q.workflowId), usageGroups(db, q, q.workflowId, "model")]);
+  const { results, rowsRead } = await readBatch(db, q, [executionGroups(db, q, q.workflowId), usageGroups(db, q, q.workflowId, "model")]);
+  const [groups, models] = results;
   const rows = groups!.results as StatusGroupRow[];
   const all = totalsOf(rows);
   const workflows: WorkflowTotals[] = rows.map((r) => {
@@ -208,7 +223,7 @@ export async function telemetrySummary(db: D1Database, q: TelemetryQuery & { wor
       by_workflow: workflows.sort(byCostThenName((w) => w.workflow_id)),
       by_model: byModel.sort(byCostThenName((m) => m.model)),
     },
-    rowsRead: groups!.meta.rows_read + models!.meta.rows_read,
+    rowsRead,
   };
 }
 
@@ -233,17 +248,7 @@ interface DurationRow {
 function durationFigures(db: D1Database, q: TelemetryQuery, workflowId: string): D1PreparedStatement {
   const rollup = `SELECT step_id, ms, n, runs, failures FROM duration_rollups
                   WHERE tenant = ?1 AND workflow_id = ?3 AND day >= ?4 AND day < ?5`;
-  const raw = (lo: string, hi: string) =>
-    `SELECT '' AS step_id, ${bucketOf(durationOf())}, 1, 0, 0 FROM executions
-     WHERE tenant = ?1 AND workflow_id = ?3 AND created_at >= ${lo} AND created_at < ${hi} AND ${durationOf()} >= 0
-     UNION ALL
-     SELECT json_extract(s.value, '$.id'),
-            CASE WHEN json_extract(s.value, '$.duration_ms') >= 0 THEN ${bucketOf("json_extract(s.value, '$.duration_ms')")} ELSE -1 END,
-            COALESCE(json_extract(s.value, '$.duration_ms') >= 0, 0), COALESCE(json_extract(s.value, '$.attempts') > 0, 0),
-            COALESCE(json_extract(s.value, '$.status') = 'failed', 0)
-     FROM executions e, json_each(CASE WHEN json_valid(e.steps) THEN e.steps END) AS s
-     WHERE e.tenant = ?1 AND e.workflow_id = ?3 AND e.created_at >= ${lo} AND e.created_at < ${hi}
-       AND json_extract(s.value, '$.id') IS NOT NULL`;
+  const raw = (lo: string, hi: string) => durationFacts("", ...executionsIn(workflowId)(lo, hi));
   const sql = `WITH histogram AS (
                  SELECT step_id, ms, SUM(n) AS n, SUM(runs) AS runs, SUM(failures) AS failures
                  FROM (${unionOfParts(rollup, raw)}) GROUP BY step_id, ms
@@ -269,11 +274,12 @@ function durationFigures(db: D1Database, q: TelemetryQuery, workflowId: string):
  * zeros and nulls.
  */
 export async function workflowStats(db: D1Database, q: TelemetryQuery & { workflowId: string }): Promise<Measured<WorkflowStatsFigures>> {
-  const [groups, durations, costs] = await db.batch<unknown>([
+  const { results, rowsRead } = await readBatch(db, q, [
     executionGroups(db, q, q.workflowId),
     durationFigures(db, q, q.workflowId),
     usageGroups(db, q, q.workflowId, "step_id"),
   ]);
+  const [groups, durations, costs] = results;
   const rows = groups!.results as StatusGroupRow[];
   const all = totalsOf(rows);
   const byStatus = byStatusOf(rows);
@@ -301,6 +307,6 @@ export async function workflowStats(db: D1Database, q: TelemetryQuery & { workfl
         };
       }),
     },
-    rowsRead: groups!.meta.rows_read + durations!.meta.rows_read + costs!.meta.rows_read,
+    rowsRead,
   };
 }

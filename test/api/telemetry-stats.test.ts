@@ -1,12 +1,16 @@
 /**
  * Telemetry (SPEC §7) through the real app and real D1: `GET /v1/telemetry/workflows/{id}/stats`
- * against a seeded tenant (test/helpers/telemetry.ts), and the D1 rows each telemetry request logs.
+ * against a seeded tenant (test/helpers/telemetry.ts), figures across days sealed by a read (migration
+ * 0012), and the D1 rows each telemetry request logs.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { ExecutionStatus } from "../../src/schemas/executions";
+import { executionIndexStatements } from "../../src/store/executions";
+import { usageInsertStatement } from "../../src/store/usage";
 import { call, expectProblem, tenantWithKeys } from "../helpers/api";
 import {
-  ENDED, HOUR, counts, durationBuckets, iso, nearestRank, range, requestLogs, seedExecutions, seedUsage, statsOf, summaryOf,
+  DAY, ENDED, HOUR, counts, durationBuckets, iso, nearestRank, range, requestLogs, seedExecutions, seedUsage, statsOf, summaryOf,
   type ExecutionSeed, type StepOutcome, type UsageSeed,
 } from "../helpers/telemetry";
 
@@ -163,6 +167,52 @@ describe("GET /v1/telemetry/workflows/{id}/stats", () => {
     const t = await tenantWithKeys("tel-stats-ids");
     expectProblem(await call("GET", `/v1/telemetry/workflows/${encodeURIComponent("Not A Workflow")}/stats`, { key: t.viewer }), 404, "WORKFLOW_NOT_FOUND");
     expectProblem(await call("GET", `/v1/telemetry/workflows/${"w".repeat(65)}/stats`, { key: t.viewer }), 400, "VALIDATION_FAILED");
+  });
+});
+
+describe("sealed days", () => {
+  it("a read seals the whole days it covers; an execution that ends after, its replayed flush and a late record count once", async () => {
+    const t = await tenantWithKeys("tel-sealed");
+    const now = Date.now();
+    const today = Math.floor(now / DAY) * DAY;
+    const day = today - 2 * DAY; // a whole day of the range, long over: the first read seals it
+    const steps = [outcome("a", "completed", 1, 20), outcome("b", "completed", 1, 40)];
+    await seedExecutions(t.tenant, [
+      { id: "ex_s1", workflow: "sealy", status: "completed", created: day + HOUR, started: day + HOUR, ended: day + HOUR + 300, cost: 0.5, steps },
+      { id: "ex_s2", workflow: "sealy", status: "running", created: day + 2 * HOUR, started: day + 2 * HOUR },
+      { id: "ex_s3", workflow: "sealy", status: "completed", created: now - HOUR, started: now - HOUR, ended: now - HOUR + 100, cost: 0.25, steps },
+    ]);
+    const q = range(today - 3 * DAY + HOUR, now); // a partial day, two whole days, today (partial)
+    expect(await statsOf(t.viewer, "sealy", q)).toMatchObject({ executions: 3, by_status: counts({ completed: 2, running: 1 }) });
+    const sealed = await env.DB.prepare("SELECT day FROM rollup_days WHERE tenant = ?1").bind(t.tenant).all<{ day: number }>();
+    expect(sealed.results.map((r) => r.day)).toContain(day / DAY);
+
+    // ex_s2 ends after its day was sealed; the flush is replayed (its reply lost), and a stale row offered.
+    const running = { tenant: t.tenant, id: "ex_s2", workflowId: "sealy", workflowVersion: 1, status: "running" as const, labels: {}, errorCode: null,
+      costUsd: null, inputTokens: null, outputTokens: null, createdAt: day + 2 * HOUR, startedAt: day + 2 * HOUR, endedAt: null, stateVersion: 1 };
+    const ended = { ...running, status: "failed" as const, errorCode: "STEP_FAILED", costUsd: 1, endedAt: day + 2 * HOUR + 900, stateVersion: 2,
+      steps: [outcome("a", "completed", 1, 60), outcome("b", "failed", 2, 80)] };
+    for (const row of [ended, ended, running]) await env.DB.batch(executionIndexStatements(env.DB, [row], now));
+    const record = { tenant: t.tenant, executionId: "ex_s2", workflowId: "sealy", stepId: "b", item: -1, attempt: 2, call: 1, model: "m", inputTokens: 3,
+      outputTokens: 4, costUsd: 0.3, price: null, time: day + 2 * HOUR + 800 };
+    for (let flush = 0; flush < 2; flush++) await env.DB.batch([usageInsertStatement(env.DB, record)]);
+
+    const bucket = await durationBuckets();
+    const s = await statsOf(t.viewer, "sealy", q);
+    expect(s).toMatchObject({
+      executions: 3,
+      by_status: counts({ completed: 2, failed: 1 }),
+      success_rate: 2 / 3,
+      duration_ms: { p50: bucket(300), p95: bucket(900), max: bucket(900) },
+      total_usd: 1.75,
+      steps: [
+        { step_id: "a", runs: 3, failures: 0, duration_ms: { p50: 20, p95: bucket(60) }, total_usd: 0 },
+        { step_id: "b", runs: 3, failures: 1, duration_ms: { p50: 40, p95: bucket(80) }, total_usd: 0.3 },
+      ],
+    });
+    const summary = await summaryOf(t.viewer, q);
+    expect(summary).toMatchObject({ executions: 3, total_usd: 1.75, avg_duration_ms: (300 + 900 + 100) / 3 });
+    expect(summary.by_model).toEqual([{ model: "m", calls: 1, input_tokens: 3, output_tokens: 4, total_usd: 0.3 }]);
   });
 });
 
