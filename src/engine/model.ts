@@ -1,6 +1,6 @@
 /**
  * The execution's records as the engine reads and decides on them (the Durable Object stores them:
- * `durable/storage/state-store.ts`, `durable/storage/event-log.ts`). Plain data, no behaviour.
+ * `durable/storage/state-store.ts`, `durable/storage/transition-log.ts`). Plain data, no behaviour.
  */
 import type { ErrorInfo } from "./errors";
 import type { WorkflowBudget, WorkflowDefinition } from "../schemas/definition";

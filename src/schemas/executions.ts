@@ -1,6 +1,6 @@
 /**
- * Executions, steps and events on the wire. The Event union is one shape everywhere: event-log
- * row, JSON page, and (later) WebSocket and SSE frames.
+ * Executions, steps and events on the wire. The Event union is one shape everywhere: the transition
+ * log (durable/storage/transition-log.ts), JSON page, WebSocket and SSE frames.
  */
 import { z } from "@hono/zod-openapi";
 import { WorkflowBudget, WorkflowDefinition } from "./definition";

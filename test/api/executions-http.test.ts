@@ -365,7 +365,7 @@ async function expectSecretNowhere(t: { tenant: string; viewer: string }, id: st
     d1: await dumpD1(t.tenant, id),
   };
   const object = await dumpObjectStorage(id);
-  expect(object.tables).toEqual(expect.arrayContaining(["execution", "steps", "attempts", "events", "timers", "outbox"]));
+  expect(object.tables).toEqual(expect.arrayContaining(["execution", "transition_log", "attempts", "timers", "outbox"]));
   texts.object = object.text;
   // The dumps did read the recorded request (its marker) and the masked value.
   expect(object.text).toContain(m);

@@ -3,9 +3,10 @@
  * rows and timers when a newer version of the code opens it.
  */
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS, SCHEMA_VERSION, ensureSchema } from "../../src/durable/storage/sqlite-schema";
+import { SCHEMA_VERSION, ensureSchema, migrate } from "../../src/durable/storage/sqlite-schema";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { stubOf } from "../helpers/objects";
+import { TransitionLog } from "../../src/durable/storage/transition-log";
 
 describe("Durable Object schema migrations", () => {
   it("upgrades a version-2 store to the current one, keeping its timers and execution", async () => {
@@ -40,14 +41,27 @@ describe("Durable Object schema migrations", () => {
       sql.exec("INSERT INTO attempts (step_id, attempt, status, started_at) VALUES ('b', 1, 'failed', 10), ('b', 2, 'running', 20)");
       sql.exec("INSERT INTO timers (id, kind, step_id, due_at) VALUES ('step_retry:b', 'step_retry', 'b', 99)");
       sql.exec("INSERT INTO outbox (kind, payload, created_at) VALUES ('audit', '{}', 5)");
+      sql.exec(`INSERT INTO events (seq, time, type, step_id, data) VALUES
+        (1, 0, 'execution.created', NULL, '{}'), (2, 10, 'step.started', 'b', '{"attempt":1}')`);
 
       state.storage.transactionSync(() => ensureSchema(sql));
 
       expect(sql.exec<{ version: number }>("SELECT version FROM _schema").one().version).toBe(SCHEMA_VERSION);
-      expect(sql.exec("SELECT id, idx, status, attempts FROM steps ORDER BY idx").toArray()).toEqual([
-        { id: "a", idx: 0, status: "completed", attempts: 1 },
-        { id: "b", idx: 1, status: "running", attempts: 2 },
+      // Started steps and the events are in the transition log now, as they were.
+      const log = new TransitionLog(sql);
+      expect([...log.steps().values()].map((st) => [st.id, st.status, st.attempts])).toEqual([
+        ["a", "completed", 1],
+        ["b", "running", 2],
       ]);
+      expect(log.after(0, 10)).toEqual([
+        { seq: 1, time: "1970-01-01T00:00:00.000Z", type: "execution.created", data: {} },
+        { seq: 2, time: "1970-01-01T00:00:00.010Z", type: "step.started", step_id: "b", data: { attempt: 1 } },
+      ]);
+      expect(log.after(1, 10).map((e) => e.seq)).toEqual([2]);
+      expect(log.lastSeq()).toBe(2);
+      // The next transition's events follow on.
+      state.storage.transactionSync(() => log.append(20, [{ type: "step.completed", stepId: "b" }]));
+      expect(log.after(0, 10).map((e) => e.seq)).toEqual([1, 2, 3]);
       expect(sql.exec("SELECT step_id, attempt, status FROM attempts ORDER BY attempt").toArray()).toEqual([
         { step_id: "b", attempt: 1, status: "failed" },
         { step_id: "b", attempt: 2, status: "running" },
@@ -80,7 +94,7 @@ describe("Durable Object schema migrations", () => {
 
   it("gives a new object, in one pass, the schema every migration together builds", async () => {
     const fresh = await freshSchema();
-    expect(fresh.tables.map((t) => t.name)).toEqual(["_schema", "attempts", "events", "execution", "map_items", "map_runs", "outbox", "signals", "steps", "timers", "usage"]);
+    expect(fresh.tables.map((t) => t.name)).toEqual(["_schema", "attempts", "execution", "map_items", "map_runs", "outbox", "signals", "timers", "transition_log", "usage"]);
     const migrated = await runInDurableObject(stubOf("schema-all-migrations"), (_instance, state) => {
       rebuildAt(state.storage.sql, SCHEMA_VERSION); // every migration, one after the other
       return schemaOf(state.storage.sql);
@@ -89,14 +103,14 @@ describe("Durable Object schema migrations", () => {
   });
 });
 
-const TABLES = ["execution", "steps", "attempts", "timers", "events", "outbox", "usage", "signals", "map_runs", "map_items", "_schema"];
+const TABLES = ["execution", "steps", "attempts", "timers", "events", "transition_log", "outbox", "usage", "signals", "map_runs", "map_items", "_schema"];
 
 /** Empties the object's store and rebuilds it as `version` left it (0: nothing at all). */
 function rebuildAt(sql: SqlStorage, version: number): void {
   for (const table of TABLES) sql.exec(`DROP TABLE IF EXISTS ${table}`);
   if (version === 0) return;
   sql.exec("CREATE TABLE _schema (version INTEGER NOT NULL)");
-  for (let v = 0; v < version; v++) sql.exec(MIGRATIONS[v]!);
+  for (let v = 0; v < version; v++) migrate(sql, v);
   sql.exec("INSERT INTO _schema (version) VALUES (?)", version);
 }
 

@@ -73,6 +73,6 @@ describe("an execution id that was never created", () => {
     expect(res.body.id).toBe(id);
     const done = await waitForStatus(t.viewer, res.body.id, ["completed"]);
     expect(done.output).toBe(42);
-    expect(await tablesOf(res.body.id)).toEqual(["_schema", "attempts", "events", "execution", "map_items", "map_runs", "outbox", "signals", "steps", "timers", "usage"]);
+    expect(await tablesOf(res.body.id)).toEqual(["_schema", "attempts", "execution", "map_items", "map_runs", "outbox", "signals", "timers", "transition_log", "usage"]);
   });
 });

@@ -26,7 +26,7 @@ export class OwedMessages {
     if (!c) return;
     const payload: SlotPayload = { tenant: e.tenant, key: c.key, executionId: e.id, limit: c.limit, priority: c.priority };
     this.outbox.enqueueSlot(kind, payload, now);
-    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
+    this.timers.setIfUnset("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
   }
 
   /** A child to start (a `workflow` step's outcome). */
@@ -70,6 +70,6 @@ export class OwedMessages {
   private child(kind: ChildMessageKind, payload: unknown, now: number): void {
     this.outbox.enqueueChild(kind, payload, now);
     this.childMessagesOwed = true;
-    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
+    this.timers.setIfUnset("outbox_flush", now + 1_000); // safety net; cleared once everything is delivered
   }
 }

@@ -185,9 +185,9 @@ export class ReadModel {
   eventPage(tenant: string, after: number, limit: number): EventPage | null {
     const s = this.rt.owned(tenant);
     if (!s) return null;
-    const items = this.rt.events.after(after, limit);
+    const items = this.rt.log.after(after, limit);
     const last = items[items.length - 1]?.seq ?? after;
-    return { items, terminal: isTerminalExecution(s.execution.status) && last >= this.rt.events.lastSeq() };
+    return { items, terminal: isTerminalExecution(s.execution.status) && last >= this.rt.log.lastSeq() };
   }
 
   /** Live listener for new events (after commit, in seq order). Returns the unsubscribe function. */

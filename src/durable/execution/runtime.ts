@@ -24,8 +24,8 @@ import type { Decision } from "../../engine/decision";
 import { addUsage, type UsageEntry } from "../../engine/usage";
 import { masked } from "../../engine/outcomes";
 import type { ExecutionEvent } from "../../schemas/executions";
-import { EventLog, type EventSpec } from "../storage/event-log";
-import { StateStore, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "../storage/state-store";
+import { TransitionLog, type EventSpec } from "../storage/transition-log";
+import { StateStore, stepsAsDeclared, type ExecutionRecord, type FinishedAttempt, type StepRecord } from "../storage/state-store";
 import { Outbox } from "../storage/outbox";
 import type { CreateExecutionArgs } from "../../schemas/execution-rpc";
 import { ensureSchema, hasSchema } from "../storage/sqlite-schema";
@@ -98,7 +98,8 @@ export function applyStepCommands(step: StepRecord, commands: readonly StepComma
 
 export class ExecutionRuntime {
   readonly store: StateStore;
-  readonly events: EventLog;
+  /** Events and steps, one row per transaction. */
+  readonly log: TransitionLog;
   readonly timers: Timers;
   readonly outbox: Outbox;
   /** Map steps' items (`map_runs`, `map_items`). */
@@ -118,6 +119,8 @@ export class ExecutionRuntime {
   burst: { steps: StepRecord[]; attempts: FinishedAttempt[]; events: EventSpec[] } | null = null;
   /** Events of the transaction under way (see `tx`). */
   pendingEvents: EventSpec[] | null = null;
+  /** Steps the transaction under way changed, written with its events (see `tx`). */
+  private pendingSteps: Map<string, StepRecord> | null = null;
   readonly waiters = new Set<() => void>();
   readonly listeners = new Set<(events: ExecutionEvent[]) => void>();
 
@@ -140,7 +143,7 @@ export class ExecutionRuntime {
     this.llm = llmSettings(deps.env);
     this.budgets = new ExecutionBudgets(deps);
     this.store = new StateStore(this.sql);
-    this.events = new EventLog(this.sql);
+    this.log = new TransitionLog(this.sql);
     this.timers = new Timers(this.sql);
     this.outbox = new Outbox(this.sql);
     this.maps = new MapStore(this.sql);
@@ -154,7 +157,7 @@ export class ExecutionRuntime {
     if (!this.schemaReady) return null; // nothing was ever created here
     const execution = this.store.loadExecution();
     if (!execution) return null;
-    this.state = loadedState(execution, this.store.loadSteps(execution.definition.steps), this.deps.env);
+    this.state = loadedState(execution, stepsAsDeclared(execution.definition.steps, this.log.steps()), this.deps.env);
     return this.state;
   }
 
@@ -179,22 +182,25 @@ export class ExecutionRuntime {
     if (this.pendingEvents) return fn((e) => this.pendingEvents!.push(e));
     this.flushBurst(); // completed pure steps come first, in the log as in time
     const pending: EventSpec[] = (this.pendingEvents = []);
+    const steps = (this.pendingSteps = new Map());
     const now = at ?? this.deps.clock.now();
     let appended: ExecutionEvent[] = [];
     try {
       const result = this.deps.storage.transactionSync(() => {
         const r = fn((e) => pending.push(e));
-        appended = this.events.append(now, pending); // one statement for all of the transition's events
+        appended = this.log.append(now, pending, [...steps.values()]); // one row for the transition's events and steps
         return r;
       });
       this.pendingEvents = null;
+      this.pendingSteps = null;
       if (appended.length > 0) for (const l of this.listeners) l(appended);
       return result;
     } catch (err) {
       this.pendingEvents = null;
+      this.pendingSteps = null;
       this.state = null;
       this.timers.forget();
-      this.events.forget();
+      this.log.forget();
       this.outbox.forget();
       throw err;
     }
@@ -353,7 +359,7 @@ export class ExecutionRuntime {
   /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
   private indexed(e: ExecutionRecord, now: number, steps?: ReadonlyMap<string, StepRecord>): void {
     this.outbox.enqueueIndex(indexRow(e, steps), now);
-    this.timers.set("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
+    this.timers.setIfUnset("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
   }
 
   /**
@@ -376,7 +382,13 @@ export class ExecutionRuntime {
   /** Applies a command to a step and writes it. Inside a tx. */
   moveStep(step: StepRecord, command: StepCommand, patch: Partial<StepRecord> = {}): void {
     applyStepCommands(step, [command], patch);
-    this.store.saveStep(step);
+    this.stepChanged(step);
+  }
+
+  /** The step is written as it stands when the transaction under way commits. Inside a tx. */
+  private stepChanged(step: StepRecord): void {
+    if (!this.pendingSteps) throw new Error(`step ${step.id} changed outside a transaction`);
+    this.pendingSteps.set(step.id, step);
   }
 
   notifyIfEnded(s: LoadedState): void {
@@ -400,7 +412,7 @@ export class ExecutionRuntime {
     if (!burst) return;
     this.burst = null;
     this.tx((emit) => {
-      this.store.saveSteps(burst.steps);
+      for (const st of burst.steps) this.stepChanged(st);
       this.store.insertFinishedAttempts(burst.attempts);
       for (const e of burst.events) emit(e);
     });

@@ -68,17 +68,32 @@ export class Outbox {
   private readonly flushing = new OneAtATime<boolean>();
   /** Rows queued, mirrored in memory (this object is the only writer); null: count them again. */
   private queued: number | null = null;
+  /** The seq of the index row queued and not being sent (0: none); null: look it up again. */
+  private indexSeq: number | null = null;
+  /** The last seq of the rows a flush is sending (0: none is). */
+  private sendingUpTo = 0;
 
   constructor(private readonly sql: Sql) {}
 
-  /** After a rolled-back transaction: what it enqueued is gone, so the mirror is recounted. */
+  /** After a rolled-back transaction: what it enqueued is gone, so the mirrors are read again. */
   forget(): void {
     this.queued = null;
+    this.indexSeq = null;
   }
 
-  /** Call inside the transition's transaction. */
+  /**
+   * Call inside the transition's transaction. Only the newest index row matters (D1 keeps the
+   * newest version), so one queued and not yet being sent is rewritten in place: a transition
+   * costs one row here and the flush deletes one, however many transitions came between flushes.
+   */
   enqueueIndex(row: ExecutionIndexRow, now: number): void {
+    this.indexSeq ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM outbox WHERE kind = 'execution_index'").one().seq ?? 0;
+    if (this.indexSeq > this.sendingUpTo) {
+      this.sql.exec("UPDATE outbox SET payload = ?, created_at = ? WHERE seq = ?", JSON.stringify(row), now, this.indexSeq);
+      return;
+    }
     this.enqueue("execution_index", row, now);
+    this.indexSeq = this.sql.exec<{ seq: number }>("SELECT last_insert_rowid() AS seq").one().seq;
   }
 
   /** Call inside the transition's transaction. */
@@ -184,6 +199,9 @@ export class Outbox {
       // The last one enqueued of the newest version: a cost change re-sends the row at its version.
       if (!prev || row.stateVersion >= prev.stateVersion) latest.set(row.id, row);
     }
+    const last = rows[rows.length - 1]!.seq;
+    // Rows enqueued from here on are not in this batch: an index row is no longer rewritten in place.
+    this.sendingUpTo = last;
     try {
       const results = await db.batch([
         ...executionIndexStatements(db, [...latest.values()], now),
@@ -195,9 +213,12 @@ export class Outbox {
       for (const r of results) this.d1RowsWritten += r.meta.rows_written;
     } catch {
       return false;
+    } finally {
+      this.sendingUpTo = 0;
     }
-    this.sql.exec(`DELETE FROM outbox WHERE seq <= ? AND ${D1_ROWS}`, rows[rows.length - 1]!.seq);
+    this.sql.exec(`DELETE FROM outbox WHERE seq <= ? AND ${D1_ROWS}`, last);
     if (this.queued !== null) this.queued -= rows.length;
+    if (this.indexSeq !== null && this.indexSeq <= last) this.indexSeq = 0;
     return true;
   }
 }

@@ -4,6 +4,7 @@
  * TypeScript unions.
  */
 import type { Sql } from "./metered-sql";
+import { TRANSITION_LOG_TABLE, moveLegacyRowsIntoLog } from "./transition-log";
 const STATUS_CHECK = `'pending_approval','queued','running','waiting','paused','completed','partial','failed','cancelled','timed_out','rejected'`;
 const STEP_STATUS_CHECK = `'pending','running','waiting','completed','failed','skipped','cancelled'`;
 
@@ -158,6 +159,26 @@ const OUTBOX_V11 = `CREATE TABLE outbox (
      created_at INTEGER NOT NULL
    );`;
 
+// Version 12: the execution row WITHOUT ROWID (one b-tree: a write costs one row, not two).
+const EXECUTION_V12 = `CREATE TABLE execution (
+${EXECUTION_COLUMNS_V1},
+     plan_hash        TEXT,
+     approvals        TEXT NOT NULL DEFAULT '[]',
+     prices           TEXT NOT NULL DEFAULT '{}',
+     budget           TEXT,
+     budget_ids       TEXT NOT NULL DEFAULT '[]',
+     concurrency      TEXT,
+     origin           TEXT,
+     parent           TEXT,
+     depth            INTEGER NOT NULL DEFAULT 1,
+     child_versions   TEXT NOT NULL DEFAULT '{}'
+   ) WITHOUT ROWID;`;
+const EXECUTION_COLUMNS_V12 =
+  "id, tenant, workflow_id, workflow_version, definition_hash, definition, input, labels, request_hash, status, paused_from, waiting_for, output, error, attempt, created_at, started_at, ended_at, deadline_at, state_version, plan_hash, approvals, prices, budget, budget_ids, concurrency, origin, parent, depth, child_versions";
+
+/** A migration: SQL, or code where rows must be reshaped (it runs inside the same transaction). */
+export type Migration = string | ((sql: Sql) => void);
+
 /**
  * SQLite changes a table's keys or CHECKs only by rebuilding it: the new table under a temporary
  * name, the rows copied (those matching `where`), the old table dropped, the new one renamed.
@@ -171,7 +192,7 @@ function rebuildTable(name: string, create: string, columns: string, where?: str
 }
 
 /** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE execution (
 ${EXECUTION_COLUMNS_V1}
    );
@@ -253,7 +274,21 @@ ${ATTEMPT_COLUMNS_V1}
   [MAP_RUNS_V10, MAP_ITEMS_V10].join("\n"),
   // 11: inbox changes in the outbox.
   rebuildTable("outbox", OUTBOX_V11, "seq, kind, payload, created_at"),
+  // 12: one row per transition — its events and the steps it changed — instead of a row per event
+  // and per step (storage/transition-log.ts); the execution row WITHOUT ROWID.
+  (sql) => {
+    sql.exec(TRANSITION_LOG_TABLE);
+    moveLegacyRowsIntoLog(sql);
+    sql.exec(rebuildTable("execution", EXECUTION_V12, EXECUTION_COLUMNS_V12));
+  },
 ];
+
+/** Runs migration `v` (0-based: it upgrades version v to v + 1). */
+export function migrate(sql: Sql, v: number): void {
+  const m = MIGRATIONS[v]!;
+  if (typeof m === "string") sql.exec(m);
+  else m(sql);
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -262,23 +297,10 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * execution). Replaying every migration would create tables only to rebuild them; a test keeps
  * this identical to the migrated schema.
  */
-export const FRESH_SCHEMA = `CREATE TABLE execution (
-${EXECUTION_COLUMNS_V1},
-     plan_hash        TEXT,
-     approvals        TEXT NOT NULL DEFAULT '[]',
-     prices           TEXT NOT NULL DEFAULT '{}',
-     budget           TEXT,
-     budget_ids       TEXT NOT NULL DEFAULT '[]',
-     concurrency      TEXT,
-     origin           TEXT,
-     parent           TEXT,
-     depth            INTEGER NOT NULL DEFAULT 1,
-     child_versions   TEXT NOT NULL DEFAULT '{}'
-   );
-   ${STEPS_V4}
+export const FRESH_SCHEMA = `${EXECUTION_V12}
    ${ATTEMPTS_V4}
    ${TIMERS_V7}
-   ${EVENTS_V1}
+   ${TRANSITION_LOG_TABLE}
    ${OUTBOX_V11}
    ${USAGE_V5}
    ${SIGNALS_V8}
@@ -307,6 +329,6 @@ export function ensureSchema(sql: Sql): void {
     return;
   }
   if (row.version >= SCHEMA_VERSION) return;
-  for (let v = row.version; v < SCHEMA_VERSION; v++) sql.exec(MIGRATIONS[v]!);
+  for (let v = row.version; v < SCHEMA_VERSION; v++) migrate(sql, v);
   sql.exec("UPDATE _schema SET version = ?", SCHEMA_VERSION);
 }

@@ -1,5 +1,6 @@
 /**
- * Rows of the execution, its steps and their attempts in the Durable Object's SQLite storage.
+ * Rows of the execution and its steps' attempts in the Durable Object's SQLite storage (the steps
+ * themselves are in the transition log).
  * Plain reads and writes: which transition happens is decided by the engine, never here.
  */
 import { insertRows, type Sql } from "./metered-sql";
@@ -9,10 +10,11 @@ import type { AttemptStatus, ExecutionBudget, ExecutionRecord, StepRecord } from
 import type { WorkflowDefinition } from "../../schemas/definition";
 import type { ExecutionConcurrency } from "../../schemas/concurrency";
 import type { ChildVersions, ParentLink } from "../../schemas/execution-rpc";
-import type { ExecutionStatus, StepStatus, WaitingFor } from "../../schemas/executions";
+import type { ExecutionStatus, WaitingFor } from "../../schemas/executions";
 import type { ExecutionCost, Price, PriceBook } from "../../schemas/costs";
 import { roundUsd, type UsageEntry } from "../../engine/usage";
 import type { Signal } from "../../engine/signals";
+import type { StoredStep } from "./transition-log";
 
 export interface FinishedAttempt {
   stepId: string;
@@ -61,6 +63,18 @@ function mutableColumns(e: ExecutionRecord): [string, SqlStorageValue][] {
 /** A step as declared, before anything happened to it. */
 export function pendingStep(id: string, idx: number): StepRecord {
   return { id, idx, status: "pending", attempts: 0, output: undefined, error: null, startedAt: null, endedAt: null, nextAttemptAt: null };
+}
+
+/**
+ * The steps, in definition order, from what the transition log stored. Only steps that have
+ * started have a record: a step without one is pending, as it was declared (a 100-step execution
+ * does not write 100 records to begin).
+ */
+export function stepsAsDeclared(declared: readonly { id: string }[], stored: ReadonlyMap<string, StoredStep>): StepRecord[] {
+  return declared.map((d, idx): StepRecord => {
+    const r = stored.get(d.id);
+    return r ? { ...r, id: d.id, idx } : pendingStep(d.id, idx);
+  });
 }
 
 export class StateStore {
@@ -203,50 +217,6 @@ export class StateStore {
   /** Writes the approval gates alone (a gate opened or decided without a status change). */
   saveApprovals(e: ExecutionRecord): void {
     this.sql.exec("UPDATE execution SET approvals = ?", JSON.stringify(e.approvals));
-  }
-
-  /**
-   * The steps, in definition order. Only steps that have started have a row: a step without one is
-   * pending, as it was declared (a 100-step execution does not write 100 rows to begin).
-   */
-  loadSteps(declared: readonly { id: string }[]): StepRecord[] {
-    const rows = new Map(
-      this.sql
-        .exec<Row>("SELECT * FROM steps")
-        .toArray()
-        .map((r) => [r.id as string, r]),
-    );
-    return declared.map((d, idx): StepRecord => {
-      const r = rows.get(d.id);
-      if (!r) return pendingStep(d.id, idx);
-      return {
-        id: d.id,
-        idx,
-        status: r.status as StepStatus,
-        attempts: r.attempts as number,
-        output: parse(r.output),
-        error: (parse(r.error) as ErrorInfo | undefined) ?? null,
-        startedAt: num(r.started_at),
-        endedAt: num(r.ended_at),
-        nextAttemptAt: num(r.next_attempt_at),
-      };
-    });
-  }
-
-  saveStep(s: StepRecord): void {
-    this.saveSteps([s]);
-  }
-
-  /** Writes steps' rows (created on a step's first write), with few statements. */
-  saveSteps(steps: readonly StepRecord[]): void {
-    insertRows(
-      this.sql,
-      "INSERT INTO steps (id, idx, status, attempts, output, error, started_at, ended_at, next_attempt_at)",
-      "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      steps.map((s) => [s.id, s.idx, s.status, s.attempts, json(s.output), json(s.error ?? undefined), s.startedAt, s.endedAt, s.nextAttemptAt]),
-      `ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, output = excluded.output,
-         error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at, next_attempt_at = excluded.next_attempt_at`,
-    );
   }
 
   insertAttempt(stepId: string, attempt: number, startedAt: number): void {

@@ -59,6 +59,11 @@ export class Timers {
     mirror.set(id, { id, kind, stepId, dueAt });
   }
 
+  /** Sets the timer unless it is set already (a safety net keeps its first due time: a write saved per transition). */
+  setIfUnset(kind: TimerKind, dueAt: number, stepId: string | null = null): void {
+    if (!this.all().has(timerId(kind, stepId))) this.set(kind, dueAt, stepId);
+  }
+
   clear(kind: TimerKind, stepId: string | null = null): void {
     const id = timerId(kind, stepId);
     const mirror = this.all();
