@@ -21,7 +21,6 @@ import { isTerminalExecution, transitionExecution, transitionStep, type Executio
 import type { LlmEndpoint, StepKinds } from "../../engine/steps/types";
 import type { Clock } from "../../engine/clock";
 import type { Decision } from "../../engine/decision";
-import { addUsage, type UsageEntry } from "../../engine/usage";
 import { masked } from "../../engine/outcomes";
 import type { ExecutionEvent } from "../../schemas/executions";
 import { TransitionLog, type EventSpec } from "../storage/transition-log";
@@ -41,8 +40,7 @@ import { releasesSlot } from "../../engine/slots";
 import { OwedMessages } from "./owed-messages";
 import { MapStore } from "../storage/map-store";
 import { cancelledItems } from "../../engine/map";
-import { inboxChanges } from "../../engine/inbox";
-import { indexRow } from "./index-row";
+import { IndexFeed } from "./index-feed";
 
 export type { LoadedState };
 
@@ -106,6 +104,8 @@ export class ExecutionRuntime {
   readonly maps: MapStore;
   /** Messages owed to other objects (slots, children, the parent), enqueued by the moves that owe them. */
   readonly owed: OwedMessages;
+  /** Rows owed to D1: the index row, usage records, inbox items. */
+  private readonly feed: IndexFeed;
   /** Storage rows this object has written since it started (see `billedRows`). */
   readonly sql: MeteredSql;
   state: LoadedState | null = null;
@@ -148,6 +148,7 @@ export class ExecutionRuntime {
     this.outbox = new Outbox(this.sql);
     this.maps = new MapStore(this.sql);
     this.owed = new OwedMessages(this.outbox, this.timers);
+    this.feed = new IndexFeed(this.outbox, this.timers, this.store);
   }
 
   // ------------------------------------------------------------------ state
@@ -227,7 +228,7 @@ export class ExecutionRuntime {
       if (!this.schemaReady) ensureSchema(this.sql); // the first write this object ever makes, in the creating transaction
       this.store.insertExecution(d.created);
       const now = this.deps.clock.now();
-      this.indexed(d.created, now);
+      this.feed.indexed(d.created, now);
       if (d.created.status === "queued") this.owed.slot(d.created, "slot_acquire", now);
     }
     if (d.decidedGates) for (const g of d.decidedGates) Object.assign(s.execution.approvals[g.index]!, g.patch);
@@ -256,21 +257,13 @@ export class ExecutionRuntime {
       this.store.saveExecution(s.execution);
     }
     if (d.execution) for (const m of d.execution) this.moveExecution(s, m.command, m.patch);
-    if (d.usage && d.usage.length > 0) this.recordUsage(s, d.usage);
+    if (d.usage && d.usage.length > 0) this.feed.usage(s, d.usage, this.deps.clock.now());
     if (timers?.set) for (const t of timers.set) this.timers.set(t.kind, t.dueAt, t.stepId);
     if (d.outbox) for (const o of d.outbox) this.outbox.enqueueAudit(o.audit, o.at);
     if (d.signals?.keep) for (const k of d.signals.keep) this.store.keepSignal(k);
     if (d.signals?.take) for (const seq of d.signals.take) this.store.takeSignal(seq);
     for (const e of d.events) emit(e);
-    this.inbox(s, d);
-  }
-
-  /** The inbox items the decision's events open or close (engine/inbox.ts), for D1. Inside a tx. */
-  private inbox(s: LoadedState, d: Decision): void {
-    if (d.events.length === 0) return;
-    const now = this.deps.clock.now();
-    const owner = { tenant: s.execution.tenant, executionId: s.execution.id, workflowId: s.execution.workflowId };
-    for (const change of inboxChanges(owner, d.events, d.at ?? now)) this.outbox.enqueueInbox({ ...owner, ...change }, now);
+    this.feed.inbox(s, d, this.deps.clock.now());
   }
 
   /**
@@ -305,7 +298,7 @@ export class ExecutionRuntime {
     }
     this.store.saveExecution(s.execution);
     if (patch.input !== undefined) this.store.saveInput(s.execution);
-    this.indexed(s.execution, now, s.steps);
+    this.feed.indexed(s.execution, now, s.steps);
     if (isTerminalExecution(t.to)) this.timers.clearAllExcept("outbox_flush");
     // Flow control: a move into `queued` asks the key's object for a slot; an end gives it back.
     if (t.to === "queued" && t.changed) this.owed.slot(s.execution, "slot_acquire", now);
@@ -321,45 +314,6 @@ export class ExecutionRuntime {
       Object.assign(s.execution, patch);
       this.store.saveExecution(s.execution);
     });
-  }
-
-  /**
-   * Ledger records: stored, added to the execution's cost, and sent to D1 (each under its unique
-   * key) with the execution's index row, whose cost they change (same version: see
-   * `executionIndexStatements`). Inside a tx.
-   */
-  private recordUsage(s: LoadedState, entries: readonly UsageEntry[]): void {
-    const e = s.execution;
-    this.store.insertUsage(entries);
-    e.cost = addUsage(e.cost, entries);
-    const now = this.deps.clock.now();
-    for (const u of entries) {
-      this.outbox.enqueueUsage(
-        {
-          tenant: e.tenant,
-          executionId: e.id,
-          workflowId: e.workflowId,
-          stepId: u.stepId,
-          item: u.item ?? -1,
-          attempt: u.attempt,
-          call: u.call,
-          model: u.model,
-          inputTokens: u.input_tokens,
-          outputTokens: u.output_tokens,
-          costUsd: u.cost_usd,
-          price: u.price,
-          time: u.time,
-        },
-        now,
-      );
-    }
-    this.indexed(e, now, s.steps);
-  }
-
-  /** The execution's row in the D1 index is (re)written through the outbox. Inside a tx. */
-  private indexed(e: ExecutionRecord, now: number, steps?: ReadonlyMap<string, StepRecord>): void {
-    this.outbox.enqueueIndex(indexRow(e, steps), now);
-    this.timers.setIfUnset("outbox_flush", now + 1_000); // safety net; cleared by a successful flush
   }
 
   /**
