@@ -1,10 +1,11 @@
 /* global console, process */
-// `npm run faults [-- --only kill,soak,alarm] [-- --quick] [-- --runs N] [-- --kills K] [-- --soak N] [-- --throws K]`
+// `npm run faults [-- --only kill,soak,alarm,evict,midstep,d1] [-- --quick] [-- --runs N] [-- --kills K] [-- --soak N] [-- --throws K]`
 //
 // Fault cases against the real `wrangler dev` process, started the way a user starts it
 // (scripts/start.mjs, on loopback ports of its own, with its own --persist-to dir and vars file),
 // one server at a time. Each case injects its fault for real (a SIGKILL of the service's process
-// group, …), counts that it happened, and then accounts for every execution a client was
+// group, alarms that throw, evictions, a D1 outage — the last three through wrapper Workers in
+// bench/faults/*-worker.mjs, src/ has no fault hook), counts that it happened, and then accounts for every execution a client was
 // acknowledged: lost, duplicated, event-log gaps, index mismatches. Writes bench/faults.json and
 // bench/FAULTS.md; with --only, the cases run replace their own results and the others are kept.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -14,13 +15,15 @@ import { machineFacts } from "./lib/machine.mjs";
 import { ROOT } from "./lib/server.mjs";
 import { STATE } from "./lib/targets.mjs";
 import { alarmCase } from "./faults/alarm.mjs";
+import { d1Case } from "./faults/d1.mjs";
 import { effectsUpstream } from "./faults/effects.mjs";
+import { evictCase, midstepCase } from "./faults/evict.mjs";
 import { killCase } from "./faults/kill.mjs";
 import { renderFaults } from "./faults/report.mjs";
 import { logNote, otherWorkerds } from "./faults/service.mjs";
 import { soakCase } from "./faults/soak.mjs";
 
-const CASES = [killCase, soakCase, alarmCase];
+const CASES = [killCase, soakCase, alarmCase, evictCase, midstepCase, d1Case];
 
 const FULL = {
   killRuns: 3,
@@ -39,8 +42,21 @@ const FULL = {
   // a few seconds (200 executions at concurrency 20), taking workerd with it.
   alarmExecutions: 40,
   alarmConcurrency: 4,
+  // Evictions end the object's alarm invocations and requests with errors that wrangler dev logs;
+  // gentle for the reason above.
+  evictRuns: 1,
+  evictExecutions: 60,
+  evictConcurrency: 4,
+  midstepRuns: 1,
+  midstepExecutions: 60,
+  midstepConcurrency: 4,
+  d1Runs: 1,
+  d1Concurrency: 6,
+  d1BeforeMs: 5_000,
+  d1OutageMs: 12_000,
+  d1AfterMs: 5_000,
 };
-const QUICK = { killRuns: 1, kills: 2, soakExecutions: 300, alarmExecutions: 20 };
+const QUICK = { killRuns: 1, kills: 2, soakExecutions: 300, alarmExecutions: 20, evictExecutions: 10, midstepExecutions: 10, d1BeforeMs: 3_000, d1OutageMs: 6_000, d1AfterMs: 3_000 };
 
 function parseArgs(argv) {
   const args = { quick: false, only: null };
@@ -79,7 +95,7 @@ async function main() {
     return logNote("rewrote bench/FAULTS.md from bench/faults.json");
   }
   const opts = { ...FULL, ...(args.quick ? QUICK : {}) };
-  if (args.runs) opts.killRuns = opts.soakRuns = opts.alarmRuns = args.runs;
+  if (args.runs) for (const c of CASES) opts[`${c.id}Runs`] = args.runs;
   if (args.kills) opts.kills = args.kills;
   if (args.soak) opts.soakExecutions = args.soak;
   if (args.throws) opts.alarmThrows = args.throws;

@@ -4,13 +4,10 @@
 // case's own vars file). The platform retries a failed alarm; every execution must still end
 // completed, once, with a gapless log and a matching index row. The injected failures are counted
 // from the service's output (one `fault_injected` line each, with the platform's retryCount).
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freePort, ROOT } from "../lib/server.mjs";
-import { benchVars, STATE } from "../lib/targets.mjs";
+import { benchVars } from "../lib/targets.mjs";
 import { countingClient, waitTerminal } from "./client.mjs";
 import { startLoad, summarizeLoad } from "./load.mjs";
-import { logNote, startService, varsFileText } from "./service.mjs";
+import { logNote, startFaultService } from "./service.mjs";
 import { checkIndex, verifyExecutions } from "./verify.mjs";
 
 export const WORKFLOW_ID = "faults-alarm";
@@ -31,21 +28,6 @@ export function alarmWorkflow(effectsBase) {
 }
 const expectedOutput = (n) => (n + 1) * 2 + 200;
 
-/**
- * wrangler.toml with `main` pointing at the fault worker and every other path made absolute (the
- * copy lives under bench/.state); no [build] (the dashboard is not what this case exercises).
- */
-function faultConfig(dir) {
-  const text = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
-    .replace(/^main = .*$/m, `main = "${join(ROOT, "bench", "faults", "alarm-worker.mjs")}"`)
-    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
-    .replace(/^directory = "(.*)"$/m, (_, d) => `directory = "${join(ROOT, d)}"`)
-    .replace(/^migrations_dir = "(.*)"$/m, (_, d) => `migrations_dir = "${join(ROOT, d)}"`);
-  const file = join(dir, "wrangler.toml");
-  writeFileSync(file, text);
-  return file;
-}
-
 export const alarmCase = {
   id: "alarm",
   title: "alarms that throw k times",
@@ -57,26 +39,18 @@ export const alarmCase = {
   ],
   async run(ctx) {
     const { runIndex, effectsPort, logDir, opts } = ctx;
-    const dir = join(STATE, "faults", `alarm-run${runIndex}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
     const vars = benchVars({ ALLOWED_PRIVATE_HOSTS: `127.0.0.1:${effectsPort}`, FAULT_ALARM_THROWS: String(opts.alarmThrows) });
-    const varsFile = join(dir, "faults.vars");
-    writeFileSync(varsFile, varsFileText(vars), { mode: 0o600 });
-    const svc = await startService({
-      port: await freePort(),
-      inspectorPort: await freePort(),
-      persistTo: join(dir, "state"),
-      varsFile,
-      logFile: join(logDir, `alarm-run${runIndex}.log`),
-      extraArgs: ["--config", faultConfig(dir)],
+    const { svc, done } = await startFaultService({
+      name: `alarm-run${runIndex}`,
+      vars,
+      worker: "alarm-worker.mjs",
+      logDir,
       countPatterns: { injected: /"message":"fault_injected"/, injected_on_retry: /"message":"fault_injected".*"retry_count":[1-9]/ },
     });
     try {
       return await alarmRun(ctx, svc, vars);
     } finally {
-      await svc.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await done();
     }
   },
 };

@@ -5,6 +5,9 @@ import { pool, request, sleep } from "../lib/http.mjs";
 
 export const TERMINAL = new Set(["completed", "partial", "failed", "cancelled", "timed_out", "rejected"]);
 
+/** Requests answered 5xx, from a countingClient's `statuses`. */
+export const fivexxOf = (statuses) => Object.entries(statuses ?? {}).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
+
 export function countingClient(base, adminKey) {
   const statuses = {};
   const auth = { authorization: `Bearer ${adminKey}` };

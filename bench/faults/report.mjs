@@ -1,10 +1,17 @@
 // FAULTS.md: per case, the summary table (runs, executions, lost, duplicated, seq gaps, index
-// mismatches, the faults that really happened), then each run's evidence.
+// mismatches, the faults that really happened), then each run's evidence. A case may render its own
+// (`faults(c)`: the summary's last cell; `details(c)`: the lines of its section); the first three
+// cases' are here.
 import { fmt } from "../lib/report.mjs";
+import { fivexxOf } from "./client.mjs";
 
-const sum = (runs, pick) => runs.reduce((a, r) => a + (pick(r) ?? 0), 0);
-const esc = (s) => String(s).replaceAll("|", "\\|");
-const statusCell = (statuses) =>
+export const sum = (runs, pick) => runs.reduce((a, r) => a + (pick(r) ?? 0), 0);
+export const esc = (s) => String(s).replaceAll("|", "\\|");
+/** How long the D1 listing took to agree with the objects once checked, or **never**. */
+export const agreedCell = (index) => (index.converged_ms === null ? "**never**" : `${fmt(index.converged_ms / 1000)} s`);
+/** A table's header and separator lines. */
+export const tableHead = (columns) => [`| ${columns.join(" | ")} |`, `|${columns.map(() => "---").join("|")}|`];
+export const statusCell = (statuses) =>
   Object.entries(statuses ?? {})
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([s, n]) => `${s}: ${n.toLocaleString("en-US")}`)
@@ -23,7 +30,8 @@ function verdict(runs) {
   };
 }
 
-function faultsOf(c) {
+function faultsOf(c, known) {
+  if (known?.faults) return known.faults(c);
   const runs = c.runs;
   if (c.id === "kill") {
     const kills = runs.flatMap((r) => r.kills);
@@ -46,9 +54,8 @@ function killDetails(c) {
   );
   for (const r of c.runs) {
     const v = r.verify;
-    const fivexx = Object.entries(r.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
     out.push(
-      `| ${r.run} | ${r.kills.length} | ${r.load.acked} | ${r.load.no_answer} | ${r.in_flight_retries.replayed} | ${r.in_flight_retries.created} | ${v.live_across_kill} | ${v.interrupted_attempts} (in ${v.executions_interrupted} executions) | ${v.resent_effects} | ${r.wait.terminal_in_listing_untouched} of ${r.executions} | ${v.not_completed} | ${v.wrong_output} | ${v.missing_effects} | ${r.index.converged_ms === null ? "**never**" : `${fmt(r.index.converged_ms / 1000)} s`} | ${fivexx} |`,
+      `| ${r.run} | ${r.kills.length} | ${r.load.acked} | ${r.load.no_answer} | ${r.in_flight_retries.replayed} | ${r.in_flight_retries.created} | ${v.live_across_kill} | ${v.interrupted_attempts} (in ${v.executions_interrupted} executions) | ${v.resent_effects} | ${r.wait.terminal_in_listing_untouched} of ${r.executions} | ${v.not_completed} | ${v.wrong_output} | ${v.missing_effects} | ${agreedCell(r.index)} | ${fivexxOf(r.statuses)} |`,
     );
   }
   out.push("", "Each kill:", "", "| Run | Kill | Load before it | Starts acknowledged that round | In flight | Processes killed | workerd killed | Survivors | Restart took |", "|---|---|---|---|---|---|---|---|---|");
@@ -83,9 +90,8 @@ function alarmDetails(c) {
   );
   for (const r of c.runs) {
     const v = r.verify;
-    const fivexx = Object.entries(r.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, n]) => a + n, 0);
     out.push(
-      `| ${r.run} | ${r.executions} | ${r.throws_per_object} | ${r.alarm_failures_injected} | ${r.injected_on_platform_retry} | ${fmt(r.all_ended_s)} s | ${r.wait.terminal_in_listing_untouched} of ${r.executions} | ${v.not_completed} | ${v.wrong_output} | ${v.missing_effects} / ${v.resent_effects} | ${r.index.converged_ms === null ? "**never**" : `${fmt(r.index.converged_ms / 1000)} s`} | ${fivexx} |`,
+      `| ${r.run} | ${r.executions} | ${r.throws_per_object} | ${r.alarm_failures_injected} | ${r.injected_on_platform_retry} | ${fmt(r.all_ended_s)} s | ${r.wait.terminal_in_listing_untouched} of ${r.executions} | ${v.not_completed} | ${v.wrong_output} | ${v.missing_effects} / ${v.resent_effects} | ${agreedCell(r.index)} | ${fivexxOf(r.statuses)} |`,
     );
   }
   return out;
@@ -96,7 +102,7 @@ const DETAILS = { kill: killDetails, soak: soakDetails, alarm: alarmDetails };
 const DEFINITIONS = [
   "**Executions**: executions a client was acknowledged (a 2xx to its start, the first time or when it sent the start again with its Idempotency-Key after a restart). Each must exist and end.",
   "**Lost**: acknowledged but absent (404) or never terminal, after waiting first on the D1 listing alone (no execution read, so only its own alarms and drives can end it) and then reading the stragglers directly.",
-  "**Duplicated**: an execution whose event log shows a step completed twice or two ends, or whose http step's request reached the counting upstream more times than the step has attempts (Stepline sends `Idempotency-Key: <execution>:<step>` on every attempt; the upstream counts per key). An attempt cut off by a kill is re-run (at-least-once), so an effect re-sent after an `INTERRUPTED` attempt is expected and counted apart, as *effects re-sent*.",
+  "**Duplicated**: an execution whose event log shows a step completed twice or two ends, or whose http step's request reached the counting upstream more times than the step has attempts (Stepline sends `Idempotency-Key: <execution>:<step>` on every attempt; the upstream counts per key). An attempt cut off by a kill or an eviction is re-run (at-least-once), so an effect re-sent after an `INTERRUPTED` attempt is expected and counted apart, as *effects re-sent*.",
   "**Seq gaps**: an execution whose events (`GET /v1/executions/{id}/events`, every page) are not exactly seq 1..n, or whose log does not end with exactly one terminal event.",
   "**Ended other than completed**: terminal, so not lost, but `failed` (or another end) where every step should have succeeded; the first ones are listed under the case.",
   "**Index mismatches**: rows of the D1 listing (`GET /v1/executions?workflow_id=…`, every page) missing, differing from the execution's own status or `ended_at`, or of no acknowledged execution — read again for up to 30 s until they agree (the outbox flushes after the drive).",
@@ -117,13 +123,13 @@ export function renderFaults(report, cases) {
   out.push("", "## Summary", "", "| Case | Runs | Executions | Lost | Duplicated | Seq gaps | Index mismatches | Ended other than completed | Faults that really happened |", "|---|---|---|---|---|---|---|---|---|");
   for (const c of report.cases) {
     const v = verdict(c.runs);
-    out.push(`| ${c.id}: ${esc(cases.find((k) => k.id === c.id)?.title ?? c.title)} | ${c.runs.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""} | ${v.executions.toLocaleString("en-US")} | ${v.lost} | ${v.duplicated} | ${v.seqGaps} | ${v.mismatches} | ${v.notCompleted} | ${esc(faultsOf(c))} |`);
+    out.push(`| ${c.id}: ${esc(cases.find((k) => k.id === c.id)?.title ?? c.title)} | ${c.runs.length}${c.errors.length ? ` (+${c.errors.length} failed)` : ""} | ${v.executions.toLocaleString("en-US")} | ${v.lost} | ${v.duplicated} | ${v.seqGaps} | ${v.mismatches} | ${v.notCompleted} | ${esc(faultsOf(c, cases.find((k) => k.id === c.id)))} |`);
   }
   out.push("", ...DEFINITIONS.map((d) => `- ${d}`), "");
   for (const c of report.cases) {
     const known = cases.find((k) => k.id === c.id);
     out.push(`## ${c.id}: ${known?.title ?? c.title}`, "", known && c.meta?.options ? known.describe(c.meta.options) : c.description, "");
-    if (c.runs.length) out.push(...(DETAILS[c.id]?.(c) ?? []), "");
+    if (c.runs.length) out.push(...((known?.details ?? DETAILS[c.id])?.(c) ?? []), "");
     const examples = c.runs.flatMap((r) => [...r.verify.examples, ...r.index.examples].map((e) => `run ${r.run}: ${JSON.stringify(e)}`));
     if (examples.length) out.push("Problems found (first of each run):", "", ...examples.slice(0, 20).map((e) => `- \`${esc(e)}\``), "");
     if (c.errors.length) out.push("Runs that failed:", "", ...c.errors.map((e) => `- ${esc(e)}`), "");

@@ -5,10 +5,11 @@
 // spawns), so `kill9()` ends all of them at once — the fault — and says how many processes it
 // found alive before and gone after, workerd among them, read from /proc.
 import { spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { NODE22, ROOT, portIsFree } from "../lib/server.mjs";
+import { NODE22, ROOT, freePort, portIsFree } from "../lib/server.mjs";
 import { sleep } from "../lib/http.mjs";
+import { STATE } from "../lib/targets.mjs";
 
 const running = new Set();
 // Whatever ends the runner, the services it started go with it (bench/lib/server.mjs turns
@@ -59,7 +60,7 @@ const KEPT = /error|exception|uncaught|reloading|fault_injected|alarm|canceled|c
 /**
  * Starts the service and resolves once start.mjs printed the admin key (the server answered
  * /health and the examples are registered).
- * @returns {Promise<{ base: string, pid: number, kept: string[], counts: Map<string, number>, exited: () => object|null, kill9: () => Promise<object>, stop: () => Promise<void>, startupMs: number }>}
+ * @returns {Promise<{ base: string, pid: number, kept: string[], counts: Map<string, number>, faults: object[], exited: () => object|null, kill9: () => Promise<object>, stop: () => Promise<void>, startupMs: number }>}
  */
 export async function startService({ port, inspectorPort, persistTo, varsFile, logFile, extraArgs = [], timeoutMs = 180_000, countPatterns = {} }) {
   for (let i = 0; !(await portIsFree(port)); i++) {
@@ -86,6 +87,8 @@ export async function startService({ port, inspectorPort, persistTo, varsFile, l
   out.write(`\n===== start.mjs ${args.slice(1).join(" ")} at ${new Date().toISOString()} =====\n`);
   const kept = [];
   const counts = new Map(Object.keys(countPatterns).map((k) => [k, 0]));
+  /** Every `fault_injected` line the wrapper Worker logged, parsed. */
+  const faults = [];
   let ready = false;
   let exited = null;
   const exitPromise = new Promise((resolve) =>
@@ -106,6 +109,13 @@ export async function startService({ port, inspectorPort, persistTo, varsFile, l
         buf = buf.slice(nl + 1);
         if (line.includes("Local admin key")) ready = true;
         for (const [name, re] of Object.entries(countPatterns)) if (re.test(line)) counts.set(name, counts.get(name) + 1);
+        if (line.includes('"message":"fault_injected"') && faults.length < 100_000) {
+          try {
+            faults.push(JSON.parse(line.slice(line.indexOf("{"), line.lastIndexOf("}") + 1)));
+          } catch {
+            // not one JSON object: counted by its pattern only
+          }
+        }
         if (KEPT.test(line) && kept.length < 2000) kept.push(line.slice(0, 500));
       }
     });
@@ -160,7 +170,7 @@ export async function startService({ port, inspectorPort, persistTo, varsFile, l
     }
     if (ready) {
       const res = await fetch(`${base}/health`).catch(() => null);
-      if (res?.ok) return { base, pid: child.pid, kept, counts, exited: () => exited, kill9, stop, startupMs: performance.now() - t0 };
+      if (res?.ok) return { base, pid: child.pid, kept, counts, faults, exited: () => exited, kill9, stop, startupMs: performance.now() - t0 };
     }
     await sleep(100);
   }
@@ -184,6 +194,50 @@ export function otherWorkerds(ownGroups = []) {
     }
   }
   return found;
+}
+
+/**
+ * wrangler.toml with `main` pointing at a fault case's wrapper Worker (bench/faults/*-worker.mjs,
+ * which re-exports Stepline's entry with its ExecutionObject subclassed) and every other path made
+ * absolute (the copy lives under bench/.state); no [build] (the dashboard is not what a fault case
+ * exercises).
+ */
+function faultConfig(dir, worker) {
+  const text = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main = .*$/m, `main = "${join(ROOT, "bench", "faults", worker)}"`)
+    .replace(/^\[build\]\n(?:(?!\[).*\n)*/m, "")
+    .replace(/^directory = "(.*)"$/m, (_, d) => `directory = "${join(ROOT, d)}"`)
+    .replace(/^migrations_dir = "(.*)"$/m, (_, d) => `migrations_dir = "${join(ROOT, d)}"`);
+  const file = join(dir, "wrangler.toml");
+  writeFileSync(file, text);
+  return file;
+}
+
+/**
+ * One run's service on fresh state: a new dir under bench/.state/faults/<name>, its own vars file,
+ * and, with `worker`, a generated wrangler config serving that wrapper Worker instead of
+ * src/index.ts. `done()` stops the service and removes the dir.
+ */
+export async function startFaultService({ name, vars, worker, logDir, countPatterns }) {
+  const dir = join(STATE, "faults", name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const varsFile = join(dir, "faults.vars");
+  writeFileSync(varsFile, varsFileText(vars), { mode: 0o600 });
+  const svc = await startService({
+    port: await freePort(),
+    inspectorPort: await freePort(),
+    persistTo: join(dir, "state"),
+    varsFile,
+    logFile: join(logDir, `${name}.log`),
+    extraArgs: worker ? ["--config", faultConfig(dir, worker)] : [],
+    countPatterns,
+  });
+  const done = async () => {
+    await svc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { svc, done };
 }
 
 /** A vars file for the service (the harness's own: never .dev.vars). */

@@ -2,13 +2,10 @@
 // Case "soak": N executions started at concurrency C on one server, no fault injected: every one
 // must end completed, the D1 listing must hold exactly N rows that agree with the objects, and no
 // request of the whole case (starts, listing reads, every check) may be answered 5xx.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freePort } from "../lib/server.mjs";
-import { benchVars, STATE } from "../lib/targets.mjs";
-import { countingClient, waitTerminal } from "./client.mjs";
+import { benchVars } from "../lib/targets.mjs";
+import { countingClient, fivexxOf, waitTerminal } from "./client.mjs";
 import { startLoad, summarizeLoad } from "./load.mjs";
-import { logNote, startService, varsFileText } from "./service.mjs";
+import { logNote, startFaultService } from "./service.mjs";
 import { checkIndex, verifyExecutions } from "./verify.mjs";
 
 export const WORKFLOW_ID = "faults-soak";
@@ -38,18 +35,12 @@ export const soakCase = {
     "Then every execution must be completed with the right output, its event log gapless, its http effect sent once, the D1 listing exactly one row per execution agreeing with the objects, and no request of the case answered 5xx (every status counted).",
   async run(ctx) {
     const { runIndex, effectsPort, logDir } = ctx;
-    const dir = join(STATE, "faults", `soak-run${runIndex}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
     const vars = benchVars({ ALLOWED_PRIVATE_HOSTS: `127.0.0.1:${effectsPort}` });
-    const varsFile = join(dir, "faults.vars");
-    writeFileSync(varsFile, varsFileText(vars), { mode: 0o600 });
-    const svc = await startService({ port: await freePort(), inspectorPort: await freePort(), persistTo: join(dir, "state"), varsFile, logFile: join(logDir, `soak-run${runIndex}.log`) });
+    const { svc, done } = await startFaultService({ name: `soak-run${runIndex}`, vars, logDir });
     try {
       return await soakRun(ctx, svc, vars);
     } finally {
-      await svc.stop();
-      rmSync(join(dir, "state"), { recursive: true, force: true });
+      await done();
     }
   },
 };
@@ -75,7 +66,6 @@ async function soakRun({ opts, effects, effectsBase, runIndex }, svc, vars) {
   logNote(`soak run ${runIndex}: all but ${wait.not_terminal.length} ended ${(endMs / 1000).toFixed(1)} s after the first start; checking each`);
   const { result: verify, statusById } = await verifyExecutions(client, acked.map((r) => ({ id: r.id, n: r.i })), { httpStepId: "send", effects, expectedOutput, concurrency: 16 });
   const index = await checkIndex(client, WORKFLOW_ID, statusById);
-  const fivexx = Object.entries(client.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, c]) => a + c, 0);
   return {
     run: runIndex,
     duration_s: Math.round((performance.now() - t0) / 100) / 10,
@@ -91,7 +81,7 @@ async function soakRun({ opts, effects, effectsBase, runIndex }, svc, vars) {
     index,
     index_count_exact: index.rows === opts.soakExecutions && index.mismatches === 0,
     statuses: client.statuses,
-    responses_5xx: fivexx,
+    responses_5xx: fivexxOf(client.statuses),
     server_log_tail: svc.kept.slice(-20),
   };
 }

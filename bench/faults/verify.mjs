@@ -11,12 +11,15 @@ const EXAMPLES = 10;
  * @param {ReturnType<import("./client.mjs").countingClient>} client
  * @param {{ id: string, n: number }[]} execs  executions that must exist and end `completed`
  * @param {object} o
- * @param {string} o.httpStepId  the http step whose request is the counted side effect
- * @param {{ sendsOf: (key: string) => number }} o.effects
+ * @param {string} [o.httpStepId]  the http step whose request is the counted side effect
+ * @param {string[]} [o.httpStepIds]  or several (none: no effect is counted)
+ * @param {(n: number, stepId: string) => string} [o.tagOf]  the `tag` the step's request body carries:
+ *   every delivery filed under it (effects.keysOfTag) must carry the step's own Idempotency-Key
+ * @param {{ sendsOf: (key: string) => number, keysOfTag: (tag: string) => (string|null)[] }} o.effects
  * @param {(n: number) => unknown} o.expectedOutput
  * @param {{ at: string }[]} [o.kills]  executions created before a kill and ended after it are counted
  */
-export async function verifyExecutions(client, execs, { httpStepId, effects, expectedOutput, kills = [], concurrency = 8 }) {
+export async function verifyExecutions(client, execs, { httpStepId, httpStepIds = httpStepId ? [httpStepId] : [], tagOf, effects, expectedOutput, kills = [], concurrency = 8 }) {
   const r = {
     checked: execs.length,
     completed: 0,
@@ -31,6 +34,8 @@ export async function verifyExecutions(client, execs, { httpStepId, effects, exp
     duplicated_effects: 0,
     missing_effects: 0,
     resent_effects: 0,
+    deliveries: 0,
+    key_mismatches: 0,
     interrupted_attempts: 0,
     executions_interrupted: 0,
     live_across_kill: 0,
@@ -51,7 +56,7 @@ export async function verifyExecutions(client, execs, { httpStepId, effects, exp
     }
     if (st.status !== 200) throw new Error(`GET /v1/executions/${id} -> ${st.status || st.error}`);
     const ex = st.json;
-    statusById.set(id, { status: ex.status, ended_at: ex.ended_at ?? null });
+    statusById.set(id, { status: ex.status, ended_at: ex.ended_at ?? null, created_at: ex.created_at, cost: ex.cost ?? null });
     if (!TERMINAL.has(ex.status)) {
       r.lost++;
       r.never_terminal++;
@@ -94,18 +99,28 @@ export async function verifyExecutions(client, execs, { httpStepId, effects, exp
     for (const s of steps.json.items) for (const a of s.attempts ?? []) if (a.error?.code === "INTERRUPTED") interrupted++;
     r.interrupted_attempts += interrupted;
     if (interrupted > 0) r.executions_interrupted++;
-    const http = steps.json.items.find((s) => s.id === httpStepId);
-    const attempts = http?.attempts?.length ?? 0;
-    const sends = effects.sendsOf(`${id}:${httpStepId}`);
-    if (sends > attempts) {
-      r.duplicated_effects++;
-      example("effect sent more often than attempted", id, { sends, attempts });
+    for (const stepId of httpStepIds) {
+      const http = steps.json.items.find((s) => s.id === stepId);
+      const attempts = http?.attempts?.length ?? 0;
+      const key = `${id}:${stepId}`;
+      const sends = effects.sendsOf(key);
+      r.deliveries += sends;
+      if (sends > attempts) {
+        r.duplicated_effects++;
+        example("effect sent more often than attempted", id, { step: stepId, sends, attempts });
+      }
+      if (ex.status === "completed" && sends === 0) {
+        r.missing_effects++;
+        example("completed without its effect", id, { step: stepId });
+      }
+      if (sends > 1) r.resent_effects++;
+      // Every delivery of the step's request (found by its body's tag, not its key) named its key.
+      const keys = tagOf ? effects.keysOfTag(tagOf(n, stepId)) : [];
+      if (keys.some((k) => k !== key)) {
+        r.key_mismatches++;
+        example("a delivery with another Idempotency-Key", id, { step: stepId, keys: [...new Set(keys)] });
+      }
     }
-    if (ex.status === "completed" && sends === 0) {
-      r.missing_effects++;
-      example("completed without its effect", id, {});
-    }
-    if (sends > 1) r.resent_effects++;
   });
   return { result: r, statusById };
 }
