@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/.wrangler/", "bench/.state/", "node_modules/", "worker-configuration.d.ts", "bench/.tmp/", "coverage/", "public/vendor/", "public/app/"] },
+  { ignores: ["**/.wrangler/", "bench/.state/", "node_modules/", "worker-configuration.d.ts", "bench/.tmp/", "coverage/", "public/vendor/", "public/app/", ".test-output/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -70,6 +70,7 @@ const PROBLEM_DESCRIPTIONS = {
   426: "Upgrade required (send Upgrade: websocket)",
   429: "Too many requests for this API key (its rate per minute); `Retry-After` says when to try again",
   500: "Unexpected error; the problem carries the request id and no internals",
+  503: "The index database (D1) is briefly unavailable (`INDEX_UNAVAILABLE`); `Retry-After` says when to try again. An execution's own reads still answer",
   504: "The execution ended `timed_out` while the request waited (`?wait=`); `execution_id` names it",
 } as const;
 
@@ -85,11 +86,11 @@ function problemResponses(statuses: readonly ProblemStatus[]) {
 
 /**
  * Error answers of a route that requires a key: `statuses` (the route's own: 400 where it validates
- * input, 404 where a path names something, 409, 413, …) plus 401, 403, 429 and 500, which every
- * guarded route can answer.
+ * input, 404 where a path names something, 409, 413, …) plus 401, 403, 429, 500 and 503, which
+ * every guarded route can answer (a stored key is looked up in D1).
  */
 export function problems(...statuses: ProblemStatus[]) {
-  return problemResponses([...statuses, 401, 403, 429, 500]);
+  return problemResponses([...statuses, 401, 403, 429, 500, 503]);
 }
 
 /** Error answers of a public route: `statuses` plus 500. */
@@ -127,7 +128,7 @@ const RATE_LIMIT_HEADERS = {
     required: false,
     schema: { type: "string" },
   },
-  RetryAfter: { description: "Seconds until the key may make a request again.", required: true, schema: { type: "integer", minimum: 1 } },
+  RetryAfter: { description: "Seconds to wait before the next request: until the key may make one again (429), or the index may answer again (503).", required: true, schema: { type: "integer", minimum: 1 } },
 } as const;
 
 type Responses = Record<string, { headers?: Record<string, unknown> }>;
@@ -136,7 +137,7 @@ type Operation = { responses?: Responses; security?: unknown[] };
 /**
  * The generated document with the headers every answer carries, declared once as components and
  * referenced, so a typed client knows they are always there: `X-Request-Id` on every answer; the
- * RateLimit fields on every answer of an operation that requires a key; `Retry-After` on its 429.
+ * RateLimit fields on every answer of an operation that requires a key; `Retry-After` on its 429 and on a 503.
  */
 export function withAnswerHeaders<D extends { paths?: object; components?: object }>(doc: D): D {
   const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
@@ -148,7 +149,7 @@ export function withAnswerHeaders<D extends { paths?: object; components?: objec
         response.headers = {
           "X-Request-Id": ref("RequestId"),
           ...(keyed ? { "RateLimit-Policy": ref("RateLimitPolicy"), RateLimit: ref("RateLimit") } : {}),
-          ...(keyed && status === "429" ? { "Retry-After": ref("RetryAfter") } : {}),
+          ...((keyed && status === "429") || status === "503" ? { "Retry-After": ref("RetryAfter") } : {}),
           ...response.headers,
         };
       }

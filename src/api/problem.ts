@@ -2,7 +2,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Problem } from "../schemas/errors";
-import { ApiError, InternalError, MalformedJsonError, PayloadTooLargeError } from "../services/errors";
+import { ApiError, IndexUnavailableError, InternalError, MalformedJsonError, PayloadTooLargeError } from "../services/errors";
+import { isD1Unavailable } from "../store/d1-errors";
 import { log } from "../lib/log";
 import type { AppEnv } from "./types";
 
@@ -14,6 +15,10 @@ function toApiError(err: unknown, c: Context<AppEnv>): ApiError {
   if (err instanceof HTTPException) {
     if (err.status === 400 && /json/i.test(err.message)) return new MalformedJsonError();
     if (err.status === 413) return new PayloadTooLargeError(c.get("maxBodyBytes") ?? 0);
+  }
+  if (isD1Unavailable(err)) {
+    log("warn", "index unavailable", { request_id: c.get("requestId"), method: c.req.method, path: c.req.path, error: err instanceof Error ? err.message : String(err) });
+    return new IndexUnavailableError();
   }
   log("error", "unhandled error", {
     request_id: c.get("requestId"),

@@ -100,6 +100,19 @@ export class InternalError extends ApiError {
   }
 }
 
+/**
+ * D1 (the index: keys, workflows, listings) did not answer: a transient outage, not a fault of the
+ * request. Reads an execution's own object serves (GET /v1/executions/{id}, its steps and events)
+ * go on working meanwhile.
+ */
+export class IndexUnavailableError extends ApiError {
+  constructor(retryAfterSeconds = 2) {
+    super(503, "INDEX_UNAVAILABLE", "Index unavailable", "The index database did not answer. Try again in a moment; a start with an Idempotency-Key is safe to repeat.", undefined, {
+      "Retry-After": String(retryAfterSeconds),
+    });
+  }
+}
+
 /** `?wait=`: the execution ended `timed_out` while the caller waited (SPEC §4). It exists; read it by `execution_id`. */
 export class ExecutionTimedOutError extends ApiError {
   constructor(executionId: string) {
