@@ -14,9 +14,13 @@ import { shardOf } from "./shard.mjs";
 
 const TENANTS = 64;
 
-function newExecution(steps, now) {
-  const tenant = `t${String(Math.floor(Math.random() * TENANTS)).padStart(2, "0")}`;
-  return { tenant, id: `ex_${randomBytes(16).toString("hex")}`, workflowId: `chain-${steps}`, steps, createdAt: now };
+/** A new execution; with `shard`, one the hash (./shard.mjs) places on that shard of `shards`. */
+function newExecution(steps, now, shard = null, shards = 1) {
+  for (;;) {
+    const tenant = `t${String(Math.floor(Math.random() * TENANTS)).padStart(2, "0")}`;
+    const e = { tenant, id: `ex_${randomBytes(16).toString("hex")}`, workflowId: `chain-${steps}`, steps, createdAt: now };
+    if (shard === null || shardOf(tenant, e.id, shards) === shard) return e;
+  }
 }
 
 function indexRow(e, fields) {
@@ -133,8 +137,8 @@ async function send(tally, { bases, shards, mode }, fresh, ending, now) {
 }
 
 /**
- * Runs `concurrency` loops against `bases` (see send) for `seconds`; a request's latency is its
- * loop's round trip (with one server per shard: until every server of the round answered). `carry` (one array per loop) holds the
+ * Runs `concurrency` loops against `bases` (see send) for `seconds`; with one server per shard,
+ * loop i writes to server i mod N (`concurrency` / N loops per server). `carry` (one array per loop) holds the
  * executions each loop started and has not ended yet; it is kept between calls, so a warm-up hands
  * its unfinished executions to the measurement. Returns the tally and the wall time: from the
  * first request to the last answer (the loops stop sending at the deadline).
@@ -148,7 +152,9 @@ export async function drive({ bases, shards, seconds, concurrency, perRequest, s
       carry[loop] ??= [];
       while (performance.now() < until) {
         const now = Date.now();
-        const fresh = Array.from({ length: perRequest }, () => newExecution(steps, now));
+        // One server per shard: loop i sends to server i mod N only the executions the hash puts
+        // there, so every request carries `perRequest` executions whatever N (none is split).
+        const fresh = Array.from({ length: perRequest }, () => (bases.length > 1 ? newExecution(steps, now, loop % bases.length, shards) : newExecution(steps, now)));
         const t = performance.now();
         carry[loop] = await send(tally, { bases, shards, mode }, fresh, carry[loop], now);
         tally.latencies.push(performance.now() - t);

@@ -51,6 +51,7 @@ export function sessionFigures({ migrations, mode, shards, round, tally, wallMs,
 
 const FIGURES = [
   ["d1_rows_per_s", "D1 rows written/s"],
+  ["index_rows_per_s", "index rows/s"],
   ["outbox_rows_per_s", "outbox rows/s (index + audit)"],
   ["executions_per_s", "executions indexed/s"],
   ["d1_rows_per_batch", "D1 rows per batch"],
