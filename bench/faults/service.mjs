@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { NODE22, ROOT, freePort, portIsFree } from "../lib/server.mjs";
+import { NODE22, ROOT, eachLine, freePort, portIsFree } from "../lib/server.mjs";
 import { sleep } from "../lib/http.mjs";
 import { STATE } from "../lib/targets.mjs";
 
@@ -98,28 +98,18 @@ export async function startService({ port, inspectorPort, persistTo, varsFile, l
       resolve();
     }),
   );
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = "";
-    stream.on("data", (chunk) => {
-      out.write(chunk);
-      buf += chunk.toString("utf8");
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.includes("Local admin key")) ready = true;
-        for (const [name, re] of Object.entries(countPatterns)) if (re.test(line)) counts.set(name, counts.get(name) + 1);
-        if (line.includes('"message":"fault_injected"') && faults.length < 100_000) {
-          try {
-            faults.push(JSON.parse(line.slice(line.indexOf("{"), line.lastIndexOf("}") + 1)));
-          } catch {
-            // not one JSON object: counted by its pattern only
-          }
-        }
-        if (KEPT.test(line) && kept.length < 2000) kept.push(line.slice(0, 500));
+  eachLine(child, out, (line) => {
+    if (line.includes("Local admin key")) ready = true;
+    for (const [name, re] of Object.entries(countPatterns)) if (re.test(line)) counts.set(name, counts.get(name) + 1);
+    if (line.includes('"message":"fault_injected"') && faults.length < 100_000) {
+      try {
+        faults.push(JSON.parse(line.slice(line.indexOf("{"), line.lastIndexOf("}") + 1)));
+      } catch {
+        // not one JSON object: counted by its pattern only
       }
-    });
-  }
+    }
+    if (KEPT.test(line) && kept.length < 2000) kept.push(line.slice(0, 500));
+  });
 
   const base = `http://127.0.0.1:${port}`;
   const forget = () => {

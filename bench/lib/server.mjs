@@ -17,6 +17,26 @@ export const NODE22 = existsSync(join(ROOT, "node_modules", "node", "bin", "node
 const childEnv = () => ({ ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" });
 const running = new Set();
 
+/**
+ * Copies a child's stdout and stderr to `out` as they come and calls `onLine` with each complete
+ * line (without its newline).
+ */
+export function eachLine(child, out, onLine) {
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = "";
+    stream.on("data", (chunk) => {
+      out.write(chunk);
+      buf += chunk.toString("utf8");
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        onLine(line);
+      }
+    });
+  }
+}
+
 function killGroup(child, signal) {
   try {
     process.kill(-child.pid, signal);
@@ -107,27 +127,17 @@ export async function startServer({ name, config, port, inspectorPort, persistTo
     running.delete(child);
     resolve();
   }));
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = "";
-    stream.on("data", (chunk) => {
-      out.write(chunk);
-      buf += chunk.toString("utf8");
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        const brace = line.indexOf("{\"");
-        if (brace >= 0) {
-          try {
-            logs.push(JSON.parse(line.slice(brace)));
-          } catch {
-            // not one of our JSON lines
-          }
-        }
+  eachLine(child, out, (line) => {
+    lines.push(line);
+    const brace = line.indexOf("{\"");
+    if (brace >= 0) {
+      try {
+        logs.push(JSON.parse(line.slice(brace)));
+      } catch {
+        // not one of our JSON lines
       }
-    });
-  }
+    }
+  });
 
   const base = `http://127.0.0.1:${port}`;
   const stop = async () => {
