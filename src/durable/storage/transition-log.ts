@@ -47,6 +47,11 @@ function storedStep(s: StepRecord | StoredStep): StoredStep {
   return { id, status, attempts, output, error, startedAt, endedAt, nextAttemptAt };
 }
 
+/** An event as clients read it (`step_id` only when it concerns a step). */
+function eventOf(seq: number, time: number, type: EventType, stepId: string | null | undefined, data: Record<string, unknown>): ExecutionEvent {
+  return { seq, time: isoTime(time), type, ...(stepId != null ? { step_id: stepId } : {}), data };
+}
+
 const jsonArray = (items: readonly string[]): string | null => (items.length > 0 ? `[${items.join(",")}]` : null);
 
 /**
@@ -91,7 +96,7 @@ export class TransitionLog {
     let seq = this.lastSeq();
     const events = specs.map((e): ExecutionEvent => {
       seq += 1;
-      return { seq, time: isoTime(e.time ?? time), type: e.type, ...(e.stepId !== undefined ? { step_id: e.stepId } : {}), data: e.data ?? {} };
+      return eventOf(seq, e.time ?? time, e.type, e.stepId, e.data ?? {});
     });
     // Rows of steps alone after this transaction's events follow its events' row (part 0) at their
     // last seq; without events, they follow whatever is already written at the current seq.
@@ -133,7 +138,7 @@ export class TransitionLog {
   steps(): Map<string, StoredStep> {
     const out = new Map<string, StoredStep>();
     for (const r of this.sql.exec<{ steps: string }>("SELECT steps FROM transition_log WHERE steps IS NOT NULL ORDER BY seq, part")) {
-      for (const s of JSON.parse(r.steps) as StoredStep[]) out.set(s.id, { ...s, output: s.output, error: s.error ?? null });
+      for (const s of JSON.parse(r.steps) as StoredStep[]) out.set(s.id, { ...s, error: s.error ?? null });
     }
     return out;
   }
@@ -149,7 +154,7 @@ export class TransitionLog {
  */
 export function moveLegacyRowsIntoLog(sql: Sql): void {
   for (const r of sql.exec<{ seq: number; time: number; type: EventType; step_id: string | null; data: string }>("SELECT seq, time, type, step_id, data FROM events ORDER BY seq")) {
-    const event: ExecutionEvent = { seq: r.seq, time: isoTime(r.time), type: r.type, ...(r.step_id !== null ? { step_id: r.step_id } : {}), data: JSON.parse(r.data) as Record<string, unknown> };
+    const event = eventOf(r.seq, r.time, r.type, r.step_id, JSON.parse(r.data) as Record<string, unknown>);
     sql.exec("INSERT INTO transition_log (seq, part, events, steps) VALUES (?, 0, ?, NULL)", r.seq, JSON.stringify([event]));
   }
   const parse = (v: SqlStorageValue | undefined): unknown => (v === null || v === undefined ? undefined : JSON.parse(v as string));
